@@ -1,0 +1,74 @@
+# osrun. `make` builds osrun and the Linux test guest; `make check` runs the
+# unit tests (under ASan/UBSan) and the integration tests on real QEMU.
+#   make DEVELOPER=1   warnings are errors
+#   make SANITIZE=address,undefined
+#   make check KEEP=1  keep the integration tests' temporary directory
+
+CC ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD ?= build
+GUEST_DIR := $(abspath $(BUILD)/guest)
+
+JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c)
+JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
+
+CFLAGS ?= -O2 -g
+BASE_CFLAGS := -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
+	-DOSRUN_GUEST_DIR='"$(GUEST_DIR)"'
+DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
+	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
+ifeq ($(DEVELOPER),1)
+BASE_CFLAGS += $(DEV_CFLAGS)
+else
+BASE_CFLAGS += -Wall
+endif
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+
+LIB_SRC := $(wildcard runner/lib/*.c) snapshots/store.c
+CMD_SRC := runner/osrun.c runner/job.c $(wildcard runner/cmd-*.c)
+HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h)
+
+.PHONY: all guest check unit integration image-test bench clean format
+
+all: $(BUILD)/osrun guest
+
+$(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
+
+# The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
+guest: $(GUEST_DIR)/initrd.img
+$(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec \
+		guest-init/linux/osrun-detach
+	sh guest-init/linux/build.sh $(GUEST_DIR)
+
+# Unit tests: one program per module, always with the sanitizers.
+UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
+UNIT_CFLAGS := $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all -Iruner
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(HDRS)
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIB_SRC) -fsanitize=address,undefined $(JSONC_LIBS)
+
+unit: $(UNIT_TESTS)
+	@sh tests/run-unit.sh $(UNIT_TESTS)
+
+integration: $(BUILD)/osrun guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
+
+check: unit integration
+
+image-test:
+	sh tests/image/run.sh
+
+bench: $(BUILD)/osrun guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh bench/restore.sh
+
+format:
+	clang-format -i runner/*.c runner/*.h runner/lib/*.c runner/lib/*.h snapshots/*.c snapshots/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD)

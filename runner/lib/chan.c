@@ -1,0 +1,230 @@
+#define _GNU_SOURCE
+#include "chan.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define CHAN_MAX_PENDING (64u << 20) /* a reply larger than this is broken */
+
+struct chan {
+	int fd;
+	char *buf;
+	size_t len, cap;
+	json_tokener *tok;
+};
+
+int chan_new(int fd, struct chan **ret)
+{
+	struct chan *c = calloc(1, sizeof *c);
+	if (!c)
+		return -ENOMEM;
+	c->tok = json_tokener_new();
+	if (!c->tok) {
+		free(c);
+		return -ENOMEM;
+	}
+	int fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
+		int r = -errno;
+		json_tokener_free(c->tok);
+		free(c);
+		return r;
+	}
+	c->fd = fd;
+	*ret = c;
+	return 0;
+}
+
+struct chan *chan_free(struct chan *c)
+{
+	if (!c)
+		return NULL;
+	if (c->fd >= 0)
+		close(c->fd);
+	json_tokener_free(c->tok);
+	free(c->buf);
+	free(c);
+	return NULL;
+}
+
+int chan_fd(const struct chan *c) { return c->fd; }
+
+static int send_all(struct chan *c, const char *p, size_t n, int pass_fd, usec_t deadline)
+{
+	while (n > 0) {
+		struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		union {
+			struct cmsghdr h;
+			char buf[CMSG_SPACE(sizeof(int))];
+		} ctl;
+		if (pass_fd >= 0) {
+			memset(&ctl, 0, sizeof ctl);
+			mh.msg_control = ctl.buf;
+			mh.msg_controllen = sizeof ctl.buf;
+			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+			cm->cmsg_level = SOL_SOCKET;
+			cm->cmsg_type = SCM_RIGHTS;
+			cm->cmsg_len = CMSG_LEN(sizeof(int));
+			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+		}
+		ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				int r = fd_wait(c->fd, POLLOUT, deadline);
+				if (r < 0)
+					return r;
+				continue;
+			}
+			return errno == EPIPE ? -ECONNRESET : -errno;
+		}
+		pass_fd = -1; /* the descriptor went with the first byte */
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int chan_send_raw(struct chan *c, const void *data, size_t n, usec_t deadline)
+{
+	return send_all(c, data, n, -1, deadline);
+}
+
+int chan_send(struct chan *c, json_object *msg, int pass_fd, usec_t deadline)
+{
+	size_t n;
+	const char *s = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &n);
+	if (!s)
+		return -ENOMEM;
+	_cleanup_free_ char *line = malloc(n + 1);
+	if (!line)
+		return -ENOMEM;
+	memcpy(line, s, n);
+	line[n] = '\n';
+	return send_all(c, line, n + 1, pass_fd, deadline);
+}
+
+/* Reads what is available; 0 on data, -EAGAIN on none, -ECONNRESET at EOF. */
+static int fill(struct chan *c)
+{
+	if (c->cap - c->len < 4096) {
+		size_t ncap = c->cap ? c->cap * 2 : 8192;
+		if (ncap > CHAN_MAX_PENDING)
+			return -EMSGSIZE;
+		char *nb = realloc(c->buf, ncap);
+		if (!nb)
+			return -ENOMEM;
+		c->buf = nb;
+		c->cap = ncap;
+	}
+	for (;;) {
+		ssize_t k = read(c->fd, c->buf + c->len, c->cap - c->len);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return -EAGAIN;
+			return errno == ECONNRESET ? -ECONNRESET : -errno;
+		}
+		if (k == 0)
+			return -ECONNRESET;
+		c->len += (size_t)k;
+		return 0;
+	}
+}
+
+static void consume(struct chan *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+}
+
+/* Parses from the buffer: 0 with *ret set, -EAGAIN when more is needed. */
+static int parse(struct chan *c, json_object **ret)
+{
+	if (c->len == 0)
+		return -EAGAIN;
+	json_object *o = json_tokener_parse_ex(c->tok, c->buf, (int)c->len);
+	enum json_tokener_error e = json_tokener_get_error(c->tok);
+	if (e == json_tokener_continue) {
+		/* The tokener keeps what it has seen; only unseen bytes stay. */
+		consume(c, c->len);
+		return -EAGAIN;
+	}
+	if (e != json_tokener_success || !o) {
+		json_tokener_reset(c->tok);
+		c->len = 0;
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	consume(c, json_tokener_get_parse_end(c->tok));
+	json_tokener_reset(c->tok);
+	if (!json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	*ret = o;
+	return 0;
+}
+
+int chan_try_recv(struct chan *c, json_object **ret)
+{
+	for (;;) {
+		int r = parse(c, ret);
+		if (r != -EAGAIN)
+			return r;
+		r = fill(c);
+		if (r < 0)
+			return r;
+	}
+}
+
+int chan_recv(struct chan *c, usec_t deadline, json_object **ret)
+{
+	for (;;) {
+		int r = chan_try_recv(c, ret);
+		if (r != -EAGAIN)
+			return r;
+		r = fd_wait(c->fd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+	}
+}
+
+int chan_skip_until(struct chan *c, unsigned char b, usec_t deadline)
+{
+	json_tokener_reset(c->tok);
+	for (;;) {
+		char *p = memchr(c->buf, b, c->len);
+		if (p) {
+			consume(c, (size_t)(p - c->buf) + 1);
+			return 0;
+		}
+		c->len = 0;
+		int r = fill(c);
+		if (r == -EAGAIN) {
+			r = fd_wait(c->fd, POLLIN, deadline);
+			if (r < 0)
+				return r;
+			continue;
+		}
+		if (r < 0)
+			return r;
+	}
+}
+
+int remote_error_set(struct remote_error *err, json_object *error)
+{
+	if (!err)
+		return -EREMOTEIO;
+	json_object *cl = NULL, *desc = NULL;
+	json_object_object_get_ex(error, "class", &cl);
+	json_object_object_get_ex(error, "desc", &desc);
+	snprintf(err->class, sizeof err->class, "%s", cl ? json_object_get_string(cl) : "GenericError");
+	snprintf(err->desc, sizeof err->desc, "%s", desc ? json_object_get_string(desc) : "(no description)");
+	return -EREMOTEIO;
+}

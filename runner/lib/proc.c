@@ -1,0 +1,223 @@
+#define _GNU_SOURCE
+#include "proc.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+
+extern char **environ;
+
+static void child_setup_fd(int from, int to)
+{
+	if (from == PROC_INHERIT)
+		return;
+	if (from < 0) {
+		int n = open("/dev/null", O_RDWR);
+		if (n < 0)
+			_exit(127);
+		from = n;
+	}
+	if (from == to) {
+		fcntl(to, F_SETFD, 0);
+		return;
+	}
+	if (dup2(from, to) < 0)
+		_exit(127);
+}
+
+int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
+{
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		/* Only async-signal-safe calls from here to exec. */
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		signal(SIGPIPE, SIG_DFL);
+		if (spec->die_with_parent) {
+			if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+				_exit(127);
+		}
+		if (spec->own_pgroup)
+			setpgid(0, 0);
+		child_setup_fd(spec->stdin_fd, 0);
+		child_setup_fd(spec->stdout_fd, 1);
+		child_setup_fd(spec->stderr_fd, 2);
+		for (size_t i = 0; i < spec->n_keep; i++)
+			fcntl(spec->keep_fds[i], F_SETFD, 0);
+		for (size_t i = 0; spec->setenv && spec->setenv[i]; i++)
+			putenv(spec->setenv[i]);
+		execvp(spec->argv[0], spec->argv);
+		_exit(127);
+	}
+	*ret_pid = pid;
+	return 0;
+}
+
+static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
+
+int proc_wait(pid_t pid, usec_t timeout, int *ret_status)
+{
+	usec_t deadline = deadline_after(timeout);
+	_cleanup_close_ int pfd = pidfd_open_(pid);
+	for (;;) {
+		int st;
+		pid_t r = waitpid(pid, &st, WNOHANG);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (r == pid) {
+			if (ret_status)
+				*ret_status = st;
+			return 0;
+		}
+		if (pfd < 0)
+			return -errno;
+		int k = fd_wait(pfd, POLLIN, deadline);
+		if (k < 0)
+			return k;
+	}
+}
+
+int proc_kill_and_reap(pid_t pid, usec_t grace)
+{
+	if (pid <= 0)
+		return 0;
+	int saved = errno;
+	if (grace > 0) {
+		kill(pid, SIGTERM);
+		/* Teardown must not be cut short by the Ctrl-C that asked for it. */
+		int c = cancel_fd_get();
+		cancel_fd_set(-1);
+		int r = proc_wait(pid, grace, NULL);
+		cancel_fd_set(c);
+		if (r == 0) {
+			errno = saved;
+			return 0;
+		}
+	}
+	kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	errno = saved;
+	return 0;
+}
+
+int proc_run(char *const *argv, usec_t timeout, char **ret_output)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	_cleanup_close_ int rd = p[0];
+	struct proc_spec spec = {.argv = argv, .stdin_fd = -1, .stdout_fd = p[1], .stderr_fd = p[1]};
+	pid_t pid;
+	int r = proc_spawn(&spec, &pid);
+	close(p[1]);
+	if (r < 0)
+		return r;
+	usec_t deadline = deadline_after(timeout);
+	size_t cap = 65536, n = 0;
+	_cleanup_free_ char *out = malloc(cap + 1);
+	if (!out) {
+		proc_kill_and_reap(pid, 0);
+		return -ENOMEM;
+	}
+	for (;;) {
+		r = fd_wait(rd, POLLIN, deadline);
+		if (r < 0) {
+			proc_kill_and_reap(pid, 0);
+			return r;
+		}
+		char buf[4096];
+		ssize_t k = read(rd, buf, sizeof buf);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		size_t take = (size_t)k < cap - n ? (size_t)k : cap - n;
+		memcpy(out + n, buf, take);
+		n += take;
+	}
+	out[n] = 0;
+	int st;
+	r = proc_wait(pid, deadline == USEC_INFINITY ? USEC_INFINITY : 5 * USEC_PER_SEC, &st);
+	if (r < 0) {
+		proc_kill_and_reap(pid, 0);
+		return r;
+	}
+	if (ret_output)
+		*ret_output = TAKE_PTR(out);
+	if (WIFEXITED(st))
+		return WEXITSTATUS(st);
+	return 128 + WTERMSIG(st);
+}
+
+int proc_become_subreaper(void)
+{
+	return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -errno : 0;
+}
+
+static int children_of_self(pid_t *out, int max)
+{
+	int n = 0;
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -errno;
+	struct dirent *e;
+	while ((e = readdir(d)) && n < max) {
+		if (e->d_name[0] == '.')
+			continue;
+		char path[300];
+		snprintf(path, sizeof path, "/proc/self/task/%s/children", e->d_name);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		int pid;
+		while (n < max && fscanf(f, "%d", &pid) == 1)
+			out[n++] = pid;
+		fclose(f);
+	}
+	closedir(d);
+	return n;
+}
+
+int proc_reap_orphans(pid_t keep)
+{
+	int total = 0;
+	/* Killing one may hand us its own children: go round until none. */
+	for (int round = 0; round < 16; round++) {
+		pid_t kids[256];
+		int n = children_of_self(kids, (int)ELEMENTSOF(kids));
+		if (n < 0)
+			return n;
+		int killed = 0;
+		for (int i = 0; i < n; i++) {
+			if (kids[i] == keep)
+				continue;
+			kill(kids[i], SIGKILL);
+			while (waitpid(kids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+			killed++;
+		}
+		total += killed;
+		if (killed == 0)
+			break;
+	}
+	return total;
+}
+
+const char *signal_name(int sig)
+{
+	const char *s = sigabbrev_np(sig);
+	return s ? s : "?";
+}

@@ -1,0 +1,43 @@
+/* Child processes: spawn without a shell, kill and reap, and collect the
+ * orphans QEMU leaves (its smbd) once osrun is their subreaper. */
+#pragma once
+#include "util.h"
+
+struct proc_spec {
+	char *const *argv;     /* argv[0] is looked up in PATH */
+	char *const *setenv;   /* "K=V" added to the environment; may be NULL */
+	const int *keep_fds;   /* inherited under their own numbers */
+	size_t n_keep;
+	int stdin_fd;	       /* -1: /dev/null */
+	int stdout_fd;	       /* -1: /dev/null; -2: inherit */
+	int stderr_fd;	       /* -1: /dev/null; -2: inherit */
+	bool own_pgroup;       /* out of the terminal's Ctrl-C: osrun tears it down */
+	bool die_with_parent;  /* SIGKILL if osrun dies without cleaning up */
+};
+
+#define PROC_INHERIT (-2)
+
+int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid);
+/* Waits for pid; *ret_status as waitpid gives it. -ETIMEDOUT, -ECANCELED. */
+int proc_wait(pid_t pid, usec_t timeout, int *ret_status);
+/* SIGTERM, up to grace to exit, then SIGKILL; always reaps. */
+int proc_kill_and_reap(pid_t pid, usec_t grace);
+static inline void proc_killp(pid_t *pid)
+{
+	if (*pid > 0)
+		proc_kill_and_reap(*pid, 0);
+}
+#define _cleanup_kill_ _cleanup_(proc_killp)
+
+/* Runs argv to completion with output captured (at most 64 KiB kept).
+ * Returns the exit status (>= 0) or a negative errno. */
+int proc_run(char *const *argv, usec_t timeout, char **ret_output);
+
+/* Makes this process the subreaper of its descendants, so QEMU's smbd comes
+ * back to us when QEMU goes, and can be stopped. */
+int proc_become_subreaper(void);
+/* Kills and reaps every child of ours except `keep`. Returns how many. */
+int proc_reap_orphans(pid_t keep);
+
+/* "exit status 3", "signal 9 (KILL)" */
+const char *signal_name(int sig);

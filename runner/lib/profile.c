@@ -1,0 +1,172 @@
+#define _GNU_SOURCE
+#include "profile.h"
+
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+
+static const char *const linux_env[] = {
+	"PATH=/bin:/sbin:/usr/bin:/usr/sbin",
+	"HOME=/root",
+	"TERM=dumb",
+	"LANG=C.UTF-8",
+	NULL,
+};
+
+static const struct profile profiles[] = {
+	{
+		.name = "linux",
+		.exec_path = "/usr/lib/osrun/osrun-exec",
+		.detach_path = "/usr/lib/osrun/osrun-detach",
+		.base_env = linux_env,
+	},
+};
+
+const struct profile *profile_find(const char *name)
+{
+	for (size_t i = 0; i < ELEMENTSOF(profiles); i++)
+		if (!strcmp(profiles[i].name, name))
+			return &profiles[i];
+	return NULL;
+}
+
+const char *accel_to_string(enum accel a) { return a == ACCEL_KVM ? "kvm" : "tcg"; }
+
+int accel_from_string(const char *s, enum accel *ret)
+{
+	if (!strcmp(s, "kvm"))
+		*ret = ACCEL_KVM;
+	else if (!strcmp(s, "tcg"))
+		*ret = ACCEL_TCG;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+int accel_detect(enum accel *ret, bool *ret_kvm_missing)
+{
+	const char *e = getenv("OSRUN_ACCEL");
+	if (e && *e) {
+		*ret_kvm_missing = false;
+		return accel_from_string(e, ret);
+	}
+	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		close(fd);
+		*ret = ACCEL_KVM;
+		*ret_kvm_missing = false;
+		return 0;
+	}
+	*ret = ACCEL_TCG;
+	*ret_kvm_missing = true;
+	return 0;
+}
+
+static int add(char ***v, const char *fmt, ...) _printf_(2, 3);
+static int add(char ***v, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	_cleanup_free_ char *s = NULL;
+	int k = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (k < 0)
+		return -ENOMEM;
+	*v = strv_append(*v, s);
+	return *v ? 0 : -ENOMEM;
+}
+
+/* QEMU's key=value option syntax doubles commas inside a value. */
+static char *opt_escape(const char *s)
+{
+	char *o = malloc(strlen(s) * 2 + 1), *p = o;
+	if (!o)
+		return NULL;
+	for (; *s; s++) {
+		*p++ = *s;
+		if (*s == ',')
+			*p++ = ',';
+	}
+	*p = 0;
+	return o;
+}
+
+int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
+{
+	const struct machine *m = &p->machine;
+	if (strcmp(m->profile, "linux"))
+		return -EOPNOTSUPP;
+	const char *qemu = p->qemu ? p->qemu : getenv("OSRUN_QEMU");
+	_cleanup_free_ char *mem = opt_escape(p->memory), *disk = opt_escape(p->disk),
+			    *share = p->share ? opt_escape(p->share) : NULL,
+			    *serial = p->serial_log ? opt_escape(p->serial_log) : NULL;
+	if (!mem || !disk || (p->share && !share) || (p->serial_log && !serial))
+		return -ENOMEM;
+	_cleanup_strv_free_ char **v = NULL;
+	int r = 0;
+	/* Order and devices must not change between save and restore: the
+	 * migration stream names devices by their place on the bus. */
+	r |= add(&v, "%s", qemu && *qemu ? qemu : "qemu-system-x86_64");
+	r |= add(&v, "-nodefaults");
+	r |= add(&v, "-no-user-config");
+	r |= add(&v, "-display");
+	r |= add(&v, "none");
+	r |= add(&v, "-machine");
+	r |= add(&v, "q35,memory-backend=ram0");
+	r |= add(&v, "-accel");
+	r |= add(&v, "%s", accel_to_string(m->accel));
+	if (m->accel == ACCEL_KVM) {
+		r |= add(&v, "-cpu");
+		r |= add(&v, "host");
+	}
+	r |= add(&v, "-smp");
+	r |= add(&v, "%u", m->cpus);
+	r |= add(&v, "-m");
+	r |= add(&v, "%u", m->memory_mib);
+	r |= add(&v, "-object");
+	r |= add(&v, "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=%s", m->memory_mib, mem,
+		 p->memory_shared ? "on" : "off");
+	r |= add(&v, "-kernel");
+	r |= add(&v, "%s", p->kernel);
+	r |= add(&v, "-initrd");
+	r |= add(&v, "%s", p->initrd);
+	r |= add(&v, "-append");
+	r |= add(&v, "console=ttyS0 quiet%s%s", p->append && *p->append ? " " : "", p->append ? p->append : "");
+	r |= add(&v, "-serial");
+	if (serial)
+		r |= add(&v, "file:%s", serial);
+	else
+		r |= add(&v, "null");
+	r |= add(&v, "-chardev");
+	r |= add(&v, "socket,id=qmp0,fd=%d", qmp_fd);
+	r |= add(&v, "-mon");
+	r |= add(&v, "chardev=qmp0,mode=control");
+	r |= add(&v, "-device");
+	r |= add(&v, "virtio-serial-pci,id=vser0");
+	r |= add(&v, "-chardev");
+	r |= add(&v, "socket,id=qga0,fd=%d", qga_fd);
+	r |= add(&v, "-device");
+	r |= add(&v, "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
+	r |= add(&v, "-netdev");
+	if (share)
+		r |= add(&v, "user,id=net0,smb=%s", share);
+	else
+		r |= add(&v, "user,id=net0");
+	r |= add(&v, "-device");
+	r |= add(&v, "virtio-net-pci,netdev=net0");
+	r |= add(&v, "-drive");
+	r |= add(&v, "file=%s,if=none,id=disk0,format=qcow2,cache=unsafe", disk);
+	r |= add(&v, "-device");
+	r |= add(&v, "virtio-blk-pci,drive=disk0");
+	/* A new generation id per start tells a guest (Windows) it was cloned. */
+	r |= add(&v, "-device");
+	r |= add(&v, "vmgenid");
+	if (p->incoming) {
+		r |= add(&v, "-incoming");
+		r |= add(&v, "defer");
+	}
+	if (r < 0)
+		return -ENOMEM;
+	*ret = TAKE_PTR(v);
+	return 0;
+}

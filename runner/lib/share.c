@@ -1,0 +1,149 @@
+#define _GNU_SOURCE
+#include "share.h"
+
+#include <fcntl.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+
+enum { OUT, ERR, N_STREAMS };
+static const char *const stream_file[N_STREAMS] = {"stdout", "stderr"};
+
+struct share {
+	char *dir;
+	int ino;
+	int fd[N_STREAMS];
+	bool host_gone[N_STREAMS];
+};
+
+const char *share_dir(const struct share *s) { return s->dir; }
+int share_fd(const struct share *s) { return s->ino; }
+
+static int create_empty(const char *dir, const char *name, int flags, int *ret_fd)
+{
+	_cleanup_free_ char *p = path_join(dir, name);
+	if (!p)
+		return -ENOMEM;
+	/* 0666: the guest side is smbd, running as us, but it must be able to
+	 * open them whatever its own umask view is. */
+	int fd = open(p, O_CREAT | O_TRUNC | O_CLOEXEC | flags, 0666);
+	if (fd < 0)
+		return -errno;
+	if (ret_fd)
+		*ret_fd = fd;
+	else
+		close(fd);
+	return 0;
+}
+
+int share_new(const char *dir, struct share **ret)
+{
+	if (mkdir(dir, 0700) < 0)
+		return -errno;
+	struct share *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->ino = -1;
+	s->fd[OUT] = s->fd[ERR] = -1;
+	s->dir = strdup(dir);
+	int r = s->dir ? 0 : -ENOMEM;
+	if (r == 0)
+		r = create_empty(dir, "stdin", O_WRONLY, NULL);
+	for (int i = 0; r == 0 && i < N_STREAMS; i++)
+		r = create_empty(dir, stream_file[i], O_RDONLY, &s->fd[i]);
+	if (r == 0) {
+		/* Watching starts after creating them: their own creation must
+		 * not look like output. */
+		s->ino = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+		if (s->ino < 0 || inotify_add_watch(s->ino, dir, IN_MODIFY | IN_CLOSE_WRITE) < 0)
+			r = -errno;
+	}
+	if (r < 0) {
+		share_free(s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
+struct share *share_free(struct share *s)
+{
+	if (!s)
+		return NULL;
+	for (int i = 0; i < N_STREAMS; i++)
+		if (s->fd[i] >= 0)
+			close(s->fd[i]);
+	if (s->ino >= 0)
+		close(s->ino);
+	free(s->dir);
+	free(s);
+	return NULL;
+}
+
+int share_fill_stdin(struct share *s, int fd)
+{
+	_cleanup_free_ char *p = path_join(s->dir, "stdin");
+	if (!p)
+		return -ENOMEM;
+	_cleanup_close_ int out = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	if (out < 0)
+		return -errno;
+	return copy_fd_range(fd, out, NULL);
+}
+
+static int copy_new(struct share *s, int i, int host_fd)
+{
+	char buf[1 << 16];
+	for (;;) {
+		ssize_t k = read(s->fd[i], buf, sizeof buf);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			return 0;
+		if (s->host_gone[i])
+			continue;
+		int r = write_full(host_fd, buf, (size_t)k);
+		if (r == -EPIPE)
+			s->host_gone[i] = true;
+		else if (r < 0)
+			return r;
+	}
+}
+
+int share_drain(struct share *s, int out_fd, int err_fd)
+{
+	int r = copy_new(s, OUT, out_fd);
+	int k = copy_new(s, ERR, err_fd);
+	return r < 0 ? r : k;
+}
+
+int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed)
+{
+	bool closed = false;
+	char buf[4096] __attribute__((aligned(__alignof__(struct inotify_event))));
+	for (;;) {
+		ssize_t k = read(s->ino, buf, sizeof buf);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			return -errno;
+		}
+		for (char *p = buf; p < buf + k;) {
+			struct inotify_event *e = (struct inotify_event *)p;
+			if ((e->mask & IN_CLOSE_WRITE) && e->len && !strcmp(e->name, stream_file[OUT]))
+				closed = true;
+			p += sizeof *e + e->len;
+		}
+	}
+	int r = share_drain(s, out_fd, err_fd);
+	if (r < 0)
+		return r;
+	if (ret_closed)
+		*ret_closed = closed;
+	return 0;
+}

@@ -1,0 +1,28 @@
+/* The per-run SMB share as the host sees it: the guest command's stdin,
+ * stdout and stderr are files in it. The guest writes through QEMU's smbd
+ * without caching, so each write lands in the host file at once; inotify says
+ * when, and share_pump copies the new bytes to the host's own streams. */
+#pragma once
+#include "util.h"
+
+struct share;
+
+/* Creates dir (0700) with empty stdin, stdout and stderr files, and starts
+ * watching it. */
+int share_new(const char *dir, struct share **ret);
+struct share *share_free(struct share *s);
+static inline void share_freep(struct share **s) { share_free(*s); }
+const char *share_dir(const struct share *s);
+/* Readable when the guest has written something. */
+int share_fd(const struct share *s);
+
+/* Copies all of fd (until EOF) into the share's stdin file. */
+int share_fill_stdin(struct share *s, int fd);
+
+/* Reads pending inotify events and copies new output to out_fd and err_fd.
+ * *ret_closed is set when the guest closed its stdout (the command is
+ * probably done; the caller asks the agent). A host stream that went away
+ * (EPIPE) stops being written; the guest is not disturbed. */
+int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed);
+/* Copies whatever is left in both files: call once the command exited. */
+int share_drain(struct share *s, int out_fd, int err_fd);

@@ -1,0 +1,288 @@
+#define _GNU_SOURCE
+#include "vm.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+#include "proc.h"
+
+struct vm {
+	pid_t pid;
+	bool reaped;
+	int status;
+	struct qmp *qmp;
+	struct qga *qga;
+	char **argv;
+	char *log_path;
+};
+
+struct qmp *vm_qmp(struct vm *vm) { return vm->qmp; }
+struct qga *vm_qga(struct vm *vm) { return vm->qga; }
+pid_t vm_pid(const struct vm *vm) { return vm->pid; }
+char *const *vm_argv(const struct vm *vm) { return vm->argv; }
+
+int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret)
+{
+	int qmp_sp[2], qga_sp[2];
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sp) < 0)
+		return -errno;
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qga_sp) < 0) {
+		int r = -errno;
+		close(qmp_sp[0]);
+		close(qmp_sp[1]);
+		return r;
+	}
+	_cleanup_close_ int qmp_ours = qmp_sp[0], qmp_theirs = qmp_sp[1];
+	_cleanup_close_ int qga_ours = qga_sp[0], qga_theirs = qga_sp[1];
+
+	_cleanup_(vm_freep) struct vm *vm = calloc(1, sizeof *vm);
+	if (!vm)
+		return -ENOMEM;
+	int r = profile_argv(plan, qmp_theirs, qga_theirs, &vm->argv);
+	if (r < 0)
+		return r;
+	vm->log_path = path_join(tmpdir, "qemu.log");
+	_cleanup_free_ char *env_tmp = NULL;
+	if (!vm->log_path || asprintf(&env_tmp, "TMPDIR=%s", tmpdir) < 0)
+		return -ENOMEM;
+	_cleanup_close_ int log = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (log < 0)
+		return -errno;
+	char *setenv[] = {env_tmp, NULL};
+	int keep[] = {qmp_theirs, qga_theirs};
+	struct proc_spec spec = {
+		.argv = vm->argv,
+		.setenv = setenv,
+		.keep_fds = keep,
+		.n_keep = ELEMENTSOF(keep),
+		.stdin_fd = -1,
+		.stdout_fd = log,
+		.stderr_fd = log,
+		.own_pgroup = true,
+		.die_with_parent = true,
+	};
+	r = proc_spawn(&spec, &vm->pid);
+	if (r < 0)
+		return r;
+	r = qmp_new(TAKE_FD(qmp_ours), timeout, &vm->qmp);
+	if (r < 0)
+		return r;
+	r = qga_new(TAKE_FD(qga_ours), &vm->qga);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(vm);
+	return 0;
+}
+
+bool vm_exited(struct vm *vm, int *ret_status)
+{
+	if (!vm->reaped) {
+		pid_t p = waitpid(vm->pid, &vm->status, WNOHANG);
+		if (p != vm->pid)
+			return false;
+		vm->reaped = true;
+	}
+	if (ret_status)
+		*ret_status = vm->status;
+	return true;
+}
+
+struct vm *vm_free(struct vm *vm)
+{
+	if (!vm)
+		return NULL;
+	qmp_free(vm->qmp);
+	qga_free(vm->qga);
+	if (vm->pid > 0 && !vm->reaped)
+		proc_kill_and_reap(vm->pid, 0);
+	/* smbd was QEMU's child; with QEMU gone it is ours. */
+	proc_reap_orphans(0);
+	strv_free(vm->argv);
+	free(vm->log_path);
+	free(vm);
+	return NULL;
+}
+
+char *vm_last_error(const struct vm *vm)
+{
+	_cleanup_free_ char *s = NULL;
+	if (read_full_file(vm->log_path, &s, NULL) < 0)
+		return NULL;
+	/* The last non-empty line is QEMU's reason. */
+	char *end = s + strlen(s);
+	while (end > s && (end[-1] == '\n' || end[-1] == '\r'))
+		*--end = 0;
+	if (end == s)
+		return NULL;
+	char *nl = strrchr(s, '\n');
+	return strdup(nl ? nl + 1 : s);
+}
+
+static int set_capabilities(struct qmp *q, bool events, usec_t timeout, struct remote_error *err)
+{
+	json_object *caps = json_object_new_array();
+	const char *names[] = {"x-ignore-shared", "events"};
+	for (size_t i = 0; i < (events ? 2u : 1u); i++) {
+		json_object *c = json_object_new_object();
+		json_object_object_add(c, "capability", json_object_new_string(names[i]));
+		json_object_object_add(c, "state", json_object_new_boolean(true));
+		json_object_array_add(caps, c);
+	}
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "capabilities", caps);
+	return qmp_call(q, "migrate-set-capabilities", args, timeout, NULL, err);
+}
+
+static int pass_fd(struct qmp *q, const char *name, int fd, usec_t timeout, struct remote_error *err)
+{
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "fdname", json_object_new_string(name));
+	return qmp_call_fd(q, "getfd", args, fd, timeout, NULL, err);
+}
+
+static int uri_call(struct qmp *q, const char *cmd, const char *uri, usec_t timeout, struct remote_error *err)
+{
+	json_object *args = json_object_new_object();
+	json_object_object_add(args, "uri", json_object_new_string(uri));
+	return qmp_call(q, cmd, args, timeout, NULL, err);
+}
+
+/* "completed" or the error QEMU gives for a failed migration. */
+static int migration_result(struct qmp *q, usec_t timeout, struct remote_error *err)
+{
+	json_object *st = NULL;
+	int r = qmp_call(q, "query-migrate", NULL, timeout, &st, err);
+	if (r < 0)
+		return r;
+	json_object *s = NULL, *d = NULL;
+	json_object_object_get_ex(st, "status", &s);
+	const char *status = s ? json_object_get_string(s) : "none";
+	if (!strcmp(status, "completed")) {
+		json_object_put(st);
+		return 0;
+	}
+	if (err) {
+		snprintf(err->class, sizeof err->class, "MigrationFailed");
+		json_object_object_get_ex(st, "error-desc", &d);
+		snprintf(err->desc, sizeof err->desc, "migration %s%s%s", status, d ? ": " : "",
+			 d ? json_object_get_string(d) : "");
+	}
+	json_object_put(st);
+	return -EREMOTEIO;
+}
+
+int vm_restore(struct vm *vm, const char *state_path, usec_t timeout, struct remote_error *err)
+{
+	usec_t deadline = deadline_after(timeout);
+	int r = set_capabilities(vm->qmp, true, timeout, err);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = open(state_path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	r = pass_fd(vm->qmp, "osrun-state", fd, timeout, err);
+	if (r < 0)
+		return r;
+	r = uri_call(vm->qmp, "migrate-incoming", "fd:osrun-state", timeout, err);
+	if (r < 0)
+		return r;
+	for (;;) {
+		json_object *data = NULL;
+		usec_t left = deadline == USEC_INFINITY ? USEC_INFINITY : (deadline > now_usec() ? deadline - now_usec() : 0);
+		r = qmp_wait_event(vm->qmp, "MIGRATION", left, &data);
+		if (r < 0)
+			return r;
+		json_object *s = NULL;
+		json_object_object_get_ex(data, "status", &s);
+		bool done = s && (!strcmp(json_object_get_string(s), "completed") ||
+				  !strcmp(json_object_get_string(s), "failed"));
+		json_object_put(data);
+		if (done)
+			break;
+	}
+	r = migration_result(vm->qmp, timeout, err);
+	if (r < 0)
+		return r;
+	return qmp_call(vm->qmp, "cont", NULL, timeout, NULL, err);
+}
+
+int vm_save(struct vm *vm, const char *state_path, usec_t timeout, struct remote_error *err)
+{
+	usec_t deadline = deadline_after(timeout);
+	int r = qmp_call(vm->qmp, "stop", NULL, timeout, NULL, err);
+	if (r < 0)
+		return r;
+	r = set_capabilities(vm->qmp, false, timeout, err);
+	if (r < 0)
+		return r;
+	/* The default 128 MiB/s cap would throttle RAM that is not shared. */
+	json_object *params = json_object_new_object();
+	json_object_object_add(params, "max-bandwidth", json_object_new_int64(INT64_C(1) << 40));
+	r = qmp_call(vm->qmp, "migrate-set-parameters", params, timeout, NULL, err);
+	if (r < 0)
+		return r;
+
+	/* QEMU writes into a pipe and osrun into the file: QEMU 7.2 fails an
+	 * outgoing fd: migration to a regular file, and exec: would need a
+	 * shell. */
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	_cleanup_close_ int rd = p[0];
+	{
+		_cleanup_close_ int wr = p[1];
+		r = pass_fd(vm->qmp, "osrun-state", wr, timeout, err);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_close_ int out = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	if (out < 0)
+		return -errno;
+	r = uri_call(vm->qmp, "migrate", "fd:osrun-state", timeout, err);
+	if (r < 0)
+		return r;
+	char buf[1 << 16];
+	for (;;) {
+		r = fd_wait(rd, POLLIN, deadline);
+		if (r < 0)
+			return r;
+		ssize_t k = read(rd, buf, sizeof buf);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (k == 0)
+			break;
+		r = write_full(out, buf, (size_t)k);
+		if (r < 0)
+			return r;
+	}
+	r = migration_result(vm->qmp, timeout, err);
+	if (r < 0)
+		return r;
+	return fsync(out) < 0 ? -errno : 0;
+}
+
+int vm_quit(struct vm *vm, usec_t timeout)
+{
+	if (vm_exited(vm, NULL))
+		return 0;
+	int r = qmp_call(vm->qmp, "quit", NULL, timeout, NULL, NULL);
+	if (r < 0 && r != -ECONNRESET) {
+		proc_kill_and_reap(vm->pid, 0);
+		vm->reaped = true;
+		return r;
+	}
+	r = proc_wait(vm->pid, timeout, &vm->status);
+	if (r < 0) {
+		proc_kill_and_reap(vm->pid, 0);
+		vm->reaped = true;
+		return r;
+	}
+	vm->reaped = true;
+	return 0;
+}

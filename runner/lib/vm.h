@@ -1,0 +1,37 @@
+/* One QEMU process: started from a plan, driven over QMP, with the guest
+ * agent on a socket pair. Restores and saves machine state as a snapshot
+ * needs it: guest RAM lives in a file of its own (memory-backend-file) and
+ * the migration stream carries only device state (x-ignore-shared). */
+#pragma once
+#include "profile.h"
+#include "qga.h"
+#include "qmp.h"
+
+struct vm;
+
+/* Spawns QEMU (own process group, killed if osrun dies) with TMPDIR set to
+ * tmpdir, so its smbd files stay in the run directory; stderr goes to
+ * tmpdir/qemu.log. Connects QMP. */
+int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret);
+/* Kills QEMU if it still runs, reaps it and whatever it left (smbd). */
+struct vm *vm_free(struct vm *vm);
+static inline void vm_freep(struct vm **vm) { vm_free(*vm); }
+
+struct qmp *vm_qmp(struct vm *vm);
+struct qga *vm_qga(struct vm *vm);
+pid_t vm_pid(const struct vm *vm);
+/* The argv QEMU was started with (for -v). */
+char *const *vm_argv(const struct vm *vm);
+/* Last line QEMU printed on stderr, for an error message; NULL if none. */
+char *vm_last_error(const struct vm *vm);
+
+/* Loads device state from a file into a VM started with plan.incoming, then
+ * lets it run. */
+int vm_restore(struct vm *vm, const char *state_path, usec_t timeout, struct remote_error *err);
+/* Stops the VM and writes its device state to state_path (created, must not
+ * exist), fsynced. RAM is not in it: it is in the shared memory file. */
+int vm_save(struct vm *vm, const char *state_path, usec_t timeout, struct remote_error *err);
+/* Asks QEMU to quit and waits for it; kills it after timeout. */
+int vm_quit(struct vm *vm, usec_t timeout);
+/* Non-blocking: has QEMU exited? Sets *ret_status (waitpid's) when it has. */
+bool vm_exited(struct vm *vm, int *ret_status);

@@ -1,0 +1,484 @@
+#define _GNU_SOURCE
+#include "store.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#define NEW_PREFIX ".new-"
+#define META_VERSION 1
+
+char *store_default_root(void)
+{
+	const char *e = getenv("OSRUN_CACHE");
+	if (e && *e)
+		return strdup(e);
+	char *s = NULL;
+	e = getenv("XDG_CACHE_HOME");
+	if (e && *e) {
+		if (asprintf(&s, "%s/osrun", e) < 0)
+			return NULL;
+		return s;
+	}
+	e = getenv("HOME");
+	if (asprintf(&s, "%s/.cache/osrun", e && *e ? e : "/tmp") < 0)
+		return NULL;
+	return s;
+}
+
+int store_open(const char *root, struct store **ret)
+{
+	_cleanup_(store_freep) struct store *s = calloc(1, sizeof *s);
+	if (!s)
+		return -ENOMEM;
+	s->root = strdup(root);
+	s->snapshots = path_join(root, "snapshots");
+	s->images = path_join(root, "images");
+	if (!s->root || !s->snapshots || !s->images)
+		return -ENOMEM;
+	int r = mkdir_p(s->snapshots, 0755);
+	if (r == 0)
+		r = mkdir_p(s->images, 0755);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(s);
+	return 0;
+}
+
+struct store *store_free(struct store *s)
+{
+	if (!s)
+		return NULL;
+	free(s->root);
+	free(s->snapshots);
+	free(s->images);
+	free(s);
+	return NULL;
+}
+
+int snapshot_name_check(const char *name, const char **ret_why)
+{
+	const char *why = NULL;
+	size_t n = strlen(name);
+	if (n == 0)
+		why = "is empty";
+	else if (n > SNAPSHOT_NAME_MAX)
+		why = "is longer than 64 characters";
+	else if (name[0] == '.' || name[0] == '-')
+		why = "starts with '.' or '-'";
+	else {
+		for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+			if (*p == '/')
+				why = "contains '/'";
+			else if (*p < 0x20 || *p == 0x7f)
+				why = "contains a control character";
+			else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+				 !strchr("._-+@", *p))
+				why = "may only contain letters, digits and . _ - + @";
+			if (why)
+				break;
+		}
+	}
+	if (why) {
+		if (ret_why)
+			*ret_why = why;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+void snapshot_meta_release(struct snapshot_meta *m)
+{
+	free(m->parent);
+	free(m->image);
+	free(m->qemu_version);
+	free(m->created);
+	free(m->made_by);
+	memset(m, 0, sizeof *m);
+}
+
+static void add_str(json_object *o, const char *k, const char *v)
+{
+	json_object_object_add(o, k, v ? json_object_new_string(v) : NULL);
+}
+
+int snapshot_meta_to_json(const struct snapshot_meta *m, char **ret)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "version", json_object_new_int(META_VERSION));
+	add_str(o, "parent", m->parent);
+	add_str(o, "image", m->image);
+	json_object *mach = json_object_new_object();
+	add_str(mach, "profile", m->machine.profile);
+	json_object_object_add(mach, "memory_mib", json_object_new_int64(m->machine.memory_mib));
+	json_object_object_add(mach, "cpus", json_object_new_int64(m->machine.cpus));
+	add_str(mach, "accel", accel_to_string(m->machine.accel));
+	json_object_object_add(o, "machine", mach);
+	add_str(o, "qemu_version", m->qemu_version);
+	add_str(o, "created", m->created);
+	add_str(o, "made_by", m->made_by);
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	json_object_put(o);
+	if (!s)
+		return -ENOMEM;
+	*ret = s;
+	return 0;
+}
+
+static char *get_str(json_object *o, const char *k)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, k, &v) || !json_object_is_type(v, json_type_string))
+		return NULL;
+	return strdup(json_object_get_string(v));
+}
+
+int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
+{
+	json_object *o = json_tokener_parse(text);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	struct snapshot_meta m = {0};
+	json_object *mach, *v;
+	int r = 0;
+	if (!json_object_object_get_ex(o, "machine", &mach))
+		r = -EBADMSG;
+	else {
+		_cleanup_free_ char *profile = get_str(mach, "profile"), *accel = get_str(mach, "accel");
+		if (!profile || strlen(profile) >= sizeof m.machine.profile || !accel ||
+		    accel_from_string(accel, &m.machine.accel) < 0)
+			r = -EBADMSG;
+		else
+			snprintf(m.machine.profile, sizeof m.machine.profile, "%s", profile);
+		if (json_object_object_get_ex(mach, "memory_mib", &v))
+			m.machine.memory_mib = (unsigned)json_object_get_int64(v);
+		if (json_object_object_get_ex(mach, "cpus", &v))
+			m.machine.cpus = (unsigned)json_object_get_int64(v);
+		if (!m.machine.memory_mib || !m.machine.cpus)
+			r = -EBADMSG;
+	}
+	m.parent = get_str(o, "parent");
+	m.image = get_str(o, "image");
+	m.qemu_version = get_str(o, "qemu_version");
+	m.created = get_str(o, "created");
+	m.made_by = get_str(o, "made_by");
+	if (!m.image)
+		r = -EBADMSG;
+	json_object_put(o);
+	if (r < 0) {
+		snapshot_meta_release(&m);
+		return r;
+	}
+	*ret = m;
+	return 0;
+}
+
+static int lock_dir(const char *dir, int how, int *ret_fd)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	while (flock(fd, how) < 0) {
+		if (errno == EINTR)
+			continue;
+		int r = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		close(fd);
+		return r;
+	}
+	*ret_fd = fd;
+	return 0;
+}
+
+int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_(snapshot_freep) struct snapshot *sn = calloc(1, sizeof *sn);
+	if (!sn)
+		return -ENOMEM;
+	sn->lock_fd = -1;
+	sn->name = strdup(name);
+	sn->dir = path_join(s->snapshots, name);
+	if (!sn->name || !sn->dir)
+		return -ENOMEM;
+	r = lock_dir(sn->dir, LOCK_SH, &sn->lock_fd);
+	if (r < 0)
+		return r == -ENOTDIR ? -ENOENT : r;
+	_cleanup_free_ char *mp = path_join(sn->dir, "meta.json"), *text = NULL;
+	if (!mp)
+		return -ENOMEM;
+	r = read_full_file(mp, &text, NULL);
+	if (r < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	r = snapshot_meta_from_json(text, &sn->meta);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(sn);
+	return 0;
+}
+
+struct snapshot *snapshot_free(struct snapshot *sn)
+{
+	if (!sn)
+		return NULL;
+	if (sn->lock_fd >= 0)
+		close(sn->lock_fd);
+	snapshot_meta_release(&sn->meta);
+	free(sn->name);
+	free(sn->dir);
+	free(sn);
+	return NULL;
+}
+
+char *snapshot_path(const struct snapshot *sn, const char *part) { return path_join(sn->dir, part); }
+char *snapshot_new_path(const struct snapshot_new *n, const char *part) { return path_join(n->dir, part); }
+
+int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *final = path_join(s->snapshots, name), *tmpl = NULL;
+	if (!final)
+		return -ENOMEM;
+	if (file_exists(final))
+		return -EEXIST;
+	if (asprintf(&tmpl, "%s/" NEW_PREFIX "%s.XXXXXX", s->snapshots, name) < 0)
+		return -ENOMEM;
+	if (!mkdtemp(tmpl))
+		return -errno;
+	chmod(tmpl, 0755);
+	struct snapshot_new *n = calloc(1, sizeof *n);
+	if (!n) {
+		rm_rf(tmpl);
+		return -ENOMEM;
+	}
+	n->store = s;
+	n->lock_fd = -1;
+	n->dir = TAKE_PTR(tmpl);
+	n->name = strdup(name);
+	r = n->name ? lock_dir(n->dir, LOCK_EX, &n->lock_fd) : -ENOMEM;
+	if (r < 0) {
+		snapshot_new_free(n);
+		return r;
+	}
+	*ret = n;
+	return 0;
+}
+
+static int fsync_dir_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	int r = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		_cleanup_free_ char *p = path_join(dir, e->d_name);
+		int k = p ? fsync_path(p) : -ENOMEM;
+		if (k < 0 && r == 0)
+			r = k;
+	}
+	closedir(d);
+	if (r == 0)
+		r = fsync_path(dir);
+	return r;
+}
+
+int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta)
+{
+	_cleanup_free_ char *json = NULL, *mp = snapshot_new_path(n, "meta.json"),
+			    *final = path_join(n->store->snapshots, n->name);
+	if (!mp || !final)
+		return -ENOMEM;
+	int r = snapshot_meta_to_json(meta, &json);
+	if (r < 0)
+		return r;
+	r = write_file_atomic(mp, json, strlen(json), 0644);
+	if (r < 0)
+		return r;
+	r = fsync_dir_entries(n->dir);
+	if (r < 0)
+		return r;
+	if (renameat2(AT_FDCWD, n->dir, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+		return errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
+	r = fsync_path(n->store->snapshots);
+	free(n->dir);
+	n->dir = NULL; /* committed: nothing for _free to remove */
+	return r;
+}
+
+struct snapshot_new *snapshot_new_free(struct snapshot_new *n)
+{
+	if (!n)
+		return NULL;
+	if (n->dir)
+		rm_rf(n->dir);
+	if (n->lock_fd >= 0)
+		close(n->lock_fd);
+	free(n->dir);
+	free(n->name);
+	free(n);
+	return NULL;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int store_list(struct store *s, char ***ret)
+{
+	DIR *d = opendir(s->snapshots);
+	if (!d)
+		return -errno;
+	char **v = calloc(1, sizeof(char *));
+	struct dirent *e;
+	while (v && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = strv_append(v, e->d_name);
+	}
+	closedir(d);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, strv_length(v), sizeof(char *), cmp_str);
+	*ret = v;
+	return 0;
+}
+
+int store_remove(struct store *s, const char *name, char **ret_child)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_strv_free_ char **names = NULL;
+	r = store_list(s, &names);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *dir = path_join(s->snapshots, name);
+	if (!dir)
+		return -ENOMEM;
+	if (!file_exists(dir))
+		return -ENOENT;
+	for (char **p = names; *p; p++) {
+		_cleanup_free_ char *mp = NULL, *text = NULL;
+		if (asprintf(&mp, "%s/%s/meta.json", s->snapshots, *p) < 0)
+			return -ENOMEM;
+		struct snapshot_meta m;
+		if (read_full_file(mp, &text, NULL) < 0 || snapshot_meta_from_json(text, &m) < 0)
+			continue;
+		bool child = m.parent && !strcmp(m.parent, name);
+		snapshot_meta_release(&m);
+		if (child) {
+			if (ret_child)
+				*ret_child = strdup(*p);
+			return -ENOTEMPTY;
+		}
+	}
+	_cleanup_close_ int fd = -1;
+	r = lock_dir(dir, LOCK_EX | LOCK_NB, &fd);
+	if (r < 0)
+		return r;
+	/* Renamed out of the namespace first: no reader can open it now. */
+	_cleanup_free_ char *gone = NULL;
+	if (asprintf(&gone, "%s/" NEW_PREFIX "removed-%s.%d", s->snapshots, name, (int)getpid()) < 0)
+		return -ENOMEM;
+	if (rename(dir, gone) < 0)
+		return -errno;
+	fsync_path(s->snapshots);
+	return rm_rf(gone);
+}
+
+int store_sweep(struct store *s, char ***ret_removed)
+{
+	DIR *d = opendir(s->snapshots);
+	if (!d)
+		return -errno;
+	char **removed = calloc(1, sizeof(char *));
+	int r = removed ? 0 : -ENOMEM;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d))) {
+		if (strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)))
+			continue;
+		_cleanup_free_ char *p = path_join(s->snapshots, e->d_name);
+		if (!p) {
+			r = -ENOMEM;
+			break;
+		}
+		_cleanup_close_ int fd = -1;
+		if (lock_dir(p, LOCK_EX | LOCK_NB, &fd) < 0)
+			continue; /* its maker is alive */
+		if (rm_rf(p) < 0)
+			continue;
+		removed = strv_append(removed, e->d_name);
+		if (!removed)
+			r = -ENOMEM;
+	}
+	closedir(d);
+	if (r < 0) {
+		strv_free(removed);
+		return r;
+	}
+	if (ret_removed)
+		*ret_removed = removed;
+	else
+		strv_free(removed);
+	return 0;
+}
+
+char *store_image_path(struct store *s, const char *id, const char *file)
+{
+	char *p;
+	if (asprintf(&p, "%s/%s/%s", s->images, id, file) < 0)
+		return NULL;
+	return p;
+}
+
+int store_import_image(struct store *s, const char *prefix, const char *src_dir, const char *const *files,
+		       char **ret_id)
+{
+	uint64_t h = FNV1A64_INIT;
+	for (size_t i = 0; files[i]; i++) {
+		_cleanup_free_ char *p = path_join(src_dir, files[i]);
+		if (!p)
+			return -ENOMEM;
+		h = fnv1a64(h, files[i], strlen(files[i]) + 1);
+		int r = hash_file(&h, p);
+		if (r < 0)
+			return r;
+	}
+	_cleanup_free_ char *id = NULL, *dir = NULL, *tmp = NULL;
+	if (asprintf(&id, "%s-%016llx", prefix, (unsigned long long)h) < 0)
+		return -ENOMEM;
+	dir = path_join(s->images, id);
+	if (!dir)
+		return -ENOMEM;
+	if (!file_exists(dir)) {
+		if (asprintf(&tmp, "%s/.new-%s.XXXXXX", s->images, id) < 0 || !mkdtemp(tmp))
+			return tmp ? -errno : -ENOMEM;
+		chmod(tmp, 0755);
+		int r = 0;
+		for (size_t i = 0; r == 0 && files[i]; i++) {
+			_cleanup_free_ char *from = path_join(src_dir, files[i]), *to = path_join(tmp, files[i]);
+			r = from && to ? copy_file_sparse(from, to, 0444) : -ENOMEM;
+			if (r == 0)
+				r = fsync_path(to);
+		}
+		if (r == 0 && rename(tmp, dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
+			r = -errno;
+		rm_rf(tmp); /* gone after a rename; a loser of a race cleans up */
+		if (r < 0)
+			return r;
+		fsync_path(s->images);
+	}
+	*ret_id = TAKE_PTR(id);
+	return 0;
+}
