@@ -48,7 +48,7 @@ $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-i
 # Unit tests: one program per module, always with the sanitizers.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
 UNIT_CFLAGS := $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-	-fno-sanitize-recover=all -Iruner
+	-fno-sanitize-recover=all -Irunner
 $(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(HDRS)
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIB_SRC) -fsanitize=address,undefined $(JSONC_LIBS)

@@ -199,7 +199,7 @@ int chan_skip_until(struct chan *c, unsigned char b, usec_t deadline)
 {
 	json_tokener_reset(c->tok);
 	for (;;) {
-		char *p = memchr(c->buf, b, c->len);
+		char *p = c->len ? memchr(c->buf, b, c->len) : NULL;
 		if (p) {
 			consume(c, (size_t)(p - c->buf) + 1);
 			return 0;

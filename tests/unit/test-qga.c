@@ -1,0 +1,146 @@
+#define _GNU_SOURCE
+#include <stdbool.h>
+
+#include "../../runner/lib/qga.h"
+#include "peer.h"
+#include "tap.h"
+
+/* Reads a request (after an optional 0xFF) and answers a sync. */
+static void answer_sync(int fd, bool leftovers)
+{
+	char line[4096], id[32], buf[256];
+	peer_read_line(fd, line, sizeof line);
+	if ((unsigned char)line[0] != 0xff || !strstr(line, "guest-sync-delimited"))
+		_exit(2);
+	peer_id_of(line, id, sizeof id);
+	if (leftovers) /* a late reply of an earlier session, and the agent's own complaint */
+		peer_say(fd, "{\"return\": {\"pid\": 1}}\n");
+	peer_say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"JSON parse error, stray '\\ufffd'\"}}\n");
+	snprintf(buf, sizeof buf, "\xff{\"return\": %s}\n", id);
+	peer_say(fd, buf);
+}
+
+static void script_agent(int fd)
+{
+	char line[8192];
+	answer_sync(fd, true);
+	peer_read_line(fd, line, sizeof line);
+	if (!strstr(line, "\"guest-exec\"") || !strstr(line, "\"path\":\"\\/bin\\/sh\"") ||
+	    !strstr(line, "\"A=1\"") || !strstr(line, "\"capture-output\":true") ||
+	    !strstr(line, "\"input-data\":\"aGk=\""))
+		_exit(2);
+	peer_say(fd, "{\"return\": {\"pid\": 42}}\n");
+	peer_read_line(fd, line, sizeof line);
+	if (!strstr(line, "\"guest-exec-status\"") || !strstr(line, "\"pid\":42"))
+		_exit(2);
+	/* out-data "\x00\xff\n" and err-data "err" */
+	peer_say(fd, "{\"return\": {\"exitcode\": 3, \"out-data\": \"AP8K\", \"err-data\": \"ZXJy\", \"exited\": true}}\n");
+	peer_read_line(fd, line, sizeof line);
+	if (!strstr(line, "\"guest-exec-status\""))
+		_exit(2);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"signal\": 9}}\n");
+	peer_read_line(fd, line, sizeof line);
+	if (!strstr(line, "\"guest-set-time\"") || !strstr(line, "\"time\":1700000000000000000"))
+		_exit(2);
+	peer_say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"this feature or command is not currently supported\"}}\n");
+}
+
+/* An agent that starts late: the first sync goes unanswered. */
+static void script_late(int fd)
+{
+	char line[4096];
+	peer_read_line(fd, line, sizeof line);
+	answer_sync(fd, false);
+}
+
+static void script_silent(int fd)
+{
+	char line[4096];
+	while (peer_read_line(fd, line, sizeof line) > 0)
+		;
+}
+
+static void test_agent(void)
+{
+	struct peer p = peer_start(script_agent);
+	struct qga *g = NULL;
+	is_int(qga_new(p.fd, &g), 0, "agent channel");
+	struct remote_error err;
+	int64_t pid = 0;
+	struct qga_exec x0 = {.path = "/bin/true"};
+	is_int(qga_exec(g, &x0, USEC_PER_SEC, &pid, &err), -ENOTCONN, "no call before a sync");
+	is_int(qga_sync(g, USEC_PER_SEC, 5 * USEC_PER_SEC), 0, "sync skips stale replies and the 0xFF complaint");
+
+	char *argv[] = {"-c", "true", NULL}, *env[] = {"A=1", NULL};
+	struct qga_exec x = {.path = "/bin/sh", .argv = argv, .env = env, .capture = true, .input = "hi", .input_len = 2};
+	is_int(qga_exec(g, &x, 5 * USEC_PER_SEC, &pid, &err), 0, "guest-exec");
+	is_int(pid, 42, "guest-exec pid");
+
+	struct qga_exec_status st;
+	int r = qga_exec_status(g, pid, 5 * USEC_PER_SEC, &st, &err);
+	is_int(r, 0, "guest-exec-status");
+	ok(st.exited && st.exitcode == 3 && st.signal == 0, "exit code 3");
+	ok(st.out_len == 3 && !memcmp(st.out, "\x00\xff\n", 3), "binary out-data decoded");
+	ok(st.err_len == 3 && !memcmp(st.err, "err", 3), "err-data decoded");
+	qga_exec_status_release(&st);
+
+	r = qga_exec_status(g, pid, 5 * USEC_PER_SEC, &st, &err);
+	ok(r == 0 && st.exited && st.signal == 9, "killed by a signal");
+	qga_exec_status_release(&st);
+
+	r = qga_set_time(g, INT64_C(1700000000000000000), 5 * USEC_PER_SEC, &err);
+	is_int(r, -EREMOTEIO, "refusal is -EREMOTEIO");
+	is_str(err.desc, "this feature or command is not currently supported", "agent's reason handed back");
+	qga_free(g);
+	is_int(peer_finish(&p), 0, "fake agent saw what it expected");
+}
+
+static void test_late_and_silent(void)
+{
+	struct peer p = peer_start(script_late);
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	is_int(qga_sync(g, 200 * USEC_PER_MSEC, 5 * USEC_PER_SEC), 0, "sync retries until a late agent answers");
+	qga_free(g);
+	peer_finish(&p);
+
+	p = peer_start(script_silent);
+	qga_new(p.fd, &g);
+	usec_t t0 = now_usec();
+	is_int(qga_sync(g, 100 * USEC_PER_MSEC, 500 * USEC_PER_MSEC), -ETIMEDOUT, "an agent that never answers: -ETIMEDOUT");
+	ok(now_usec() - t0 < 2 * USEC_PER_SEC, "within the timeout");
+	qga_free(g);
+	peer_finish(&p);
+}
+
+static void test_base64(void)
+{
+	unsigned char all[256];
+	for (int i = 0; i < 256; i++)
+		all[i] = (unsigned char)i;
+	bool good = true;
+	for (size_t n = 0; n <= 256; n++) {
+		char *e = base64_encode(all, n), *d = NULL;
+		size_t dl = 0;
+		if (!e || base64_decode(e, &d, &dl) < 0 || dl != n || memcmp(d, all, n))
+			good = false;
+		free(e);
+		free(d);
+	}
+	ok(good, "base64 round trip of every length 0..256 over all byte values");
+	char *e = base64_encode("foobar", 6);
+	is_str(e, "Zm9vYmFy", "base64 of a known string (RFC 4648)");
+	free(e);
+	char *d = NULL;
+	size_t dl;
+	is_int(base64_decode("Zm9v!mFy", &d, &dl), -EBADMSG, "invalid base64 refused");
+}
+
+int main(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	test_agent();
+	test_late_and_silent();
+	test_base64();
+	return tap_done();
+}

@@ -1,0 +1,146 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include "../../snapshots/store.h"
+#include "tap.h"
+
+static char *tmp;
+
+static void touch(const char *dir, const char *name)
+{
+	char *p = path_join(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || write(fd, "x", 1) != 1)
+		abort();
+	close(fd);
+	free(p);
+}
+
+static struct snapshot_meta meta_for(const char *parent)
+{
+	struct snapshot_meta m = {.parent = (char *)parent, .image = "linux-0", .created = "2026-11-23T00:00:00Z",
+				  .made_by = "test", .qemu_version = "7.2.22"};
+	snprintf(m.machine.profile, sizeof m.machine.profile, "linux");
+	m.machine.memory_mib = 256;
+	m.machine.cpus = 1;
+	return m;
+}
+
+static void test_names(void)
+{
+	const char *why = NULL;
+	is_int(snapshot_name_check("provisioned", NULL), 0, "plain name accepted");
+	is_int(snapshot_name_check("msvc-2022_v1.2+x@y", NULL), 0, "letters, digits and ._-+@ accepted");
+	is_int(snapshot_name_check("a/b", &why), -EINVAL, "'/' refused");
+	is_str(why, "contains '/'", "and said why");
+	is_int(snapshot_name_check("..", NULL), -EINVAL, "'..' refused");
+	is_int(snapshot_name_check(".hidden", NULL), -EINVAL, "leading dot refused");
+	is_int(snapshot_name_check("", NULL), -EINVAL, "empty refused");
+	is_int(snapshot_name_check("a\nb", &why), -EINVAL, "control character refused");
+	char longname[80];
+	memset(longname, 'a', sizeof longname - 1);
+	longname[79] = 0;
+	is_int(snapshot_name_check(longname, NULL), -EINVAL, "over 64 characters refused");
+	is_int(snapshot_name_check("a b", NULL), -EINVAL, "space refused");
+}
+
+static void test_meta(void)
+{
+	struct snapshot_meta m = meta_for("base"), back;
+	m.machine.accel = ACCEL_KVM;
+	char *json = NULL;
+	is_int(snapshot_meta_to_json(&m, &json), 0, "meta to JSON");
+	is_int(snapshot_meta_from_json(json, &back), 0, "meta from JSON");
+	ok(!strcmp(back.parent, "base") && back.machine.memory_mib == 256 && back.machine.accel == ACCEL_KVM &&
+		   !strcmp(back.machine.profile, "linux") && !strcmp(back.made_by, "test"),
+	   "meta survives the round trip");
+	snapshot_meta_release(&back);
+	free(json);
+	is_int(snapshot_meta_from_json("{\"machine\": {}}", &back), -EBADMSG, "incomplete meta refused");
+	is_int(snapshot_meta_from_json("[1", &back), -EBADMSG, "broken JSON refused");
+}
+
+static void test_lifecycle(void)
+{
+	struct store *s = NULL;
+	char *root = path_join(tmp, "store");
+	is_int(store_open(root, &s), 0, "store created");
+
+	struct snapshot_new *n = NULL;
+	is_int(snapshot_new_begin(s, "base", &n), 0, "begin a snapshot");
+	touch(n->dir, "disk.qcow2");
+	struct snapshot *sn = NULL;
+	is_int(snapshot_open(s, "base", &sn), -ENOENT, "not visible before commit");
+	struct snapshot_meta m = meta_for(NULL);
+	is_int(snapshot_new_commit(n, &m), 0, "commit");
+	snapshot_new_free(n);
+	is_int(snapshot_open(s, "base", &sn), 0, "visible after commit");
+	char *d = sn ? snapshot_path(sn, "disk.qcow2") : NULL;
+	ok(d && file_exists(d), "parts moved with it");
+	free(d);
+
+	is_int(snapshot_new_begin(s, "base", &n), -EEXIST, "a taken name is refused");
+
+	/* Abandoned: freeing without commit leaves nothing. */
+	is_int(snapshot_new_begin(s, "gone", &n), 0, "begin another");
+	char *ndir = strdup(n->dir);
+	snapshot_new_free(n);
+	ok(!file_exists(ndir), "uncommitted snapshot removed on free");
+	free(ndir);
+
+	is_int(store_remove(s, "base", NULL), -EBUSY, "remove refused while a reader holds it");
+	snapshot_free(sn);
+
+	is_int(snapshot_new_begin(s, "child", &n), 0, "begin a child");
+	m = meta_for("base");
+	snapshot_new_commit(n, &m);
+	snapshot_new_free(n);
+	char *child = NULL;
+	is_int(store_remove(s, "base", &child), -ENOTEMPTY, "remove refused while a child depends on it");
+	is_str(child, "child", "the child is named");
+	free(child);
+	is_int(store_remove(s, "child", NULL), 0, "leaf removed");
+	is_int(store_remove(s, "base", NULL), 0, "then its parent");
+	is_int(store_remove(s, "base", NULL), -ENOENT, "removing twice: -ENOENT");
+
+	/* A maker killed mid-way leaves a directory nobody holds. */
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct snapshot_new *k = NULL;
+		if (snapshot_new_begin(s, "killed", &k) < 0)
+			_exit(1);
+		touch(k->dir, "memory");
+		raise(SIGKILL);
+	}
+	waitpid(pid, NULL, 0);
+	struct snapshot_new *live = NULL;
+	snapshot_new_begin(s, "live", &live);
+	char **removed = NULL;
+	is_int(store_sweep(s, &removed), 0, "sweep");
+	ok(removed && removed[0] && strstr(removed[0], ".new-killed.") && !removed[1],
+	   "sweep removed the killed maker's leftover, not the live one");
+	ok(live && file_exists(live->dir), "a live maker's directory stays");
+	strv_free(removed);
+	snapshot_new_free(live);
+	char **names = NULL;
+	store_list(s, &names);
+	ok(names && !names[0], "store lists nothing");
+	strv_free(names);
+	store_free(s);
+	free(root);
+}
+
+int main(void)
+{
+	char t[] = "/tmp/osrun-unit.XXXXXX";
+	tmp = mkdtemp(t);
+	test_names();
+	test_meta();
+	test_lifecycle();
+	rm_rf(tmp);
+	return tap_done();
+}
