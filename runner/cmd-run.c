@@ -295,7 +295,7 @@ static void follow(struct job *j, const struct run_plan *p, struct share *sh, in
 			return;
 		}
 		if (pf[0].revents & POLLIN) {
-			share_drain(sh, STDOUT_FILENO, STDERR_FILENO);
+			share_pump(sh, STDOUT_FILENO, STDERR_FILENO, NULL);
 			out->code = job_interrupted();
 			return;
 		}
@@ -315,14 +315,14 @@ static void follow(struct job *j, const struct run_plan *p, struct share *sh, in
 		if (pf[2].revents) {
 			int r = qmp_poll(vm_qmp(j->vm));
 			if (r < 0) {
-				share_drain(sh, STDOUT_FILENO, STDERR_FILENO);
+				share_pump(sh, STDOUT_FILENO, STDERR_FILENO, NULL);
 				out->code = job_fail(j, r, NULL, "while the command ran");
 				return;
 			}
 		}
 		usec_t now = now_usec();
 		if (now >= deadline) {
-			share_drain(sh, STDOUT_FILENO, STDERR_FILENO);
+			share_pump(sh, STDOUT_FILENO, STDERR_FILENO, NULL);
 			log_error("command timed out after %.1f s; the VM is stopped", (double)p->timeout / USEC_PER_SEC);
 			out->code = EXIT_TIMEOUT;
 			return;

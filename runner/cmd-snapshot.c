@@ -100,7 +100,7 @@ static int do_list(struct job *j, bool json)
 		json_object_array_add(arr, snapshot_json(sn, false));
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else {
 		printf("%-20s %-20s %10s  %-20s  %s\n", "NAME", "PARENT", "SIZE", "CREATED", "MADE BY");
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -133,7 +133,7 @@ static int do_inspect(struct job *j, const char *name, bool json)
 	json_object *o = snapshot_json(sn, true);
 	(void)json;
 	/* The metadata is small and structured: JSON is the readable form too. */
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return 0;
 }

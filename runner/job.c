@@ -107,17 +107,17 @@ int job_fail(struct job *j, int r, const struct remote_error *err, const char *w
 	if (r == -ECANCELED)
 		return job_interrupted();
 	int st;
-	if (j->vm && (r == -ECONNRESET || vm_exited(j->vm, &st) || (proc_wait(vm_pid(j->vm), 2 * USEC_PER_SEC, &st) == 0 && vm_exited(j->vm, &st)))) {
-		if (vm_exited(j->vm, &st)) {
-			_cleanup_free_ char *last = vm_last_error(j->vm);
-			char how[64];
-			if (WIFSIGNALED(st))
-				snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(st), signal_name(WTERMSIG(st)));
-			else
-				snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
-			log_error("%s: QEMU exited (%s)%s%s", what, how, last ? ": " : "", last ? last : "");
-			return EXIT_OSRUN;
-		}
+	/* A closed QMP or agent socket, or any failure, may be QEMU's death:
+	 * then QEMU's own last words are the message. */
+	if (j->vm && vm_wait_exited(j->vm, r == -ECONNRESET ? 2 * USEC_PER_SEC : 0, &st)) {
+		_cleanup_free_ char *last = vm_last_error(j->vm);
+		char how[64];
+		if (WIFSIGNALED(st))
+			snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(st), signal_name(WTERMSIG(st)));
+		else
+			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
+		log_error("%s: QEMU exited (%s)%s%s", what, how, last ? ": " : "", last ? last : "");
+		return EXIT_OSRUN;
 	}
 	if (r == -EREMOTEIO && err)
 		log_error("%s: %s: %s", what, err->class, err->desc);

@@ -122,7 +122,7 @@ int snapshot_meta_to_json(const struct snapshot_meta *m, char **ret)
 	add_str(o, "qemu_version", m->qemu_version);
 	add_str(o, "created", m->created);
 	add_str(o, "made_by", m->made_by);
-	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	if (!s)
 		return -ENOMEM;

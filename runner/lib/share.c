@@ -13,6 +13,7 @@ struct share {
 	char *dir;
 	int ino;
 	int fd[N_STREAMS];
+	off_t pos[N_STREAMS];
 	bool host_gone[N_STREAMS];
 };
 
@@ -91,11 +92,23 @@ int share_fill_stdin(struct share *s, int fd)
 	return copy_fd_range(fd, out, NULL);
 }
 
-static int copy_new(struct share *s, int i, int host_fd)
+/* The guest's SMB client may have several writes of one stream in flight,
+ * and smbd completes them in any order: until the command has exited, a
+ * region past a hole is not trusted, since the hole is a write still on its
+ * way. Once it has exited, a hole is the guest's own (a sparse write). */
+static int copy_new(struct share *s, int i, int host_fd, bool final)
 {
 	char buf[1 << 16];
 	for (;;) {
-		ssize_t k = read(s->fd[i], buf, sizeof buf);
+		size_t want = sizeof buf;
+		if (!final) {
+			off_t hole = lseek(s->fd[i], s->pos[i], SEEK_HOLE);
+			if (hole >= 0 && hole - s->pos[i] < (off_t)want)
+				want = (size_t)(hole - s->pos[i]);
+			if (want == 0)
+				return 0;
+		}
+		ssize_t k = pread(s->fd[i], buf, want, s->pos[i]);
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
@@ -103,6 +116,7 @@ static int copy_new(struct share *s, int i, int host_fd)
 		}
 		if (k == 0)
 			return 0;
+		s->pos[i] += k;
 		if (s->host_gone[i])
 			continue;
 		int r = write_full(host_fd, buf, (size_t)k);
@@ -115,8 +129,8 @@ static int copy_new(struct share *s, int i, int host_fd)
 
 int share_drain(struct share *s, int out_fd, int err_fd)
 {
-	int r = copy_new(s, OUT, out_fd);
-	int k = copy_new(s, ERR, err_fd);
+	int r = copy_new(s, OUT, out_fd, true);
+	int k = copy_new(s, ERR, err_fd, true);
 	return r < 0 ? r : k;
 }
 
@@ -140,7 +154,9 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed)
 			p += sizeof *e + e->len;
 		}
 	}
-	int r = share_drain(s, out_fd, err_fd);
+	int r = copy_new(s, OUT, out_fd, false);
+	if (r == 0)
+		r = copy_new(s, ERR, err_fd, false);
 	if (r < 0)
 		return r;
 	if (ret_closed)

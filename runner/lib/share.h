@@ -24,5 +24,6 @@ int share_fill_stdin(struct share *s, int fd);
  * probably done; the caller asks the agent). A host stream that went away
  * (EPIPE) stops being written; the guest is not disturbed. */
 int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed);
-/* Copies whatever is left in both files: call once the command exited. */
+/* Copies whatever is left in both files, holes included: call once the
+ * command has exited and its writes have all landed. */
 int share_drain(struct share *s, int out_fd, int err_fd);

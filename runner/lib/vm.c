@@ -90,6 +90,22 @@ bool vm_exited(struct vm *vm, int *ret_status)
 	return true;
 }
 
+bool vm_wait_exited(struct vm *vm, usec_t timeout, int *ret_status)
+{
+	if (!vm->reaped) {
+		int c = cancel_fd_get();
+		cancel_fd_set(-1);
+		int r = proc_wait(vm->pid, timeout, &vm->status);
+		cancel_fd_set(c);
+		if (r < 0)
+			return false;
+		vm->reaped = true;
+	}
+	if (ret_status)
+		*ret_status = vm->status;
+	return true;
+}
+
 struct vm *vm_free(struct vm *vm)
 {
 	if (!vm)

@@ -35,3 +35,6 @@ int vm_save(struct vm *vm, const char *state_path, usec_t timeout, struct remote
 int vm_quit(struct vm *vm, usec_t timeout);
 /* Non-blocking: has QEMU exited? Sets *ret_status (waitpid's) when it has. */
 bool vm_exited(struct vm *vm, int *ret_status);
+/* Waits up to timeout for QEMU to exit (its QMP socket closing comes just
+ * before). */
+bool vm_wait_exited(struct vm *vm, usec_t timeout, int *ret_status);

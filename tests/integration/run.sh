@@ -1,0 +1,272 @@
+#!/bin/sh
+# Integration tests: the real osrun binary against real QEMU (TCG) and the
+# Linux test guest. Everything lives in one temporary directory, removed at
+# the end (KEEP=1 keeps it). After every test, no QEMU or smbd of the test
+# may be left and no run directory may remain.
+#   OSRUN=path/to/osrun OSRUN_GUEST_DIR=path/to/guest sh tests/integration/run.sh [TEST...]
+set -u
+: "${OSRUN:?set OSRUN to the osrun binary}"
+: "${OSRUN_GUEST_DIR:?set OSRUN_GUEST_DIR to the built test guest}"
+export OSRUN_GUEST_DIR
+
+T=$(mktemp -d /tmp/osrun-itest.XXXXXX)
+export OSRUN_CACHE="$T/cache"
+export TMPDIR="$T/tmp"
+mkdir -p "$TMPDIR"
+cleanup() {
+	pkill -KILL -f "$T/" 2>/dev/null
+	if [ "${KEEP:-0}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+pass=0 fail=0 failed_names=""
+current=""
+err() { echo "#   $*"; current_failed=1; }
+
+# Every QEMU and smbd of these tests has $T in its command line (its files
+# and its smbd configuration live there).
+leftovers() {
+	procs=$(pgrep -a -f "$T/" | grep -v -e pgrep -e 'run.sh' || true)
+	[ -n "$procs" ] && err "processes left: $procs"
+	dirs=$(ls -A "$TMPDIR" 2>/dev/null)
+	[ -n "$dirs" ] && err "run directories left: $dirs"
+	return 0
+}
+
+run_test() {
+	current=$1 current_failed=0
+	"$1"
+	leftovers
+	if [ "$current_failed" = 0 ]; then
+		pass=$((pass + 1)); echo "ok - $1"
+	else
+		fail=$((fail + 1)); failed_names="$failed_names $1"; echo "not ok - $1"
+		pkill -KILL -f "$T/" 2>/dev/null; rm -rf "$TMPDIR"/* 2>/dev/null
+	fi
+}
+
+# osrun with its streams in files: $T/out, $T/err; $rc
+o() {
+	"$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+}
+expect_rc() { [ "$rc" = "$1" ] || err "exit code $rc, expected $1 (stderr: $(head -c 600 "$T/err"))"; }
+expect_out() { [ "$(cat "$T/out")" = "$1" ] || err "stdout '$(head -c 300 "$T/out")', expected '$1'"; }
+expect_err_has() { grep -q -- "$1" "$T/err" || err "stderr lacks '$1': $(head -c 600 "$T/err")"; }
+# One error line, besides the KVM warning and progress lines.
+one_line_err() {
+	[ "$(grep -v -e 'warning:' -e 'booting the test guest' "$T/err" | wc -l)" = 1 ] ||
+		err "expected one error line: $(cat "$T/err")"
+}
+now() { date +%s.%N; }
+elapsed() { echo "$(now) - $1" | bc; }
+
+# --- set-up --------------------------------------------------------------
+t_provision() {
+	o provision
+	expect_rc 0
+	expect_err_has "saved snapshot 'provisioned'"
+	expect_err_has "no usable /dev/kvm"
+	[ -f "$OSRUN_CACHE/snapshots/provisioned/meta.json" ] || err "no meta.json"
+}
+
+# --- exit codes and streams ----------------------------------------------
+t_exit_codes() {
+	for c in 0 1 3 255; do
+		o "exit $c"
+		expect_rc "$c"
+	done
+}
+
+t_killed_by_signal() {
+	o 'echo before; kill -9 $$'
+	expect_rc 137
+	expect_out before
+	expect_err_has "killed by signal 9"
+}
+
+t_streams_separate() {
+	o 'uname -s; echo done >&2; exit 3'
+	expect_rc 3
+	expect_out Linux
+	[ "$(grep -v 'warning:' "$T/err")" = done ] || err "stderr: $(cat "$T/err")"
+}
+
+# The first lines must arrive while the command still runs.
+t_output_is_live() {
+	rm -f "$T/fo" "$T/fe"; mkfifo "$T/fo" "$T/fe"
+	"$OSRUN" 'echo out1; echo err1 >&2; sleep 6; echo out2; echo err2 >&2' >"$T/fo" 2>"$T/fe" </dev/null &
+	pid=$!
+	exec 3<"$T/fo" 4<"$T/fe"
+	t0=$(now)
+	read -r l1 <&3
+	e1=""
+	while read -r e1 <&4; do case $e1 in *warning:*) continue ;; esac; break; done
+	alive=no; kill -0 $pid 2>/dev/null && alive=yes
+	rest_o=$(cat <&3); rest_e=$(cat <&4)
+	exec 3<&- 4<&-
+	wait $pid; rc=$?
+	[ "$l1" = out1 ] || err "first stdout line '$l1'"
+	[ "$e1" = err1 ] || err "first stderr line '$e1'"
+	[ "$alive" = yes ] || err "first lines came only after the command ended"
+	[ "$rest_o" = out2 ] && [ "$rest_e" = err2 ] || err "later lines '$rest_o' '$rest_e'"
+	expect_rc 0
+}
+
+t_big_output_exact() {
+	o 'seq 1 3000000'
+	expect_rc 0
+	seq 1 3000000 > "$T/expected"
+	cmp -s "$T/out" "$T/expected" || err "20 MB output differs ($(wc -c <"$T/out") bytes)"
+	[ "$(wc -c <"$T/out")" -gt 20000000 ] || err "output smaller than 20 MB"
+}
+
+t_binary_output_exact() {
+	o 'i=0; while [ $i -lt 256 ]; do printf "\\$(printf %o $i)"; i=$((i+1)); done'
+	expect_rc 0
+	i=0; while [ $i -lt 256 ]; do printf "\\$(printf %o $i)"; i=$((i+1)); done > "$T/expected"
+	cmp -s "$T/out" "$T/expected" || err "all 256 byte values: output differs"
+}
+
+t_utf8() {
+	o "echo 'héllo wörld ✓ 日本語'; echo 'ünïcode' >&2"
+	expect_rc 0
+	expect_out 'héllo wörld ✓ 日本語'
+	expect_err_has 'ünïcode'
+}
+
+t_stdin_piped() {
+	head -c 3000000 /dev/urandom > "$T/in"
+	"$OSRUN" 'cat; echo end >&2' <"$T/in" >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	cmp -s "$T/in" "$T/out" || err "stdin did not reach the command byte-exact"
+	printf 'line one\nline two\n' | "$OSRUN" 'wc -l' >"$T/out" 2>"$T/err"
+	[ "$(tr -d ' ' <"$T/out")" = 2 ] || err "piped stdin: '$(cat "$T/out")'"
+}
+
+t_env_and_workdir() {
+	o -e GREETING=hello -e 'TWO=a b' -w /tmp 'echo "$GREETING $TWO $(pwd)"'
+	expect_rc 0
+	expect_out 'hello a b /tmp'
+}
+
+t_timeout() {
+	t0=$(now)
+	o -t 2 'sleep 60'
+	took=$(elapsed "$t0")
+	expect_rc 124
+	expect_err_has "timed out"
+	[ "$(echo "$took < 10" | bc)" = 1 ] || err "took $took s"
+}
+
+# --- snapshots -----------------------------------------------------------
+t_new_snapshot_layers() {
+	o -n after 'echo made > /root/ram-file; echo disk > /data/disk-file; sync'
+	expect_rc 0
+	o -s after 'cat /root/ram-file /data/disk-file'
+	expect_rc 0
+	expect_out "$(printf 'made\ndisk')"
+	o 'cat /root/ram-file'
+	expect_rc 1
+	o 'cat /data/disk-file'
+	expect_rc 1
+}
+
+t_parallel_runs_isolated() {
+	before=$(cd "$OSRUN_CACHE/snapshots/provisioned" && md5sum disk.qcow2 memory state)
+	"$OSRUN" 'echo a > /root/mine; sleep 2; ls /root' >"$T/a" 2>"$T/ae" </dev/null & pa=$!
+	"$OSRUN" 'echo b > /root/other; sleep 2; ls /root' >"$T/b" 2>"$T/be" </dev/null & pb=$!
+	wait $pa; ra=$?; wait $pb; rb=$?
+	[ $ra = 0 ] && [ $rb = 0 ] || err "exit codes $ra $rb: $(cat "$T/ae" "$T/be")"
+	[ "$(cat "$T/a")" = mine ] || err "run a saw: $(cat "$T/a")"
+	[ "$(cat "$T/b")" = other ] || err "run b saw: $(cat "$T/b")"
+	after=$(cd "$OSRUN_CACHE/snapshots/provisioned" && md5sum disk.qcow2 memory state)
+	[ "$before" = "$after" ] || err "snapshot files changed"
+}
+
+# --- errors --------------------------------------------------------------
+t_unknown_snapshot() {
+	o -s nosuch true
+	expect_rc 125
+	expect_err_has "snapshot 'nosuch': not found"
+	one_line_err
+}
+
+t_bad_flags() {
+	o --frobnicate true
+	expect_rc 125
+	expect_err_has "unknown option '--frobnicate'"
+	one_line_err
+	o -t soon true
+	expect_rc 125
+	expect_err_has "--timeout 'soon'"
+	o -s '../etc' true
+	expect_rc 125
+	expect_err_has "snapshot name '../etc'"
+	o
+	expect_rc 125
+	expect_err_has "no command given"
+}
+
+t_missing_guest() {
+	o provision --guest "$T/no-guest-here" --name other
+	expect_rc 125
+	expect_err_has "test guest: $T/no-guest-here/vmlinuz not found"
+	one_line_err
+}
+
+t_agent_never_answers() {
+	o provision --name noagent --append osrun.agent=off --boot-timeout 15
+	expect_rc 125
+	expect_err_has "guest agent did not answer within 15 s"
+	one_line_err
+	[ ! -e "$OSRUN_CACHE/snapshots/noagent" ] || err "a snapshot was left"
+	[ -z "$(ls -A "$OSRUN_CACHE/snapshots" | grep '^\.new-')" ] || err "a half-made snapshot was left"
+}
+
+t_qemu_killed_mid_run() {
+	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	pkill -KILL -f "qemu-system.*$TMPDIR/"
+	wait $pid; rc=$?
+	expect_rc 125
+	expect_err_has "QEMU exited (killed by signal 9"
+	one_line_err
+}
+
+interrupt() {
+	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	kill -"$1" $pid
+	wait $pid; rc=$?
+	expect_rc "$2"
+	expect_err_has "interrupted by SIG$1"
+}
+t_sigint_mid_run() { interrupt INT 130; }
+t_sigterm_mid_run() { interrupt TERM 143; }
+
+t_snapshot_list() {
+	o snapshot list --json
+	expect_rc 0
+	grep -q '"name": *"after"' "$T/out" || err "list lacks 'after': $(cat "$T/out")"
+	grep -q '"parent": *"provisioned"' "$T/out" || err "list lacks the parent"
+	o snapshot rm provisioned
+	expect_rc 125
+	expect_err_has "snapshot 'after' is built on it"
+}
+
+ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
+t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
+t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
+t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list"
+
+tests=${*:-$ALL}
+case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
+for t in $tests; do run_test "$t"; done
+[ -n "$failed_names" ] && echo "# failed:$failed_names"
+echo "integration: $pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,83 @@
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdbool.h>
+
+#include "../../runner/lib/share.h"
+#include "tap.h"
+
+static char *slurp_pipe(int fd, size_t *n)
+{
+	static char buf[1 << 16];
+	ssize_t k = read(fd, buf, sizeof buf);
+	*n = k > 0 ? (size_t)k : 0;
+	return buf;
+}
+
+int main(void)
+{
+	char t[] = "/tmp/osrun-unit.XXXXXX";
+	char *tmp = mkdtemp(t);
+	char *dir = path_join(tmp, "share");
+	struct share *s = NULL;
+	is_int(share_new(dir, &s), 0, "share created");
+	char *out_path = path_join(dir, "stdout"), *in_path = path_join(dir, "stdin");
+	ok(file_exists(out_path) && file_exists(in_path), "stdin and stdout exist before the guest starts");
+
+	int po[2], pe[2];
+	if (pipe2(po, O_NONBLOCK | O_CLOEXEC) < 0 || pipe2(pe, O_NONBLOCK | O_CLOEXEC) < 0)
+		abort();
+	bool closed = true;
+	is_int(share_pump(s, po[1], pe[1], &closed), 0, "nothing pending");
+	ok(!closed, "creation of the files is not taken for output");
+
+	/* The second half of a write lands first, as smbd may complete them. */
+	char a[4096], b[4096];
+	memset(a, 'A', sizeof a);
+	memset(b, 'B', sizeof b);
+	int w = open(out_path, O_WRONLY | O_CLOEXEC);
+	if (pwrite(w, b, sizeof b, 4096) != 4096)
+		abort();
+	is_int(share_pump(s, po[1], pe[1], &closed), 0, "pump after an out-of-order write");
+	size_t n;
+	slurp_pipe(po[0], &n);
+	is_int(n, 0, "nothing past the hole is passed on while the command runs");
+	if (pwrite(w, a, sizeof a, 0) != 4096)
+		abort();
+	close(w);
+	is_int(share_pump(s, po[1], pe[1], &closed), 0, "pump after the hole is filled");
+	char *got = slurp_pipe(po[0], &n);
+	ok(n == 8192 && !memcmp(got, a, 4096) && !memcmp(got + 4096, b, 4096), "both halves, in file order");
+	ok(closed, "the guest closing stdout is reported");
+
+	/* After the command, a hole it left is its own: zeros. */
+	w = open(out_path, O_WRONLY | O_CLOEXEC);
+	if (pwrite(w, "z", 1, 16384) != 1)
+		abort();
+	close(w);
+	is_int(share_drain(s, po[1], pe[1]), 0, "drain");
+	got = slurp_pipe(po[0], &n);
+	ok(n == 8193 && got[0] == 0 && got[8192] == 'z', "drain reads through holes to the end");
+
+	char *err_path = path_join(dir, "stderr");
+	int e = open(err_path, O_WRONLY | O_CLOEXEC);
+	free(err_path);
+	if (write(e, "err\n", 4) != 4)
+		abort();
+	close(e);
+	share_pump(s, po[1], pe[1], &closed);
+	got = slurp_pipe(pe[0], &n);
+	ok(n == 4 && !memcmp(got, "err\n", 4), "stderr goes to its own stream");
+
+	close(po[0]);
+	is_int(share_drain(s, po[1], pe[1]), 0, "a host stream gone away is not an error");
+
+	int in = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
+	is_int(share_fill_stdin(s, in), 0, "stdin spooled");
+	close(in);
+	share_free(s);
+	free(out_path);
+	free(in_path);
+	free(dir);
+	rm_rf(tmp);
+	return tap_done();
+}
