@@ -31,13 +31,21 @@ LIB_SRC := $(wildcard runner/lib/*.c) snapshots/store.c
 CMD_SRC := runner/osrun.c runner/job.c $(wildcard runner/cmd-*.c)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h)
 
-.PHONY: all guest check unit integration image-test bench clean format
+.PHONY: all deps demo guest check unit integration image-test bench clean format
 
 all: $(BUILD)/osrun guest
 
 $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
+
+deps:
+	sh tests/deps.sh
+
+# The README's first command: provision the test guest once, then run on it.
+demo: $(BUILD)/osrun guest
+	@$(BUILD)/osrun snapshot inspect provisioned >/dev/null 2>&1 || $(BUILD)/osrun provision
+	$(BUILD)/osrun 'uname -a; echo "hello from the guest" >&2; exit 3'; echo "exit code: $$?"
 
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img

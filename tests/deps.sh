@@ -1,0 +1,12 @@
+#!/bin/sh
+# Installs what building and testing osrun needs, from Debian's packages.
+set -eu
+pkgs="gcc make pkg-config libjson-c-dev
+qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps"
+missing=""
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
+done
+# The test guest's kernel comes from apt's lists, so they must be fresh.
+apt-get update -qq
+[ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
