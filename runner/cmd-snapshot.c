@@ -163,17 +163,23 @@ static int do_gc(struct job *j, bool json)
 	int r = store_sweep(j->store, &removed);
 	if (r < 0)
 		return log_errno(r, "gc"), EXIT_OSRUN;
-	json_object *arr = json_object_new_array();
+	int runs = rundir_sweep();
+	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	for (char **p = removed; *p; p++)
 		json_object_array_add(arr, json_object_new_string(*p));
+	json_object_object_add(o, "removed", arr);
+	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PLAIN));
-	else if (!*removed)
-		printf("nothing to remove\n");
-	else
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
+	else {
 		for (char **p = removed; *p; p++)
-			printf("removed %s\n", *p);
-	json_object_put(arr);
+			printf("removed %s/%s\n", j->store->snapshots, *p);
+		if (runs > 0)
+			printf("removed %d run directories of killed runs\n", runs);
+		if (!*removed && runs <= 0)
+			printf("nothing to remove\n");
+	}
+	json_object_put(o);
 	return 0;
 }
 

@@ -259,10 +259,64 @@ t_snapshot_list() {
 	expect_err_has "snapshot 'after' is built on it"
 }
 
+t_layers() {
+	o -s provisioned -n la 'echo one > /data/one'
+	expect_rc 0
+	o -s la -n lb 'echo two > /root/two'
+	expect_rc 0
+	o -s lb 'cat /data/one /root/two'
+	expect_rc 0
+	expect_out "$(printf 'one\ntwo')"
+	o -s la 'cat /data/one; test -e /root/two || echo no-two'
+	expect_out "$(printf 'one\nno-two')"
+	o snapshot rm la
+	expect_rc 125
+	expect_err_has "snapshot 'lb' is built on it"
+	o snapshot rm lb
+	expect_rc 0
+	o snapshot rm la
+	expect_rc 0
+	o snapshot inspect la
+	expect_rc 125
+	expect_err_has "snapshot 'la': not found"
+}
+
+# SIGKILL leaves no handler to clean up: the next start (or gc) does.
+t_sigkill_during_new_snapshot() {
+	"$OSRUN" -n killed 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	kill -KILL $pid
+	wait $pid
+	i=0; while pgrep -f "$T/" >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+	ls -A "$OSRUN_CACHE/snapshots" | grep -q '^\.new-killed\.' || err "expected a leftover to collect"
+	o snapshot gc --json
+	expect_rc 0
+	grep -q '"\.new-killed\.' "$T/out" || err "gc did not report the leftover: $(cat "$T/out")"
+	grep -q '"run_directories": 1' "$T/out" || err "gc did not report the run directory: $(cat "$T/out")"
+	o snapshot list
+	grep -q '^killed ' "$T/out" && err "the killed snapshot is listed"
+	[ -z "$(ls -A "$OSRUN_CACHE/snapshots" | grep '^\.')" ] || err "half-written files remain"
+}
+
+t_memory_mismatch() {
+	o provision --name small128 --memory 128
+	expect_rc 0
+	o -s small128 --memory 512 true
+	expect_rc 125
+	expect_err_has "saved with 128 MiB of guest memory; it cannot be restored into a 512 MiB machine"
+	one_line_err
+	o -s small128 'free -m | grep -i mem'
+	expect_rc 0
+	o snapshot rm small128
+	expect_rc 0
+}
+
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
-t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list"
+t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
+t_sigkill_during_new_snapshot t_memory_mismatch"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
