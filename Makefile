@@ -73,7 +73,7 @@ image-test:
 	sh tests/image/run.sh
 
 bench: $(BUILD)/osrun guest
-	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh bench/restore.sh
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/restore.py $(BENCH_ARGS)
 
 format:
 	clang-format -i runner/*.c runner/*.h runner/lib/*.c runner/lib/*.h snapshots/*.c snapshots/*.h tests/unit/*.c tests/unit/*.h

@@ -465,6 +465,7 @@ static int run_execute(const struct run_plan *p)
 	r = qga_set_time(vm_qga(j.vm), (int64_t)realtime_usec() * 1000, 10 * USEC_PER_SEC, &err);
 	if (r < 0)
 		return job_fail(&j, r, &err, "setting the guest clock");
+	log_debug("guest clock set %.3f s after QEMU", seconds_since(t0));
 
 	const char *run_id = strrchr(j.rundir->path, '.') + 1;
 	_cleanup_strv_free_ char **env = guest_env(p, prof, "//10.0.2.4/qemu", run_id);

@@ -212,6 +212,13 @@ int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
 	r = lock_dir(sn->dir, LOCK_SH, &sn->lock_fd);
 	if (r < 0)
 		return r == -ENOTDIR ? -ENOENT : r;
+	/* A removal renames the directory away while holding its lock: what
+	 * we locked must still be what the name points at. */
+	struct stat locked, named;
+	if (fstat(sn->lock_fd, &locked) < 0)
+		return -errno;
+	if (stat(sn->dir, &named) < 0 || named.st_ino != locked.st_ino || named.st_dev != locked.st_dev)
+		return -ENOENT;
 	_cleanup_free_ char *mp = path_join(sn->dir, "meta.json"), *text = NULL;
 	if (!mp)
 		return -ENOMEM;

@@ -34,10 +34,15 @@ cp /bin/busybox "$r/bin/busybox"
 for a in $("$r/bin/busybox" --list); do
 	[ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"
 done
-# qemu-ga runs these by absolute path (guest-set-time, guest-shutdown).
-for a in hwclock poweroff reboot halt; do
+# qemu-ga runs these by absolute path (guest-shutdown).
+for a in poweroff reboot halt; do
 	ln -s ../bin/busybox "$r/sbin/$a"
 done
+# guest-set-time sets the kernel clock, then runs /sbin/hwclock -w, which
+# busybox aligns to a second boundary (0.15 s on average under TCG). A VM
+# that is thrown away has no use for its RTC: the kernel clock is what
+# commands see.
+ln -s ../bin/true "$r/sbin/hwclock"
 
 cp /usr/sbin/qemu-ga "$r/usr/sbin/"
 for lib in $(ldd /usr/sbin/qemu-ga | awk '/=> \//{print $3}') /lib64/ld-linux-x86-64.so.2; do

@@ -228,3 +228,17 @@ int remote_error_set(struct remote_error *err, json_object *error)
 	snprintf(err->desc, sizeof err->desc, "%s", desc ? json_object_get_string(desc) : "(no description)");
 	return -EREMOTEIO;
 }
+
+int reply_take(json_object *reply, json_object **ret, struct remote_error *err)
+{
+	json_object *val;
+	int r = 0;
+	if (json_object_object_get_ex(reply, "error", &val))
+		r = remote_error_set(err, val);
+	else if (!json_object_object_get_ex(reply, "return", &val))
+		r = -EPROTO;
+	else if (ret)
+		*ret = json_object_get(val);
+	json_object_put(reply);
+	return r;
+}

@@ -36,3 +36,6 @@ int chan_skip_until(struct chan *c, unsigned char b, usec_t deadline);
 
 /* Fills err from an {"error": {...}} object; returns -EREMOTEIO. */
 int remote_error_set(struct remote_error *err, json_object *error);
+/* Takes a reply (consumed): 0 with *ret its "return" (a new reference, when
+ * ret is not NULL), -EREMOTEIO with err filled, -EPROTO when it has neither. */
+int reply_take(json_object *reply, json_object **ret, struct remote_error *err);

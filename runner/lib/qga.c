@@ -120,21 +120,10 @@ int qga_call(struct qga *g, const char *cmd, json_object *args, usec_t timeout, 
 		g->synced = false;
 		return r;
 	}
-	json_object *val;
-	if (json_object_object_get_ex(m, "error", &val)) {
-		r = remote_error_set(err, val);
-		json_object_put(m);
-		return r;
-	}
-	if (!json_object_object_get_ex(m, "return", &val)) {
-		json_object_put(m);
+	r = reply_take(m, ret, err);
+	if (r == -EPROTO)
 		g->synced = false;
-		return -EPROTO;
-	}
-	if (ret)
-		*ret = json_object_get(val);
-	json_object_put(m);
-	return 0;
+	return r;
 }
 
 static json_object *strv_to_json(char *const *v)

@@ -149,20 +149,7 @@ static int call_until(struct qmp *q, const char *cmd, json_object *args, int pas
 			json_object_put(m); /* stale reply of an earlier call */
 			continue;
 		}
-		json_object *val;
-		if (json_object_object_get_ex(m, "error", &val)) {
-			r = remote_error_set(err, val);
-			json_object_put(m);
-			return r;
-		}
-		if (!json_object_object_get_ex(m, "return", &val)) {
-			json_object_put(m);
-			return -EPROTO;
-		}
-		if (ret)
-			*ret = json_object_get(val);
-		json_object_put(m);
-		return 0;
+		return reply_take(m, ret, err);
 	}
 }
 

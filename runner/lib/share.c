@@ -108,14 +108,9 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 			if (want == 0)
 				return 0;
 		}
-		ssize_t k = pread(s->fd[i], buf, want, s->pos[i]);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return 0;
+		ssize_t k = pread_retry(s->fd[i], buf, want, s->pos[i]);
+		if (k <= 0)
+			return (int)k;
 		s->pos[i] += k;
 		if (s->host_gone[i])
 			continue;

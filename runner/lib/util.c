@@ -115,6 +115,47 @@ int write_full(int fd, const void *buf, size_t n)
 	return 0;
 }
 
+ssize_t read_retry(int fd, void *buf, size_t n)
+{
+	for (;;) {
+		ssize_t k = read(fd, buf, n);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : k;
+	}
+}
+
+ssize_t pread_retry(int fd, void *buf, size_t n, off_t off)
+{
+	for (;;) {
+		ssize_t k = pread(fd, buf, n, off);
+		if (k >= 0 || errno != EINTR)
+			return k < 0 ? -errno : k;
+	}
+}
+
+int copy_stream(int in, int out, usec_t deadline, uint64_t *ret_copied)
+{
+	char buf[1 << 16];
+	uint64_t total = 0;
+	for (;;) {
+		int r = fd_wait(in, POLLIN, deadline);
+		if (r < 0)
+			return r;
+		ssize_t k = read_retry(in, buf, sizeof buf);
+		if (k < 0)
+			return (int)k;
+		if (k == 0)
+			break;
+		r = write_full(out, buf, (size_t)k);
+		if (r < 0)
+			return r;
+		total += (uint64_t)k;
+	}
+	if (ret_copied)
+		*ret_copied = total;
+	return 0;
+}
+
 int read_full_file(const char *path, char **ret, size_t *ret_size)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -214,21 +255,11 @@ int copy_fd_range(int in, int out, uint64_t *ret_copied)
 			if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
 				return -errno;
 			/* Plain copy where the kernel cannot copy between these files. */
-			char buf[1 << 16];
-			for (;;) {
-				ssize_t m = read(in, buf, sizeof buf);
-				if (m < 0) {
-					if (errno == EINTR)
-						continue;
-					return -errno;
-				}
-				if (m == 0)
-					break;
-				int r = write_full(out, buf, (size_t)m);
-				if (r < 0)
-					return r;
-				total += (uint64_t)m;
-			}
+			uint64_t rest = 0;
+			int r = copy_stream(in, out, USEC_INFINITY, &rest);
+			if (r < 0)
+				return r;
+			total += rest;
 			break;
 		}
 		if (k == 0)
@@ -359,14 +390,9 @@ int hash_file(uint64_t *h, const char *path)
 		return -errno;
 	char buf[1 << 16];
 	for (;;) {
-		ssize_t k = read(fd, buf, sizeof buf);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			return 0;
+		ssize_t k = read_retry(fd, buf, sizeof buf);
+		if (k <= 0)
+			return (int)k;
 		*h = fnv1a64(*h, buf, (size_t)k);
 	}
 }

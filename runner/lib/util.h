@@ -73,6 +73,12 @@ int cancel_fd_get(void);
 int fd_wait(int fd, short events, usec_t deadline);
 
 int write_full(int fd, const void *buf, size_t n);
+/* read()/pread() retried on EINTR; -errno on failure. */
+ssize_t read_retry(int fd, void *buf, size_t n);
+ssize_t pread_retry(int fd, void *buf, size_t n, off_t off);
+/* Copies in to out until EOF, waiting for input (and the cancel fd) until
+ * deadline. *ret_copied may be NULL. */
+int copy_stream(int in, int out, usec_t deadline, uint64_t *ret_copied);
 int read_full_file(const char *path, char **ret, size_t *ret_size);
 int write_file_atomic(const char *path, const char *data, size_t n, mode_t mode);
 int copy_fd_range(int in, int out, uint64_t *ret_copied);

@@ -260,23 +260,9 @@ int vm_save(struct vm *vm, const char *state_path, usec_t timeout, struct remote
 	r = uri_call(vm->qmp, "migrate", "fd:osrun-state", timeout, err);
 	if (r < 0)
 		return r;
-	char buf[1 << 16];
-	for (;;) {
-		r = fd_wait(rd, POLLIN, deadline);
-		if (r < 0)
-			return r;
-		ssize_t k = read(rd, buf, sizeof buf);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (k == 0)
-			break;
-		r = write_full(out, buf, (size_t)k);
-		if (r < 0)
-			return r;
-	}
+	r = copy_stream(rd, out, deadline, NULL);
+	if (r < 0)
+		return r;
 	r = migration_result(vm->qmp, timeout, err);
 	if (r < 0)
 		return r;

@@ -86,6 +86,22 @@ static void script_garbage(int fd)
 	sleep(5);
 }
 
+/* More events than the queue keeps, then the reply. */
+static void script_flood(int fd)
+{
+	char line[4096], id[32], buf[256];
+	expect_caps(fd);
+	peer_read_line(fd, line, sizeof line);
+	peer_id_of(line, id, sizeof id);
+	for (int i = 0; i < QMP_EVENTS_MAX + 2; i++) {
+		snprintf(buf, sizeof buf, "{\"event\": \"E%d\", \"data\": {}}\n", i);
+		peer_say(fd, buf);
+	}
+	snprintf(buf, sizeof buf, "{\"return\": {}, \"id\": %s}\n", id);
+	peer_say(fd, buf);
+	sleep(5);
+}
+
 static void script_no_greeting(int fd) { peer_say(fd, "{\"hello\": 1}\r\n"); sleep(5); }
 
 static void test_normal(void)
@@ -173,6 +189,23 @@ static void test_garbage(void)
 	peer_finish(&p);
 }
 
+static void test_event_queue_bound(void)
+{
+	struct peer p = peer_start(script_flood);
+	struct qmp *q = NULL;
+	int r = qmp_new(p.fd, 5 * USEC_PER_SEC, &q);
+	if (r == 0)
+		r = qmp_call(q, "query-status", NULL, 5 * USEC_PER_SEC, NULL, NULL);
+	is_int(r, 0, "reply found behind a flood of events");
+	is_int(q ? qmp_events_dropped(q) : 0, 2, "the oldest events beyond the bound are dropped and counted");
+	is_int(qmp_wait_event(q, "E0", 100 * USEC_PER_MSEC, NULL), -ETIMEDOUT, "a dropped event is gone");
+	char last[16];
+	snprintf(last, sizeof last, "E%d", QMP_EVENTS_MAX + 1);
+	is_int(qmp_wait_event(q, last, 100 * USEC_PER_MSEC, NULL), 0, "the newest event is kept");
+	qmp_free(q);
+	peer_finish(&p);
+}
+
 static void test_cancel(void)
 {
 	struct peer p = peer_start(script_silent);
@@ -200,6 +233,7 @@ int main(void)
 	test_normal();
 	test_timeout();
 	test_garbage();
+	test_event_queue_bound();
 	test_cancel();
 	return tap_done();
 }
