@@ -13,7 +13,7 @@ and the floor: QEMU start to QMP ready plus the state load (osrun -v says
 when the restore is done). Then 1/2/4/8 clones at once from one snapshot,
 with the memory each clone costs, and the time to save a snapshot with -n.
 """
-import base64, json, os, re, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
+import base64, json, os, re, shlex, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 GUEST = os.path.abspath(os.environ.get("OSRUN_GUEST_DIR", "build/guest"))
@@ -124,7 +124,10 @@ def agent_run(g, cmd):
         time.sleep(0.005)
 
 
-def qemu(mem, disk, d, extra):
+def qemu(mem, disk, d, extra, share=None):
+    if share:
+        os.makedirs(share, exist_ok=True)
+    net = f"user,id=net0,smb={share}" if share else "user,id=net0"
     args = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-machine", "q35",
             "-accel", "tcg", "-smp", "1", "-m", str(mem), "-kernel", f"{GUEST}/vmlinuz", "-initrd",
             f"{GUEST}/initrd.img", "-append", "console=ttyS0 quiet", "-serial", "null",
@@ -132,7 +135,7 @@ def qemu(mem, disk, d, extra):
             "-chardev", f"socket,id=qga0,path={d}/qga.sock,server=on,wait=off",
             "-device", "virtio-serial-pci,id=vser0",
             "-device", "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0",
-            "-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0",
+            "-netdev", net, "-device", "virtio-net-pci,netdev=net0",
             "-drive", f"file={disk},if=none,id=disk0,format=qcow2", "-device", "virtio-blk-pci,drive=disk0", *extra]
     p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                          env=dict(env, TMPDIR=d))
@@ -140,10 +143,23 @@ def qemu(mem, disk, d, extra):
     return p
 
 
+def dirty_mib(mem):
+    return int(mem * 0.55)
+
+
 def dirty_cmd(mem):
     # Non-zero pages: zero pages would be skipped by the migration stream
-    # and make -loadvm look faster than it is.
-    return f"yes 0123456789abcdef | head -c {int(mem * 0.6)}M > /tmp/fill; sync"
+    # and make -loadvm look faster than it is. Prints the size written, which
+    # the caller checks.
+    # A tmpfs of its own: the root file system stops at half the RAM.
+    return (f"mkdir -p /mnt/fill && mount -t tmpfs -o size=95% fill /mnt/fill && "
+            f"yes 0123456789abcdef | head -c {dirty_mib(mem) * 1048576} > /mnt/fill/f; wc -c < /mnt/fill/f")
+
+
+def check_dirtied(mem, out):
+    got = int(out.strip() or 0)
+    if got != dirty_mib(mem) * 1048576:
+        raise SystemExit(f"bench: dirtying {mem} MiB guest wrote {got} bytes")
 
 
 def loadvm_image(mem):
@@ -155,7 +171,7 @@ def loadvm_image(mem):
                    check=True)
     p = qemu(mem, disk, d, [])
     g = agent_sync(f"{d}/qga.sock")
-    agent_run(g, dirty_cmd(mem))
+    check_dirtied(mem, agent_run(g, dirty_cmd(mem)).decode())
     q = Chan(f"{d}/qmp.sock")
     q.call("qmp_capabilities")
     q.call("stop")
@@ -164,7 +180,10 @@ def loadvm_image(mem):
         raise SystemExit(f"bench: savevm: {r}")
     q.call("quit")
     p.wait()
-    return d, disk
+    out = subprocess.run(["qemu-img", "info", "--output=json", disk], capture_output=True, text=True).stdout
+    snaps = json.loads(out).get("snapshots", [])
+    vm_size = snaps[0]["vm-state-size"] / 1048576 if snaps else 0
+    return d, disk, vm_size
 
 
 def time_loadvm(d, disk, mem):
@@ -174,6 +193,36 @@ def time_loadvm(d, disk, mem):
     t0 = time.monotonic()
     # In place, as lg/osrun does: -snapshot would hide the internal snapshot.
     p = qemu(mem, disk, d, ["-loadvm", "bench"])
+    g = agent_sync(f"{d}/qga.sock")
+    out = agent_run(g, "echo hi")
+    dt = time.monotonic() - t0
+    p.kill()
+    p.wait()
+    assert out == b"hi\n", out
+    return dt
+
+
+def time_bare_clone(snapdir, mem):
+    """The clone restore driven like the -loadvm baseline (agent exec, no
+    SMB share), so the two mechanisms compare like for like."""
+    d = os.path.join(work, f"bare{mem}")
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(d)
+    disk = os.path.join(d, "disk.qcow2")
+    t0 = time.monotonic()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2", "-b", f"{snapdir}/disk.qcow2", disk],
+                   check=True)
+    # The devices in osrun's order (repeated -machine options merge).
+    p = qemu(mem, disk, d, ["-object", f"memory-backend-file,id=ram0,size={mem}M,mem-path={snapdir}/memory,share=off",
+                            "-machine", "memory-backend=ram0", "-device", "vmgenid", "-incoming", "defer"],
+             share=os.path.join(d, "share"))
+    q = Chan(f"{d}/qmp.sock")
+    q.call("qmp_capabilities")
+    q.call("migrate-set-capabilities", {"capabilities": [{"capability": "x-ignore-shared", "state": True}]})
+    q.call("migrate-incoming", {"uri": "exec:cat " + shlex.quote(f"{snapdir}/state")})
+    while q.call("query-migrate")["return"].get("status") not in ("completed", "failed"):
+        time.sleep(0.002)
+    q.call("cont")
     g = agent_sync(f"{d}/qga.sock")
     out = agent_run(g, "echo hi")
     dt = time.monotonic() - t0
@@ -212,16 +261,25 @@ def time_clone(snap):
 
 
 def smaps(pid):
-    vals = {}
+    """Private_Dirty of the whole QEMU process, of its guest-RAM mapping (the
+    pages a clone copied on write), and its PSS, in MiB."""
+    total = ram = pss = 0
+    in_ram = False
     try:
-        with open(f"/proc/{pid}/smaps_rollup") as f:
+        with open(f"/proc/{pid}/smaps") as f:
             for line in f:
-                k, _, v = line.partition(":")
-                if v.strip().endswith("kB"):
-                    vals[k] = int(v.split()[0])
+                fields = line.split()
+                if re.match(r"^[0-9a-f]+-[0-9a-f]+ ", line):
+                    in_ram = line.rstrip().endswith("/memory")
+                elif fields[0] == "Private_Dirty:":
+                    total += int(fields[1])
+                    if in_ram:
+                        ram += int(fields[1])
+                elif fields[0] == "Pss:":
+                    pss += int(fields[1])
     except OSError:
         pass
-    return vals
+    return total / 1024, ram / 1024, pss / 1024
 
 
 def parallel(snap, n, mem):
@@ -230,7 +288,7 @@ def parallel(snap, n, mem):
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(n)]
     procs.extend(ps)
     # While they sleep: what each QEMU costs of its own.
-    priv, pss = [], []
+    priv, ram, pss = [], [], []
     deadline = time.monotonic() + 60
     pids = []
     while time.monotonic() < deadline:
@@ -241,52 +299,62 @@ def parallel(snap, n, mem):
         time.sleep(0.05)
     time.sleep(2.5)
     for pid in pids:
-        s = smaps(pid)
-        priv.append(s.get("Private_Dirty", 0) / 1024)
-        pss.append(s.get("Pss", 0) / 1024)
+        t, r, p_ = smaps(pid)
+        priv.append(t)
+        ram.append(r)
+        pss.append(p_)
     outs = [p.communicate() for p in ps]
     dt = time.monotonic() - t0
     ok = all(p.returncode == 0 and o == b"hi\n" for p, (o, e) in zip(ps, outs))
     if not ok:
         raise SystemExit(f"bench: parallel run failed: {[e for o, e in outs]}")
-    return dt, statistics.mean(priv) if priv else 0.0, statistics.mean(pss) if pss else 0.0
+    mean = lambda v: statistics.mean(v) if v else 0.0
+    return dt, mean(priv), mean(ram), mean(pss)
 
 
 def main():
-    rows, clone, floor, loadvm = [], {}, {}, {}
+    rows, clone, floor = [], {}, {}
     for mem in SIZES:
-        log(f"provisioning {mem} MiB and dirtying {int(mem * 0.6)} MiB")
+        log(f"provisioning {mem} MiB and dirtying {dirty_mib(mem)} MiB")
         osrun("provision", "--memory", str(mem), "--name", f"p{mem}")
-        osrun("-s", f"p{mem}", "-n", f"d{mem}", dirty_cmd(mem))
+        _, r = osrun("-s", f"p{mem}", "-n", f"d{mem}", dirty_cmd(mem))
+        check_dirtied(mem, r.stdout)
         log(f"clone restores at {mem} MiB")
         clone[mem], floor[mem] = time_clone(f"d{mem}")
+        snapdir = os.path.join(env["OSRUN_CACHE"], "snapshots", f"d{mem}")
+        bare = statistics.median([time_bare_clone(snapdir, mem) for _ in range(REPS)])
         log(f"-loadvm at {mem} MiB")
-        d, disk = loadvm_image(mem)
-        loadvm[mem] = statistics.median([time_loadvm(d, disk, mem) for _ in range(REPS)])
+        d, disk, vm_size = loadvm_image(mem)
+        lv = statistics.median([time_loadvm(d, disk, mem) for _ in range(REPS)])
         shutil.rmtree(d, ignore_errors=True)
         log(f"cold boot at {mem} MiB")
         boot = statistics.median([time_boot(mem) for _ in range(2 if QUICK else 3)])
-        rows.append((mem, clone[mem], floor[mem], loadvm[mem], boot))
+        rows.append((mem, clone[mem], bare, floor[mem], lv, vm_size, boot))
 
     print("\nrestore-to-output for 'echo hi' (median of %d), TCG, %d cores" % (REPS, os.cpu_count()))
-    print(f"{'guest RAM':>10} {'clone':>8} {'floor':>8} {'loadvm':>8} {'boot':>8} {'loadvm/clone':>13} {'clone/floor':>12}")
-    for mem, c, f, lv, b in rows:
-        print(f"{mem:>7} MiB {c:>7.3f}s {f:>7.3f}s {lv:>7.3f}s {b:>7.2f}s {lv / c:>12.1f}x {c / f:>11.1f}x")
+    print("  osrun: the whole osrun run (overlay, SMB share, clock, command); bare: the same restore")
+    print("  driven like the loadvm baseline (agent exec, no share); floor: QEMU start to state loaded")
+    print(f"{'guest RAM':>10} {'osrun':>7} {'bare':>7} {'floor':>7} {'loadvm':>7} {'(vmstate)':>10} {'boot':>6}"
+          f" {'loadvm/bare':>12} {'loadvm/osrun':>13} {'osrun/floor':>12}")
+    for mem, c, b, f, lv, vs, bt in rows:
+        print(f"{mem:>6} MiB {c:>6.3f}s {b:>6.3f}s {f:>6.3f}s {lv:>6.3f}s {vs:>6.0f} MiB {bt:>5.1f}s"
+              f" {lv / b:>11.1f}x {lv / c:>12.1f}x {c / f:>11.1f}x")
     growth = clone[2048] / clone[256] - 1
-    print(f"clone latency growth 256 MiB -> 2 GiB: {growth * 100:+.0f}%")
+    print(f"osrun restore-to-output growth 256 MiB -> 2 GiB: {growth * 100:+.0f}%")
 
-    print("\nclones started at once from one 256 MiB snapshot ('sleep 4; echo hi')")
-    print(f"{'jobs':>5} {'wall':>8} {'private dirty/clone':>20} {'PSS/clone':>10} {'of guest RAM':>13}")
+    print("\nclones started at once from one 256 MiB snapshot ('sleep 4; echo hi'), per clone:")
+    print(f"{'jobs':>5} {'wall':>7} {'guest RAM copied':>17} {'(of RAM)':>9} {'QEMU private':>13} {'PSS':>8}")
     for n in (1, 2, 4, 8):
-        dt, priv, pss = parallel("d256", n, 256)
-        print(f"{n:>5} {dt:>7.2f}s {priv:>16.0f} MiB {pss:>6.0f} MiB {priv / 256 * 100:>12.0f}%")
+        dt, priv, ram, pss = parallel("d256", n, 256)
+        print(f"{n:>5} {dt:>6.2f}s {ram:>13.0f} MiB {ram / 256 * 100:>8.0f}% {priv:>9.0f} MiB {pss:>4.0f} MiB")
 
     print("\nsaving a snapshot with -n ('true')")
     for mem in SIZES:
         dt, r = osrun("-v", "-s", f"d{mem}", "-n", f"s{mem}", "true")
         m = re.search(r"saved snapshot '[^']*' in ([0-9.]+) s", r.stderr)
         c = re.search(r"copied guest memory for the new snapshot in ([0-9.]+) s", r.stderr)
-        print(f"{mem:>7} MiB  state saved in {float(m.group(1)):.3f}s, memory file copied in {float(c.group(1)):.3f}s, whole run {dt:.2f}s")
+        print(f"{mem:>6} MiB  memory file copied in {float(c.group(1)):.2f}s, state saved in {float(m.group(1)):.2f}s,"
+              f" whole run {dt:.2f}s")
 
 
 try:
