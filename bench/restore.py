@@ -162,6 +162,23 @@ def check_dirtied(mem, out):
         raise SystemExit(f"bench: dirtying {mem} MiB guest wrote {got} bytes")
 
 
+def fresh_sockets(d):
+    for f in ("qmp.sock", "qga.sock"):
+        if os.path.exists(f"{d}/{f}"):
+            os.unlink(f"{d}/{f}")
+
+
+def echo_and_stop(p, d, t0):
+    """Seconds from t0 until the guest's 'echo hi' came back; stops QEMU."""
+    g = agent_sync(f"{d}/qga.sock")
+    out = agent_run(g, "echo hi")
+    dt = time.monotonic() - t0
+    p.kill()
+    p.wait()
+    assert out == b"hi\n", out
+    return dt
+
+
 def loadvm_image(mem):
     """A standalone qcow2 with an internal snapshot of the dirtied guest."""
     d = os.path.join(work, f"lv{mem}")
@@ -187,19 +204,11 @@ def loadvm_image(mem):
 
 
 def time_loadvm(d, disk, mem):
-    for f in ("qmp.sock", "qga.sock"):
-        if os.path.exists(f"{d}/{f}"):
-            os.unlink(f"{d}/{f}")
+    fresh_sockets(d)
     t0 = time.monotonic()
     # In place, as lg/osrun does: -snapshot would hide the internal snapshot.
     p = qemu(mem, disk, d, ["-loadvm", "bench"])
-    g = agent_sync(f"{d}/qga.sock")
-    out = agent_run(g, "echo hi")
-    dt = time.monotonic() - t0
-    p.kill()
-    p.wait()
-    assert out == b"hi\n", out
-    return dt
+    return echo_and_stop(p, d, t0)
 
 
 def time_bare_clone(snapdir, mem):
@@ -223,30 +232,16 @@ def time_bare_clone(snapdir, mem):
     while q.call("query-migrate")["return"].get("status") not in ("completed", "failed"):
         time.sleep(0.002)
     q.call("cont")
-    g = agent_sync(f"{d}/qga.sock")
-    out = agent_run(g, "echo hi")
-    dt = time.monotonic() - t0
-    p.kill()
-    p.wait()
-    assert out == b"hi\n", out
-    return dt
+    return echo_and_stop(p, d, t0)
 
 
 def time_boot(mem):
     d = os.path.join(work, f"boot{mem}")
     os.makedirs(d, exist_ok=True)
-    for f in ("qmp.sock", "qga.sock"):
-        if os.path.exists(f"{d}/{f}"):
-            os.unlink(f"{d}/{f}")
+    fresh_sockets(d)
     t0 = time.monotonic()
     p = qemu(mem, f"{GUEST}/disk.qcow2", d, ["-snapshot"])
-    g = agent_sync(f"{d}/qga.sock")
-    out = agent_run(g, "echo hi")
-    dt = time.monotonic() - t0
-    p.kill()
-    p.wait()
-    assert out == b"hi\n", out
-    return dt
+    return echo_and_stop(p, d, t0)
 
 
 def time_clone(snap):
