@@ -129,6 +129,8 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 
 static int provision_execute(const struct provision_plan *p)
 {
+	/* Released after the job, so QEMU stops before it is removed. */
+	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
 	_cleanup_(job_release) struct job j = {0};
 	int r = job_open_store(&j, &p->common, true);
 	if (r)
@@ -148,7 +150,6 @@ static int provision_execute(const struct provision_plan *p)
 		if (r < 0 && r != -ENOENT)
 			return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
 	}
-	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
 	r = snapshot_new_begin(j.store, p->name, &n);
 	if (r == -EEXIST)
 		return log_error("snapshot '%s' already exists (replace it with --force)", p->name), EXIT_OSRUN;

@@ -370,11 +370,15 @@ static void follow(struct job *j, const struct run_plan *p, struct share *sh, in
 
 static int run_execute(const struct run_plan *p)
 {
+	/* Declared before the job, so they are released after it: QEMU stops
+	 * before the snapshot's lock goes and before an unsaved new snapshot
+	 * is removed. */
+	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
+	_cleanup_(snapshot_new_freep) struct snapshot_new *nsn = NULL;
 	_cleanup_(job_release) struct job j = {0};
 	int r = job_open_store(&j, &p->common, true);
 	if (r)
 		return r;
-	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
 	r = snapshot_open(j.store, p->snapshot, &sn);
 	if (r < 0)
 		return report_snapshot_error(j.store, p->snapshot, r);
@@ -383,7 +387,6 @@ static int run_execute(const struct run_plan *p)
 		return r;
 	const struct profile *prof = profile_find(sn->meta.machine.profile);
 
-	_cleanup_(snapshot_new_freep) struct snapshot_new *nsn = NULL;
 	if (p->new_snapshot) {
 		r = snapshot_new_begin(j.store, p->new_snapshot, &nsn);
 		if (r == -EEXIST)
