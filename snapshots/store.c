@@ -11,6 +11,10 @@
 #include <time.h>
 
 #define NEW_PREFIX ".new-"
+/* Where a directory is made before it is locked; the sweep leaves these
+ * alone unless they are old enough to be a maker killed in that instant. */
+#define MAKING_PREFIX ".making-"
+#define MAKING_STALE_SEC 60
 #define META_VERSION 1
 
 char *store_default_root(void)
@@ -258,7 +262,7 @@ int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **
 		return -ENOMEM;
 	if (file_exists(final))
 		return -EEXIST;
-	if (asprintf(&tmpl, "%s/" NEW_PREFIX "%s.XXXXXX", s->snapshots, name) < 0)
+	if (asprintf(&tmpl, "%s/" MAKING_PREFIX "%s.XXXXXX", s->snapshots, name) < 0)
 		return -ENOMEM;
 	if (!mkdtemp(tmpl))
 		return -errno;
@@ -273,6 +277,19 @@ int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **
 	n->dir = TAKE_PTR(tmpl);
 	n->name = strdup(name);
 	r = n->name ? lock_dir(n->dir, LOCK_EX, &n->lock_fd) : -ENOMEM;
+	if (r == 0) {
+		/* Locked: now it may carry the name the sweep looks at. */
+		const char *suffix = strrchr(n->dir, '/') + 1 + strlen(MAKING_PREFIX);
+		_cleanup_free_ char *locked = NULL;
+		if (asprintf(&locked, "%s/" NEW_PREFIX "%s", s->snapshots, suffix) < 0)
+			r = -ENOMEM;
+		else if (rename(n->dir, locked) < 0)
+			r = -errno;
+		else {
+			free(n->dir);
+			n->dir = TAKE_PTR(locked);
+		}
+	}
 	if (r < 0) {
 		snapshot_new_free(n);
 		return r;
@@ -413,13 +430,17 @@ int store_sweep(struct store *s, char ***ret_removed)
 	int r = removed ? 0 : -ENOMEM;
 	struct dirent *e;
 	while (r == 0 && (e = readdir(d))) {
-		if (strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)))
+		bool making = !strncmp(e->d_name, MAKING_PREFIX, strlen(MAKING_PREFIX));
+		if (!making && strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)))
 			continue;
 		_cleanup_free_ char *p = path_join(s->snapshots, e->d_name);
 		if (!p) {
 			r = -ENOMEM;
 			break;
 		}
+		struct stat st;
+		if (making && (lstat(p, &st) < 0 || time(NULL) - st.st_mtime < MAKING_STALE_SEC))
+			continue;
 		_cleanup_close_ int fd = -1;
 		if (lock_dir(p, LOCK_EX | LOCK_NB, &fd) < 0)
 			continue; /* its maker is alive */

@@ -5,6 +5,8 @@
  *                           disk or the image's), memory (guest RAM), state
  *                           (device state, RAM left out)
  *   ROOT/snapshots/.new-NAME.XXXXXX/   a snapshot being made
+ *   ROOT/snapshots/.making-NAME.XXXXXX/  the same, for the instant before
+ *                                         its maker has locked it
  *
  * A snapshot never changes once made. It appears by rename(), so a reader
  * sees all of it or nothing; a run holds a shared flock on the snapshots it

@@ -3,6 +3,8 @@
 #include <stdbool.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/time.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "../../snapshots/store.h"
@@ -119,11 +121,27 @@ static void test_lifecycle(void)
 	waitpid(pid, NULL, 0);
 	struct snapshot_new *live = NULL;
 	snapshot_new_begin(s, "live", &live);
+	/* Not yet locked by its maker: left alone while young, swept when old. */
+	char *young = path_join(s->snapshots, ".making-young.abc123"), *old = path_join(s->snapshots, ".making-old.abc123");
+	mkdir(young, 0755);
+	mkdir(old, 0755);
+	struct timeval tv[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
+	utimes(old, tv);
 	char **removed = NULL;
 	is_int(store_sweep(s, &removed), 0, "sweep");
-	ok(removed && removed[0] && strstr(removed[0], ".new-killed.") && !removed[1],
-	   "sweep removed the killed maker's leftover, not the live one");
+	ok(removed && strv_length(removed) == 2, "sweep removed two leftovers");
+	bool killed_gone = false, old_gone = false;
+	for (char **p = removed; p && *p; p++) {
+		killed_gone |= strstr(*p, ".new-killed.") != NULL;
+		old_gone |= !strcmp(*p, ".making-old.abc123");
+	}
+	ok(killed_gone, "the killed maker's leftover was removed");
+	ok(old_gone && !file_exists(old), "an old unlocked .making- directory was removed");
+	ok(file_exists(young), "a young .making- directory stays (its maker may be about to lock it)");
 	ok(live && file_exists(live->dir), "a live maker's directory stays");
+	rm_rf(young);
+	free(young);
+	free(old);
 	strv_free(removed);
 	snapshot_new_free(live);
 	char **names = NULL;
