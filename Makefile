@@ -8,13 +8,15 @@ CC ?= cc
 PKG_CONFIG ?= pkg-config
 BUILD ?= build
 GUEST_DIR := $(abspath $(BUILD)/guest)
+# Where provision looks for the test guest when OSRUN_GUEST_DIR is unset.
+OSRUN_GUEST_DEFAULT ?= $(GUEST_DIR)
 
 JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c)
 JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
-	-DOSRUN_GUEST_DIR='"$(GUEST_DIR)"'
+	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
 ifeq ($(DEVELOPER),1)

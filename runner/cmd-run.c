@@ -25,6 +25,8 @@ struct run_plan {
 	unsigned memory_mib;
 	bool pause;
 	bool no_stdin;
+	bool monitor;
+	bool vnc;
 };
 
 static void run_plan_release(struct run_plan *p)
@@ -52,6 +54,9 @@ void run_help(void)
 	       "  -w, --workdir DIR        run COMMAND in DIR in the guest\n"
 	       "  -p, --pause              keep the VM after COMMAND until Enter\n"
 	       "      --no-stdin           do not pass osrun's stdin to COMMAND\n"
+	       "      --monitor            QEMU's human monitor on a UNIX socket in the run\n"
+	       "                           directory (its path is printed); with -p to use it\n"
+	       "      --vnc                the VM's screen over VNC on 127.0.0.1 (port printed)\n"
 	       "      --memory MIB         refuse a snapshot of another memory size\n"
 	       "      --agent-timeout SECONDS  how long to wait for the guest agent (60)\n"
 	       "      --cache DIR          the store (default: $OSRUN_CACHE, else\n"
@@ -74,7 +79,7 @@ void run_help(void)
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary).\n");
 }
 
-enum { OPT_CACHE = 0x100, OPT_MEMORY, OPT_AGENT_TIMEOUT, OPT_VERSION, OPT_NO_STDIN };
+enum { OPT_CACHE = 0x100, OPT_MEMORY, OPT_AGENT_TIMEOUT, OPT_VERSION, OPT_NO_STDIN, OPT_MONITOR, OPT_VNC };
 
 static int run_parse(int argc, char **argv, struct run_plan *p)
 {
@@ -91,6 +96,8 @@ static int run_parse(int argc, char **argv, struct run_plan *p)
 		{"memory", required_argument, NULL, OPT_MEMORY},
 		{"agent-timeout", required_argument, NULL, OPT_AGENT_TIMEOUT},
 		{"no-stdin", no_argument, NULL, OPT_NO_STDIN},
+		{"monitor", no_argument, NULL, OPT_MONITOR},
+		{"vnc", no_argument, NULL, OPT_VNC},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{},
 	};
@@ -145,6 +152,12 @@ static int run_parse(int argc, char **argv, struct run_plan *p)
 			break;
 		case OPT_NO_STDIN:
 			p->no_stdin = true;
+			break;
+		case OPT_MONITOR:
+			p->monitor = true;
+			break;
+		case OPT_VNC:
+			p->vnc = true;
 			break;
 		default:
 			return report_bad_option(c, argv), EXIT_OSRUN;
@@ -417,7 +430,8 @@ static int run_execute(const struct run_plan *p)
 	 * be renamed into place as the new snapshot's own layer. */
 	_cleanup_free_ char *sn_disk = snapshot_path(sn, "disk.qcow2"), *sn_mem = snapshot_path(sn, "memory"),
 			    *sn_state = snapshot_path(sn, "state"), *overlay = NULL, *memory = NULL, *backing = NULL,
-			    *console = path_join(j.rundir->path, "console.log");
+			    *console = path_join(j.rundir->path, "console.log"),
+			    *monitor = p->monitor ? path_join(j.rundir->path, "monitor.sock") : NULL;
 	if (nsn) {
 		overlay = snapshot_new_path(nsn, "disk.qcow2");
 		memory = snapshot_new_path(nsn, "memory");
@@ -454,9 +468,13 @@ static int run_execute(const struct run_plan *p)
 		.share = share_path,
 		.incoming = true,
 		.serial_log = console,
+		.monitor = monitor,
+		.vnc = p->vnc,
 	};
 	usec_t t0 = now_usec();
 	if ((r = job_start_vm(&j, &plan)))
+		return r;
+	if ((r = job_report_debug(&j, &plan)))
 		return r;
 	struct remote_error err;
 	r = vm_restore(j.vm, sn_state, 120 * USEC_PER_SEC, &err);

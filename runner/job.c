@@ -102,6 +102,23 @@ int job_interrupted(void)
 	return 128 + sig;
 }
 
+int job_report_debug(struct job *j, const struct vm_plan *plan)
+{
+	if (plan->monitor)
+		log_info("QEMU monitor: %s (e.g. socat - UNIX-CONNECT:%s)", plan->monitor, plan->monitor);
+	if (!plan->vnc)
+		return 0;
+	struct remote_error err;
+	json_object *v = NULL, *svc = NULL;
+	int r = qmp_call(vm_qmp(j->vm), "query-vnc", NULL, 10 * USEC_PER_SEC, &v, &err);
+	if (r < 0)
+		return job_fail(j, r, &err, "query-vnc");
+	json_object_object_get_ex(v, "service", &svc);
+	log_info("VNC: 127.0.0.1:%s (loopback only)", svc ? json_object_get_string(svc) : "?");
+	json_object_put(v);
+	return 0;
+}
+
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what)
 {
 	if (r == -ECANCELED)

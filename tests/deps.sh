@@ -2,7 +2,7 @@
 # Installs what building and testing osrun needs, from Debian's packages.
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev
-qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps"
+qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

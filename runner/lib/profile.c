@@ -161,6 +161,22 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 	/* A new generation id per start tells a guest (Windows) it was cloned. */
 	r |= add(&v, "-device");
 	r |= add(&v, "vmgenid");
+	/* Debug listeners only on request, never on a network address. */
+	if (p->monitor) {
+		_cleanup_free_ char *mon = opt_escape(p->monitor);
+		if (!mon)
+			return -ENOMEM;
+		r |= add(&v, "-chardev");
+		r |= add(&v, "socket,id=hmp0,path=%s,server=on,wait=off", mon);
+		r |= add(&v, "-mon");
+		r |= add(&v, "chardev=hmp0,mode=readline");
+	}
+	/* No display device is added here: the saved state must fit the
+	 * machine, so the profile alone decides what the screen is. */
+	if (p->vnc) {
+		r |= add(&v, "-vnc");
+		r |= add(&v, "127.0.0.1:0,to=99");
+	}
 	if (p->incoming) {
 		r |= add(&v, "-incoming");
 		r |= add(&v, "defer");

@@ -44,6 +44,8 @@ struct vm_plan {
 	const char *share;    /* host directory behind \\10.0.2.4\qemu */
 	bool incoming;	      /* wait for a saved state instead of booting */
 	const char *serial_log;
+	const char *monitor;  /* debug: HMP on this UNIX socket path; NULL: none */
+	bool vnc;	      /* debug: VNC on a free loopback port */
 };
 
 /* The argv for plan, with QMP and the agent on already connected sockets. */

@@ -312,11 +312,31 @@ t_memory_mismatch() {
 	expect_rc 0
 }
 
+# Debug listeners: only when asked, only on loopback or in the run directory.
+t_debug_listeners() {
+	"$OSRUN" --monitor --vnc 'sleep 4; echo done' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while ! grep -q 'VNC: ' "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	mon=$(sed -n 's/^osrun: QEMU monitor: \([^ ]*\) .*/\1/p' "$T/err")
+	port=$(sed -n 's/^osrun: VNC: 127\.0\.0\.1:\([0-9]*\) .*/\1/p' "$T/err")
+	[ -n "$mon" ] && [ -S "$mon" ] || err "no monitor socket: $(cat "$T/err")"
+	case $mon in "$TMPDIR"/osrun-run.*/monitor.sock) ;; *) err "monitor outside the run directory: $mon" ;; esac
+	[ -n "$port" ] || err "no VNC port: $(cat "$T/err")"
+	listen=$(ss -ltnH "sport = :$port" 2>/dev/null | awk '{print $4}')
+	[ "$listen" = "127.0.0.1:$port" ] || err "VNC listens on '$listen'"
+	wait $pid; rc=$?
+	expect_rc 0
+	expect_out done
+	o 'echo plain'
+	grep -q -e 'VNC' -e 'monitor' "$T/err" && err "debug listeners without asking"
+	return 0
+}
+
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch"
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
