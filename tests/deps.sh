@@ -1,8 +1,10 @@
 #!/bin/sh
-# Installs what building and testing osrun needs, from Debian's packages.
+# Installs what building and testing osrun needs, from Debian's packages
+# (buildah, podman and debootstrap are for `make image-test`).
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev
-qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2"
+qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
+buildah podman debootstrap"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -1,0 +1,38 @@
+# osrun as a container:
+#   docker run --rm --device=/dev/kvm -v $PWD/cache:/cache osrun 'dir C:\'
+# Build arguments: BASE (the Debian base image), WITH_TEST_GUEST=1 (include
+# the Linux test guest, for `osrun provision` without Windows).
+ARG BASE=debian:bookworm-slim
+ARG WITH_TEST_GUEST=0
+
+FROM ${BASE} AS build
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config libjson-c-dev \
+    && rm -rf /var/lib/apt/lists/*
+COPY Makefile /src/
+COPY runner /src/runner
+COPY snapshots /src/snapshots
+WORKDIR /src
+RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest
+
+# The test guest is built from Debian packages like on a host.
+FROM ${BASE} AS guest-1
+RUN apt-get update && apt-get install -y --no-install-recommends busybox-static qemu-guest-agent kmod cpio \
+    e2fsprogs qemu-utils gzip
+COPY guest-init/linux /src/guest-init/linux
+RUN sh /src/guest-init/linux/build.sh /out/guest && rm -f /out/guest/*.deb
+
+FROM ${BASE} AS guest-0
+RUN mkdir -p /out
+
+FROM guest-${WITH_TEST_GUEST} AS guest
+
+FROM ${BASE}
+RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
+    && rm -rf /var/lib/apt/lists/*
+COPY --from=build /src/build/osrun /usr/local/bin/osrun
+COPY --from=guest /out /usr/local/share/osrun
+COPY guest-init /usr/local/share/osrun/guest-init
+ENV OSRUN_CACHE=/cache OSRUN_GUEST_DIR=/usr/local/share/osrun/guest
+VOLUME /cache
+# No shell in between: signals reach osrun, which tears the VM down.
+ENTRYPOINT ["/usr/local/bin/osrun"]
