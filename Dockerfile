@@ -27,7 +27,10 @@ RUN mkdir -p /out
 FROM guest-${WITH_TEST_GUEST} AS guest
 
 FROM ${BASE}
+# novnc + websockify serve --novnc; wimtools and xorriso are for the Windows
+# image builder.
 RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
+    novnc websockify wimtools xorriso \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun
 COPY --from=guest /out /usr/local/share/osrun

@@ -27,6 +27,7 @@ struct run_plan {
 	bool no_stdin;
 	bool monitor;
 	bool vnc;
+	const char *novnc;
 };
 
 static void run_plan_release(struct run_plan *p)
@@ -57,6 +58,8 @@ void run_help(void)
 	       "      --monitor            QEMU's human monitor on a UNIX socket in the run\n"
 	       "                           directory (its path is printed); with -p to use it\n"
 	       "      --vnc                the VM's screen over VNC on 127.0.0.1 (port printed)\n"
+	       "      --novnc ADDR:PORT    also serve it as a noVNC web page on ADDR:PORT\n"
+	       "                           (in a container: --novnc 0.0.0.0:6080 -p)\n"
 	       "      --memory MIB         refuse a snapshot of another memory size\n"
 	       "      --agent-timeout SECONDS  how long to wait for the guest agent (60)\n"
 	       "      --cache DIR          the store (default: $OSRUN_CACHE, else\n"
@@ -79,7 +82,7 @@ void run_help(void)
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary).\n");
 }
 
-enum { OPT_CACHE = 0x100, OPT_MEMORY, OPT_AGENT_TIMEOUT, OPT_VERSION, OPT_NO_STDIN, OPT_MONITOR, OPT_VNC };
+enum { OPT_CACHE = 0x100, OPT_MEMORY, OPT_AGENT_TIMEOUT, OPT_VERSION, OPT_NO_STDIN, OPT_MONITOR, OPT_VNC, OPT_NOVNC };
 
 static int run_parse(int argc, char **argv, struct run_plan *p)
 {
@@ -98,6 +101,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p)
 		{"no-stdin", no_argument, NULL, OPT_NO_STDIN},
 		{"monitor", no_argument, NULL, OPT_MONITOR},
 		{"vnc", no_argument, NULL, OPT_VNC},
+		{"novnc", required_argument, NULL, OPT_NOVNC},
 		{"version", no_argument, NULL, OPT_VERSION},
 		{},
 	};
@@ -159,6 +163,16 @@ static int run_parse(int argc, char **argv, struct run_plan *p)
 		case OPT_VNC:
 			p->vnc = true;
 			break;
+		case OPT_NOVNC: {
+			const char *colon = strrchr(optarg, ':');
+			unsigned port;
+			if (!colon || colon == optarg || parse_uint(colon + 1, 1, 65535, &port) < 0)
+				return log_error("--novnc '%s': expected ADDRESS:PORT, e.g. 127.0.0.1:6080", optarg),
+				       EXIT_OSRUN;
+			p->novnc = optarg;
+			p->vnc = true;
+			break;
+		}
 		default:
 			return report_bad_option(c, argv), EXIT_OSRUN;
 		}
@@ -474,7 +488,7 @@ static int run_execute(const struct run_plan *p)
 	usec_t t0 = now_usec();
 	if ((r = job_start_vm(&j, &plan)))
 		return r;
-	if ((r = job_report_debug(&j, &plan)))
+	if ((r = job_start_debug(&j, &plan, p->novnc)))
 		return r;
 	struct remote_error err;
 	r = vm_restore(j.vm, sn_state, 120 * USEC_PER_SEC, &err);

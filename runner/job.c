@@ -11,6 +11,9 @@
 
 void job_release(struct job *j)
 {
+	if (j->novnc > 0)
+		proc_kill_and_reap(j->novnc, 0);
+	j->novnc = 0;
 	j->vm = vm_free(j->vm);
 	j->rundir = rundir_free(j->rundir);
 	j->store = store_free(j->store);
@@ -102,7 +105,32 @@ int job_interrupted(void)
 	return 128 + sig;
 }
 
-int job_report_debug(struct job *j, const struct vm_plan *plan)
+#define NOVNC_WEB "/usr/share/novnc"
+
+static int start_novnc(struct job *j, const char *listen, const char *vnc_port)
+{
+	_cleanup_free_ char *target = NULL, *log = path_join(j->rundir->path, "novnc.log");
+	if (!log || asprintf(&target, "127.0.0.1:%s", vnc_port) < 0)
+		return log_errno(-ENOMEM, "noVNC"), EXIT_OSRUN;
+	if (!file_exists(NOVNC_WEB "/vnc.html"))
+		return log_error("--novnc: %s/vnc.html not found (install the novnc package)", NOVNC_WEB), EXIT_OSRUN;
+	char *argv[] = {"websockify", "--web", NOVNC_WEB, "--log-file", log, (char *)listen, target, NULL};
+	struct proc_spec spec = {
+		.argv = argv,
+		.stdin_fd = -1,
+		.stdout_fd = -1,
+		.stderr_fd = -1,
+		.own_pgroup = true,
+		.die_with_parent = true,
+	};
+	int r = proc_spawn(&spec, &j->novnc);
+	if (r < 0)
+		return log_errno(r, "--novnc: starting websockify"), EXIT_OSRUN;
+	log_info("noVNC: http://%s/vnc.html", listen);
+	return 0;
+}
+
+int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc)
 {
 	if (plan->monitor)
 		log_info("QEMU monitor: %s (e.g. socat - UNIX-CONNECT:%s)", plan->monitor, plan->monitor);
@@ -114,9 +142,12 @@ int job_report_debug(struct job *j, const struct vm_plan *plan)
 	if (r < 0)
 		return job_fail(j, r, &err, "query-vnc");
 	json_object_object_get_ex(v, "service", &svc);
-	log_info("VNC: 127.0.0.1:%s (loopback only)", svc ? json_object_get_string(svc) : "?");
+	_cleanup_free_ char *port = strdup(svc ? json_object_get_string(svc) : "");
 	json_object_put(v);
-	return 0;
+	if (!port || !*port)
+		return log_error("query-vnc: QEMU did not say its VNC port"), EXIT_OSRUN;
+	log_info("VNC: 127.0.0.1:%s (loopback only)", port);
+	return novnc ? start_novnc(j, novnc, port) : 0;
 }
 
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what)

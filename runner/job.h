@@ -24,6 +24,7 @@ struct job {
 	struct store *store;
 	struct rundir *rundir;
 	struct vm *vm;
+	pid_t novnc; /* websockify serving noVNC, when asked for */
 	usec_t started;
 };
 
@@ -40,8 +41,9 @@ int job_accel(enum accel *ret);
 int job_make_overlay(const char *backing, const char *overlay);
 
 int job_start_vm(struct job *j, const struct vm_plan *plan);
-/* Says where the debug listeners the plan asked for are. */
-int job_report_debug(struct job *j, const struct vm_plan *plan);
+/* Says where the debug listeners the plan asked for are; with novnc
+ * ("ADDR:PORT"), serves noVNC there for QEMU's loopback VNC. */
+int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc);
 /* Waits for the agent; names the console log tail on failure. */
 int job_wait_agent(struct job *j, usec_t timeout, const char *what);
 /* Reports the signal that cancelled the job; returns 128+signal. */

@@ -4,6 +4,7 @@
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev
 qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
+novnc websockify python3
 buildah podman debootstrap"
 missing=""
 for p in $pkgs; do

@@ -332,11 +332,30 @@ t_debug_listeners() {
 	return 0
 }
 
+t_novnc() {
+	port=$((16000 + $$ % 1000))
+	"$OSRUN" --novnc "127.0.0.1:$port" 'sleep 5; echo done' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while ! grep -q 'noVNC: ' "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	grep -q "noVNC: http://127.0.0.1:$port/vnc.html" "$T/err" || err "no noVNC line: $(cat "$T/err")"
+	page=""
+	i=0; while [ -z "$page" ] && [ $i -lt 30 ]; do
+		page=$(python3 -c "import urllib.request,sys; print(urllib.request.urlopen(sys.argv[1], timeout=2).status)" \
+			"http://127.0.0.1:$port/vnc.html" 2>/dev/null); sleep 0.1; i=$((i+1))
+	done
+	[ "$page" = 200 ] || err "noVNC page not served"
+	wait $pid; rc=$?
+	expect_rc 0
+	o --novnc 6080 true
+	expect_rc 125
+	expect_err_has "--novnc '6080': expected ADDRESS:PORT"
+}
+
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners"
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
