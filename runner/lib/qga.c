@@ -35,8 +35,6 @@ struct qga *qga_free(struct qga *g)
 	return NULL;
 }
 
-int qga_fd(const struct qga *g) { return chan_fd(g->chan); }
-
 static int sync_once(struct qga *g, int64_t id, usec_t deadline)
 {
 	static const unsigned char ff = 0xff;

@@ -11,7 +11,6 @@ struct qga;
 int qga_new(int fd, struct qga **ret);
 struct qga *qga_free(struct qga *g);
 static inline void qga_freep(struct qga **g) { qga_free(*g); }
-int qga_fd(const struct qga *g);
 
 /* Sends 0xFF and guest-sync-delimited with a fresh id, discards everything
  * up to the agent's 0xFF and the reply carrying that id. Retries every

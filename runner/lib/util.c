@@ -190,17 +190,6 @@ int read_full_file(const char *path, char **ret, size_t *ret_size)
 	return 0;
 }
 
-int read_one_line(const char *path, char **ret)
-{
-	char *s;
-	int r = read_full_file(path, &s, NULL);
-	if (r < 0)
-		return r;
-	s[strcspn(s, "\n")] = 0;
-	*ret = s;
-	return 0;
-}
-
 int fsync_path(const char *path)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -94,9 +94,6 @@ bool file_exists(const char *path);
 char **strv_append(char **v, const char *s); /* NULL on ENOMEM; v freed then */
 size_t strv_length(char *const *v);
 
-/* Reads a line from a file into *ret without the newline. */
-int read_one_line(const char *path, char **ret);
-
 /* 64-bit FNV-1a, for cache keys (not for security). */
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
 #define FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
