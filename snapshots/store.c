@@ -184,6 +184,18 @@ int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
 	return 0;
 }
 
+/* A snapshot directory's meta.json; -EBADMSG when missing or damaged. */
+static int meta_read(const char *dir, struct snapshot_meta *ret)
+{
+	_cleanup_free_ char *mp = path_join(dir, "meta.json"), *text = NULL;
+	if (!mp)
+		return -ENOMEM;
+	int r = read_full_file(mp, &text, NULL);
+	if (r < 0)
+		return r == -ENOENT ? -EBADMSG : r;
+	return snapshot_meta_from_json(text, ret);
+}
+
 static int lock_dir(const char *dir, int how, int *ret_fd)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -223,13 +235,7 @@ int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
 		return -errno;
 	if (stat(sn->dir, &named) < 0 || named.st_ino != locked.st_ino || named.st_dev != locked.st_dev)
 		return -ENOENT;
-	_cleanup_free_ char *mp = path_join(sn->dir, "meta.json"), *text = NULL;
-	if (!mp)
-		return -ENOMEM;
-	r = read_full_file(mp, &text, NULL);
-	if (r < 0)
-		return r == -ENOENT ? -EBADMSG : r;
-	r = snapshot_meta_from_json(text, &sn->meta);
+	r = meta_read(sn->dir, &sn->meta);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(sn);
@@ -393,11 +399,11 @@ int store_remove(struct store *s, const char *name, char **ret_child)
 	if (!file_exists(dir))
 		return -ENOENT;
 	for (char **p = names; *p; p++) {
-		_cleanup_free_ char *mp = NULL, *text = NULL;
-		if (asprintf(&mp, "%s/%s/meta.json", s->snapshots, *p) < 0)
+		_cleanup_free_ char *d = path_join(s->snapshots, *p);
+		if (!d)
 			return -ENOMEM;
 		struct snapshot_meta m;
-		if (read_full_file(mp, &text, NULL) < 0 || snapshot_meta_from_json(text, &m) < 0)
+		if (meta_read(d, &m) < 0)
 			continue;
 		bool child = m.parent && !strcmp(m.parent, name);
 		snapshot_meta_release(&m);
