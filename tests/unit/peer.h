@@ -29,13 +29,24 @@ static inline struct peer peer_start(void (*script)(int fd))
 	return (struct peer){.pid = pid, .fd = sp[0]};
 }
 
-/* The peer's exit status: 0 when its script ran to the end. */
+static inline int peer_status(int st) { return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st); }
+
+/* Stops a peer whose verdict does not matter (one that sleeps to stay silent). */
 static inline int peer_finish(struct peer *p)
 {
 	int st = 0;
 	kill(p->pid, SIGTERM);
 	waitpid(p->pid, &st, 0);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+	return peer_status(st);
+}
+
+/* The verdict of a peer that ends by itself: 0 when its script ran to the
+ * end. Killing it instead could cut it short after its last reply. */
+static inline int peer_verdict(struct peer *p)
+{
+	int st = 0;
+	waitpid(p->pid, &st, 0);
+	return peer_status(st);
 }
 
 /* Reads one line (up to '\n') from fd into buf. */

@@ -92,7 +92,7 @@ static void test_agent(void)
 	is_int(r, -EREMOTEIO, "refusal is -EREMOTEIO");
 	is_str(err.desc, "this feature or command is not currently supported", "agent's reason handed back");
 	qga_free(g);
-	is_int(peer_finish(&p), 0, "fake agent saw what it expected");
+	is_int(peer_verdict(&p), 0, "fake agent saw what it expected");
 }
 
 static void test_late_and_silent(void)

@@ -152,7 +152,7 @@ static void test_normal(void)
 	r = qmp_call(q, "query-status", NULL, 5 * USEC_PER_SEC, NULL, &err);
 	is_int(r, -ECONNRESET, "EOF from the server is -ECONNRESET");
 	qmp_free(q);
-	is_int(peer_finish(&p), 0, "fake server saw what it expected");
+	is_int(peer_verdict(&p), 0, "fake server saw what it expected");
 }
 
 static void test_timeout(void)
