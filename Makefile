@@ -30,7 +30,7 @@ LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
 LIB_SRC := $(wildcard runner/lib/*.c) snapshots/store.c
-CMD_SRC := runner/osrun.c runner/job.c $(wildcard runner/cmd-*.c)
+CMD_SRC := runner/osrun.c runner/job.c runner/build.c $(wildcard runner/cmd-*.c)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h)
 
 .PHONY: all deps demo guest check unit integration image-test bench clean format
@@ -52,7 +52,7 @@ demo: $(BUILD)/osrun guest
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img
 $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec \
-		guest-init/linux/osrun-detach
+		guest-init/linux/osrun-detach $(wildcard guest-init/linux/stages/*.sh)
 	sh guest-init/linux/build.sh $(GUEST_DIR)
 
 # Unit tests: one program per module, always with the sanitizers.

@@ -1,11 +1,12 @@
-/* osrun provision: boot the Linux test guest, wait for its agent, save the
- * snapshot every run starts from. */
+/* osrun provision: build the Linux test guest's image through the stage
+ * engine (its stage scripts write status lines and power off), then boot
+ * it, wait for its agent and save the snapshot every run starts from. */
 #define _GNU_SOURCE
 #include <getopt.h>
 #include <string.h>
 
+#include "build.h"
 #include "commands.h"
-#include "job.h"
 #include "lib/log.h"
 
 #ifndef OSRUN_GUEST_DIR
@@ -21,16 +22,24 @@ struct provision_plan {
 	unsigned cpus;
 	usec_t boot_timeout;
 	bool force;
+	bool keep;
+	bool dry_run;
 };
 
 static const char *const guest_files[] = {"vmlinuz", "initrd.img", "disk.qcow2", NULL};
+static const char *const boot_files[] = {"vmlinuz", "initrd.img", NULL};
+/* The test guest's stages, in order; their scripts are in GUEST/stages. */
+static const char *const stage_names[] = {"base", "finish"};
 
 static void provision_help(void)
 {
 	printf("Usage: osrun provision [OPTIONS]\n"
 	       "\n"
-	       "Boots the Linux test guest, waits for its guest agent and saves the\n"
-	       "snapshot runs start from. (Windows images: see the README.)\n"
+	       "Builds the Linux test guest's image in stages (each one cached: a\n"
+	       "rebuild starts at the first stage whose inputs changed), boots it,\n"
+	       "waits for its guest agent and saves the snapshot runs start from.\n"
+	       "Nothing is done when that snapshot was built from the same inputs.\n"
+	       "(Windows images: osrun image build.)\n"
 	       "\n"
 	       "Options:\n"
 	       "      --name NAME          the snapshot to make (default: provisioned)\n"
@@ -40,14 +49,28 @@ static void provision_help(void)
 	       "                           else %s)\n"
 	       "      --append ARGS        extra kernel command line\n"
 	       "      --boot-timeout SECONDS  how long the agent may take to answer (120)\n"
-	       "      --force              replace an existing snapshot NAME\n"
+	       "      --force              replace snapshot NAME when it was built from\n"
+	       "                           other inputs\n"
+	       "      --keep               keep the stages' disk layers for later builds\n"
+	       "      --dry-run            print the stages and their QEMU command lines\n"
 	       "      --cache DIR          the store\n"
 	       "  -v, --verbose            say what happens\n"
 	       "  -h, --help               this text\n",
 	       OSRUN_GUEST_DIR);
 }
 
-enum { OPT_NAME = 0x100, OPT_MEMORY, OPT_CPUS, OPT_GUEST, OPT_APPEND, OPT_BOOT_TIMEOUT, OPT_FORCE, OPT_CACHE };
+enum {
+	OPT_NAME = 0x100,
+	OPT_MEMORY,
+	OPT_CPUS,
+	OPT_GUEST,
+	OPT_APPEND,
+	OPT_BOOT_TIMEOUT,
+	OPT_FORCE,
+	OPT_CACHE,
+	OPT_KEEP,
+	OPT_DRY_RUN,
+};
 
 static int provision_parse(int argc, char **argv, struct provision_plan *p)
 {
@@ -62,6 +85,8 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 		{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
 		{"force", no_argument, NULL, OPT_FORCE},
 		{"cache", required_argument, NULL, OPT_CACHE},
+		{"keep", no_argument, NULL, OPT_KEEP},
+		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
 		{},
 	};
 	p->name = "provisioned";
@@ -108,6 +133,12 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 		case OPT_CACHE:
 			p->common.cache = optarg;
 			break;
+		case OPT_KEEP:
+			p->keep = true;
+			break;
+		case OPT_DRY_RUN:
+			p->dry_run = true;
+			break;
 		default:
 			return report_bad_option(c, argv), EXIT_OSRUN;
 		}
@@ -124,7 +155,19 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 					 path),
 			       EXIT_OSRUN;
 	}
+	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/stages/%s.sh", p->guest_dir, stage_names[i]) >= 0 && !file_exists(path))
+			return log_error("test guest: stage script %s not found (rebuild it with 'make guest')", path),
+			       EXIT_OSRUN;
+	}
 	return -1;
+}
+
+static bool machine_equal(const struct machine *a, const struct machine *b)
+{
+	return !strcmp(a->profile, b->profile) && a->memory_mib == b->memory_mib && a->cpus == b->cpus &&
+	       a->accel == b->accel;
 }
 
 static int provision_execute(const struct provision_plan *p)
@@ -132,79 +175,111 @@ static int provision_execute(const struct provision_plan *p)
 	/* Released after the job, so QEMU stops before it is removed. */
 	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
 	_cleanup_(job_release) struct job j = {0};
-	int r = job_open_store(&j, &p->common, true);
+	int r = job_open_store(&j, &p->common, !p->dry_run);
 	if (r)
 		return r;
 	enum accel accel;
 	if ((r = job_accel(&accel)))
 		return r;
 
-	if (p->force) {
-		_cleanup_free_ char *child = NULL;
-		r = store_remove(j.store, p->name, &child);
-		if (r == -ENOTEMPTY)
-			return log_error("snapshot '%s' cannot be replaced: snapshot '%s' is built on it", p->name, child),
-			       EXIT_OSRUN;
-		if (r == -EBUSY)
-			return log_error("snapshot '%s' cannot be replaced: a run is using it", p->name), EXIT_OSRUN;
-		if (r < 0 && r != -ENOENT)
-			return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
-	}
-	r = snapshot_new_begin(j.store, p->name, &n);
-	if (r == -EEXIST)
-		return log_error("snapshot '%s' already exists (replace it with --force)", p->name), EXIT_OSRUN;
-	if (r < 0)
-		return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
-
 	_cleanup_free_ char *image = NULL;
 	r = store_import_image(j.store, "linux", p->guest_dir, guest_files, &image);
 	if (r < 0)
 		return log_errno(r, "importing the test guest from %s", p->guest_dir), EXIT_OSRUN;
-	if ((r = job_make_rundir(&j)))
-		return r;
-
-	_cleanup_free_ char *base = NULL, *disk = snapshot_new_path(n, "disk.qcow2"),
-			    *memory = snapshot_new_path(n, "memory"), *kernel = store_image_path(j.store, image, "vmlinuz"),
-			    *initrd = store_image_path(j.store, image, "initrd.img"),
-			    *share = path_join(j.rundir->path, "share"), *console = path_join(j.rundir->path, "console.log");
-	if (asprintf(&base, "../../images/%s/disk.qcow2", image) < 0 || !disk || !memory || !kernel || !initrd ||
-	    !share || !console)
-		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
-	if ((r = job_make_overlay(base, disk)))
-		return r;
-	/* Provisioning has the same network and share as a run: the saved
-	 * device state must fit the machine that restores it. */
-	_cleanup_(share_freep) struct share *sh = NULL;
-	r = share_new(share, &sh);
-	if (r < 0)
-		return log_errno(r, "share %s", share), EXIT_OSRUN;
-
-	struct vm_plan plan = {
-		.machine = {.memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel},
+	_cleanup_free_ char *kernel = store_image_path(j.store, image, "vmlinuz"),
+			    *initrd = store_image_path(j.store, image, "initrd.img");
+	_cleanup_strv_free_ char **scripts = NULL;
+	struct stage stages[ELEMENTSOF(stage_names)];
+	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/stages/%s.sh", p->guest_dir, stage_names[i]) < 0 ||
+		    !(scripts = strv_append(scripts, path)))
+			return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
+		stages[i] = (struct stage){
+			.name = stage_names[i],
+			.script = scripts[i],
+			.wait_done = true,
+			.max_boots = 1,
+			.timeout = p->boot_timeout,
+		};
+	}
+	struct machine machine = {.memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel};
+	snprintf(machine.profile, sizeof machine.profile, "linux");
+	uint64_t seed = fnv1a64(FNV1A64_INIT, image, strlen(image) + 1);
+	struct build b = {
+		.profile = profile_find("linux"),
+		/* The stages' own RAM size does not reach the disk: any will do. */
+		.machine = {.profile = "linux", .memory_mib = 256, .cpus = 1, .accel = accel},
 		.kernel = kernel,
 		.initrd = initrd,
-		.append = p->append,
-		.disk = disk,
-		.memory = memory,
-		.memory_shared = true,
-		.share = share,
-		.serial_log = console,
+		.base_image = image,
+		.seed = seed,
+		.stages = stages,
+		.n_stages = ELEMENTSOF(stages),
+		.image_files = boot_files,
+		.keep = p->keep,
 	};
-	snprintf(plan.machine.profile, sizeof plan.machine.profile, "linux");
-	log_info("booting the test guest (%u MiB, %s)", p->memory_mib, accel_to_string(accel));
-	if ((r = job_start_vm(&j, &plan)))
-		return r;
-	if ((r = job_wait_agent(&j, p->boot_timeout, "test guest")))
-		return r;
-	log_info("guest agent ready after %.1f s", seconds_since(j.started));
+	if (!kernel || !initrd)
+		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
+	if (p->dry_run) {
+		if ((r = job_make_rundir(&j)))
+			return r;
+		return build_print(&j, &b);
+	}
 
+	/* What the snapshot is built from: the image and the kernel line. */
+	_cleanup_free_ char *id = NULL, *built = NULL;
+	if ((r = build_image_id(&b, &id)) < 0)
+		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	if (asprintf(&built, "%s%s%s", id, p->append ? " append=" : "", p->append ? p->append : "") < 0)
+		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
+	_cleanup_(snapshot_freep) struct snapshot *old = NULL;
+	if (snapshot_open(j.store, p->name, &old) == 0) {
+		bool same = old->meta.build && !strcmp(old->meta.build, built) && machine_equal(&old->meta.machine, &machine);
+		old = snapshot_free(old);
+		if (same) {
+			log_info("snapshot '%s' is up to date (built from the same inputs)", p->name);
+			return 0;
+		}
+		if (!p->force)
+			return log_error("snapshot '%s' exists and was built from other inputs (replace it with --force)",
+					 p->name),
+			       EXIT_OSRUN;
+	}
+	if ((r = job_make_rundir(&j)))
+		return r;
+	free(id);
+	id = NULL;
+	if ((r = build_run(&j, &b, &id)))
+		return r;
+	if (p->force && (r = build_replace_snapshot(&j, p->name)))
+		return r;
+	r = snapshot_new_begin(j.store, p->name, &n);
+	if (r == -EEXIST)
+		return log_error("snapshot '%s' was made by another run meanwhile", p->name), EXIT_OSRUN;
+	if (r < 0)
+		return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
+
+	_cleanup_free_ char *bkernel = store_image_path(j.store, id, "vmlinuz"),
+			    *binitrd = store_image_path(j.store, id, "initrd.img");
+	if (!bkernel || !binitrd)
+		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
+	struct build_final f = {
+		.profile = profile_find("linux"),
+		.machine = machine,
+		.image = id,
+		.kernel = bkernel,
+		.initrd = binitrd,
+		.append = p->append,
+		.agent_timeout = p->boot_timeout,
+		.idle_window = USEC_PER_SEC,
+	};
 	struct snapshot_meta meta = {
-		.image = image,
-		.machine = plan.machine,
 		.created = iso_time_now(),
 		.made_by = "provision",
+		.build = built,
 	};
-	r = job_save_snapshot(&j, profile_find("linux"), n, &meta);
+	r = build_snapshot(&j, &f, n, &meta);
 	free(meta.created);
 	free(meta.qemu_version);
 	return r;

@@ -503,11 +503,12 @@ static int run_execute(const struct run_plan *p)
 	log_debug("guest clock set %.3f s after QEMU", seconds_since(t0));
 
 	const char *run_id = strrchr(j.rundir->path, '.') + 1;
-	_cleanup_strv_free_ char **env = guest_env(p, prof, "//10.0.2.4/qemu", run_id);
+	_cleanup_strv_free_ char **env = guest_env(p, prof, prof->share_unc, run_id);
 	if (!env)
 		return log_errno(-ENOMEM, "environment"), EXIT_OSRUN;
 	int64_t pid;
-	struct qga_exec x = {.path = prof->exec_path, .env = env, .capture = true};
+	struct qga_exec x = {
+		.path = prof->exec_path, .argv = (char *const *)prof->exec_argv, .env = env, .capture = true};
 	r = qga_exec(vm_qga(j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
 		return job_fail(&j, r, &err, "starting the command");

@@ -173,7 +173,7 @@ static int do_gc(struct job *j, bool json)
 		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
 	else {
 		for (char **p = removed; *p; p++)
-			printf("removed %s/%s\n", j->store->snapshots, *p);
+			printf("removed %s/%s\n", j->store->root, *p);
 		if (runs > 0)
 			printf("removed %d run directories of killed runs\n", runs);
 		if (!*removed && runs <= 0)

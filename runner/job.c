@@ -61,21 +61,29 @@ int job_accel(enum accel *ret)
 	return 0;
 }
 
+int job_run_tool(char *const *argv, const char *what)
+{
+	_cleanup_free_ char *out = NULL;
+	int r = proc_run(argv, 3600 * USEC_PER_SEC, &out);
+	if (r == -ECANCELED)
+		return job_interrupted();
+	if (r < 0)
+		return log_errno(r, "%s: running %s", what, argv[0]), EXIT_OSRUN;
+	if (r != 0) {
+		if (out)
+			out[strcspn(out, "\n")] = 0;
+		log_error("%s: %s %s failed: %s", what, argv[0], argv[1] ? argv[1] : "",
+			  out && *out ? out : "(no message)");
+		return EXIT_OSRUN;
+	}
+	return 0;
+}
+
 int job_make_overlay(const char *backing, const char *overlay)
 {
 	char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
 			"-b", (char *)backing, (char *)overlay, NULL};
-	_cleanup_free_ char *out = NULL;
-	int r = proc_run(argv, 60 * USEC_PER_SEC, &out);
-	if (r < 0)
-		return log_errno(r, "qemu-img"), EXIT_OSRUN;
-	if (r != 0) {
-		if (out)
-			out[strcspn(out, "\n")] = 0;
-		log_error("disk overlay %s: qemu-img failed: %s", overlay, out && *out ? out : "(no message)");
-		return EXIT_OSRUN;
-	}
-	return 0;
+	return job_run_tool(argv, overlay);
 }
 
 int job_start_vm(struct job *j, const struct vm_plan *plan)
@@ -220,7 +228,10 @@ int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_ne
 	usec_t t0 = now_usec();
 	struct remote_error err;
 	int64_t pid;
-	struct qga_exec x = {.path = p->detach_path, .env = (char *const *)p->base_env, .capture = true};
+	struct qga_exec x = {.path = p->detach_path,
+			     .argv = (char *const *)p->detach_argv,
+			     .env = (char *const *)p->base_env,
+			     .capture = true};
 	int r = qga_exec(vm_qga(j->vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
 		return job_fail(j, r, &err, "detaching the share");

@@ -37,6 +37,9 @@ int job_make_rundir(struct job *j);
 /* The accelerator for this host, warning once when KVM is missing. */
 int job_accel(enum accel *ret);
 
+/* Runs a host tool (qemu-img, xorriso) to completion; reports its first
+ * line of output when it fails, naming what. */
+int job_run_tool(char *const *argv, const char *what);
 /* qemu-img create -f qcow2 -b backing overlay */
 int job_make_overlay(const char *backing, const char *overlay);
 

@@ -43,11 +43,14 @@ int store_open(const char *root, struct store **ret)
 	s->root = strdup(root);
 	s->snapshots = path_join(root, "snapshots");
 	s->images = path_join(root, "images");
-	if (!s->root || !s->snapshots || !s->images)
+	s->stages = path_join(root, "stages");
+	if (!s->root || !s->snapshots || !s->images || !s->stages)
 		return -ENOMEM;
 	int r = mkdir_p(s->snapshots, 0755);
 	if (r == 0)
 		r = mkdir_p(s->images, 0755);
+	if (r == 0)
+		r = mkdir_p(s->stages, 0755);
 	if (r < 0)
 		return r;
 	*ret = TAKE_PTR(s);
@@ -61,6 +64,7 @@ struct store *store_free(struct store *s)
 	free(s->root);
 	free(s->snapshots);
 	free(s->images);
+	free(s->stages);
 	free(s);
 	return NULL;
 }
@@ -103,6 +107,7 @@ void snapshot_meta_release(struct snapshot_meta *m)
 	free(m->qemu_version);
 	free(m->created);
 	free(m->made_by);
+	free(m->build);
 	memset(m, 0, sizeof *m);
 }
 
@@ -126,6 +131,8 @@ int snapshot_meta_to_json(const struct snapshot_meta *m, char **ret)
 	add_str(o, "qemu_version", m->qemu_version);
 	add_str(o, "created", m->created);
 	add_str(o, "made_by", m->made_by);
+	if (m->build)
+		add_str(o, "build", m->build);
 	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	if (!s)
@@ -173,6 +180,7 @@ int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
 	m.qemu_version = get_str(o, "qemu_version");
 	m.created = get_str(o, "created");
 	m.made_by = get_str(o, "made_by");
+	m.build = get_str(o, "build");
 	if (!m.image)
 		r = -EBADMSG;
 	json_object_put(o);
@@ -196,7 +204,7 @@ static int meta_read(const char *dir, struct snapshot_meta *ret)
 	return snapshot_meta_from_json(text, ret);
 }
 
-static int lock_dir(const char *dir, int how, int *ret_fd)
+int store_lock_dir(const char *dir, int how, int *ret_fd)
 {
 	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -225,7 +233,7 @@ int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
 	sn->dir = path_join(s->snapshots, name);
 	if (!sn->name || !sn->dir)
 		return -ENOMEM;
-	r = lock_dir(sn->dir, LOCK_SH, &sn->lock_fd);
+	r = store_lock_dir(sn->dir, LOCK_SH, &sn->lock_fd);
 	if (r < 0)
 		return r == -ENOTDIR ? -ENOENT : r;
 	/* A removal renames the directory away while holding its lock: what
@@ -258,17 +266,14 @@ struct snapshot *snapshot_free(struct snapshot *sn)
 char *snapshot_path(const struct snapshot *sn, const char *part) { return path_join(sn->dir, part); }
 char *snapshot_new_path(const struct snapshot_new *n, const char *part) { return path_join(n->dir, part); }
 
-int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret)
+int store_new_begin(struct store *s, const char *parent, const char *name, struct snapshot_new **ret)
 {
-	int r = snapshot_name_check(name, NULL);
-	if (r < 0)
-		return r;
-	_cleanup_free_ char *final = path_join(s->snapshots, name), *tmpl = NULL;
+	_cleanup_free_ char *final = path_join(parent, name), *tmpl = NULL;
 	if (!final)
 		return -ENOMEM;
 	if (file_exists(final))
 		return -EEXIST;
-	if (asprintf(&tmpl, "%s/" MAKING_PREFIX "%s.XXXXXX", s->snapshots, name) < 0)
+	if (asprintf(&tmpl, "%s/" MAKING_PREFIX "%s.XXXXXX", parent, name) < 0)
 		return -ENOMEM;
 	if (!mkdtemp(tmpl))
 		return -errno;
@@ -282,12 +287,13 @@ int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **
 	n->lock_fd = -1;
 	n->dir = TAKE_PTR(tmpl);
 	n->name = strdup(name);
-	r = n->name ? lock_dir(n->dir, LOCK_EX, &n->lock_fd) : -ENOMEM;
+	n->parent = strdup(parent);
+	int r = n->name && n->parent ? store_lock_dir(n->dir, LOCK_EX, &n->lock_fd) : -ENOMEM;
 	if (r == 0) {
 		/* Locked: now it may carry the name the sweep looks at. */
 		const char *suffix = strrchr(n->dir, '/') + 1 + strlen(MAKING_PREFIX);
 		_cleanup_free_ char *locked = NULL;
-		if (asprintf(&locked, "%s/" NEW_PREFIX "%s", s->snapshots, suffix) < 0)
+		if (asprintf(&locked, "%s/" NEW_PREFIX "%s", parent, suffix) < 0)
 			r = -ENOMEM;
 		else if (rename(n->dir, locked) < 0)
 			r = -errno;
@@ -302,6 +308,14 @@ int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **
 	}
 	*ret = n;
 	return 0;
+}
+
+int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	return store_new_begin(s, s->snapshots, name, ret);
 }
 
 static int fsync_dir_entries(const char *dir)
@@ -325,11 +339,26 @@ static int fsync_dir_entries(const char *dir)
 	return r;
 }
 
+int store_new_commit(struct snapshot_new *n)
+{
+	_cleanup_free_ char *final = path_join(n->parent, n->name);
+	if (!final)
+		return -ENOMEM;
+	int r = fsync_dir_entries(n->dir);
+	if (r < 0)
+		return r;
+	if (renameat2(AT_FDCWD, n->dir, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
+		return errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
+	r = fsync_path(n->parent);
+	free(n->dir);
+	n->dir = NULL; /* committed: nothing for _free to remove */
+	return r;
+}
+
 int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta)
 {
-	_cleanup_free_ char *json = NULL, *mp = snapshot_new_path(n, "meta.json"),
-			    *final = path_join(n->store->snapshots, n->name);
-	if (!mp || !final)
+	_cleanup_free_ char *json = NULL, *mp = snapshot_new_path(n, "meta.json");
+	if (!mp)
 		return -ENOMEM;
 	int r = snapshot_meta_to_json(meta, &json);
 	if (r < 0)
@@ -337,15 +366,7 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
 	r = write_file_atomic(mp, json, strlen(json), 0644);
 	if (r < 0)
 		return r;
-	r = fsync_dir_entries(n->dir);
-	if (r < 0)
-		return r;
-	if (renameat2(AT_FDCWD, n->dir, AT_FDCWD, final, RENAME_NOREPLACE) < 0)
-		return errno == EEXIST || errno == ENOTEMPTY ? -EEXIST : -errno;
-	r = fsync_path(n->store->snapshots);
-	free(n->dir);
-	n->dir = NULL; /* committed: nothing for _free to remove */
-	return r;
+	return store_new_commit(n);
 }
 
 struct snapshot_new *snapshot_new_free(struct snapshot_new *n)
@@ -358,6 +379,7 @@ struct snapshot_new *snapshot_new_free(struct snapshot_new *n)
 		close(n->lock_fd);
 	free(n->dir);
 	free(n->name);
+	free(n->parent);
 	free(n);
 	return NULL;
 }
@@ -414,7 +436,7 @@ int store_remove(struct store *s, const char *name, char **ret_child)
 		}
 	}
 	_cleanup_close_ int fd = -1;
-	r = lock_dir(dir, LOCK_EX | LOCK_NB, &fd);
+	r = store_lock_dir(dir, LOCK_EX | LOCK_NB, &fd);
 	if (r < 0)
 		return r;
 	/* Renamed out of the namespace first: no reader can open it now. */
@@ -427,20 +449,22 @@ int store_remove(struct store *s, const char *name, char **ret_child)
 	return rm_rf(gone);
 }
 
-int store_sweep(struct store *s, char ***ret_removed)
+static int sweep_dir(const char *root, const char *sub, char ***removed)
 {
-	DIR *d = opendir(s->snapshots);
+	_cleanup_free_ char *dir = path_join(root, sub);
+	if (!dir)
+		return -ENOMEM;
+	DIR *d = opendir(dir);
 	if (!d)
-		return -errno;
-	char **removed = calloc(1, sizeof(char *));
-	int r = removed ? 0 : -ENOMEM;
+		return errno == ENOENT ? 0 : -errno;
+	int r = 0;
 	struct dirent *e;
 	while (r == 0 && (e = readdir(d))) {
 		bool making = !strncmp(e->d_name, MAKING_PREFIX, strlen(MAKING_PREFIX));
 		if (!making && strncmp(e->d_name, NEW_PREFIX, strlen(NEW_PREFIX)))
 			continue;
-		_cleanup_free_ char *p = path_join(s->snapshots, e->d_name);
-		if (!p) {
+		_cleanup_free_ char *p = path_join(dir, e->d_name), *rel = path_join(sub, e->d_name);
+		if (!p || !rel) {
 			r = -ENOMEM;
 			break;
 		}
@@ -448,15 +472,25 @@ int store_sweep(struct store *s, char ***ret_removed)
 		if (making && (lstat(p, &st) < 0 || time(NULL) - st.st_mtime < MAKING_STALE_SEC))
 			continue;
 		_cleanup_close_ int fd = -1;
-		if (lock_dir(p, LOCK_EX | LOCK_NB, &fd) < 0)
+		if (store_lock_dir(p, LOCK_EX | LOCK_NB, &fd) < 0)
 			continue; /* its maker is alive */
 		if (rm_rf(p) < 0)
 			continue;
-		removed = strv_append(removed, e->d_name);
-		if (!removed)
+		*removed = strv_append(*removed, rel);
+		if (!*removed)
 			r = -ENOMEM;
 	}
 	closedir(d);
+	return r;
+}
+
+int store_sweep(struct store *s, char ***ret_removed)
+{
+	char **removed = calloc(1, sizeof(char *));
+	int r = removed ? 0 : -ENOMEM;
+	static const char *const subs[] = {"snapshots", "images", "stages"};
+	for (size_t i = 0; r == 0 && i < ELEMENTSOF(subs); i++)
+		r = sweep_dir(s->root, subs[i], &removed);
 	if (r < 0) {
 		strv_free(removed);
 		return r;
@@ -489,29 +523,24 @@ int store_import_image(struct store *s, const char *prefix, const char *src_dir,
 		if (r < 0)
 			return r;
 	}
-	_cleanup_free_ char *id = NULL, *dir = NULL, *tmp = NULL;
+	_cleanup_free_ char *id = NULL, *dir = NULL;
 	if (asprintf(&id, "%s-%016llx", prefix, (unsigned long long)h) < 0)
 		return -ENOMEM;
 	dir = path_join(s->images, id);
 	if (!dir)
 		return -ENOMEM;
 	if (!file_exists(dir)) {
-		if (asprintf(&tmp, "%s/.new-%s.XXXXXX", s->images, id) < 0 || !mkdtemp(tmp))
-			return tmp ? -errno : -ENOMEM;
-		chmod(tmp, 0755);
-		int r = 0;
+		_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
+		int r = store_new_begin(s, s->images, id, &n);
 		for (size_t i = 0; r == 0 && files[i]; i++) {
-			_cleanup_free_ char *from = path_join(src_dir, files[i]), *to = path_join(tmp, files[i]);
+			_cleanup_free_ char *from = path_join(src_dir, files[i]), *to = path_join(n->dir, files[i]);
 			r = from && to ? copy_file_sparse(from, to, 0444) : -ENOMEM;
-			if (r == 0)
-				r = fsync_path(to);
 		}
-		if (r == 0 && rename(tmp, dir) < 0 && errno != ENOTEMPTY && errno != EEXIST)
-			r = -errno;
-		rm_rf(tmp); /* gone after a rename; a loser of a race cleans up */
-		if (r < 0)
+		if (r == 0)
+			r = store_new_commit(n);
+		/* Another import of the same content won the race: the same. */
+		if (r < 0 && r != -EEXIST)
 			return r;
-		fsync_path(s->images);
 	}
 	*ret_id = TAKE_PTR(id);
 	return 0;

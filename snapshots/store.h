@@ -1,6 +1,8 @@
 /* The store: images and snapshots under one cache directory.
  *
- *   ROOT/images/ID/         what a profile boots from (kernel, initrd, disk)
+ *   ROOT/images/ID/         what a profile boots from (kernel, initrd, disk):
+ *                           imported (linux-HASH) or built by stages (build-KEY)
+ *   ROOT/stages/NAME-KEY/   a build stage's disk layer, kept for reuse
  *   ROOT/snapshots/NAME/    meta.json, disk.qcow2 (a layer over the parent's
  *                           disk or the image's), memory (guest RAM), state
  *                           (device state, RAM left out)
@@ -12,7 +14,8 @@
  * sees all of it or nothing; a run holds a shared flock on the snapshots it
  * reads, and removal takes an exclusive one. A directory being made holds an
  * exclusive flock for its maker's life; one that can be locked by anybody
- * else is a leftover, and store_sweep removes it. */
+ * else is a leftover, and store_sweep removes it. Images and stages are made
+ * the same way. */
 #pragma once
 #include "../runner/lib/profile.h"
 #include "../runner/lib/util.h"
@@ -23,6 +26,7 @@ struct store {
 	char *root;
 	char *snapshots; /* ROOT/snapshots */
 	char *images;	 /* ROOT/images */
+	char *stages;	 /* ROOT/stages */
 };
 
 /* Creates the layout if missing. */
@@ -42,6 +46,7 @@ struct snapshot_meta {
 	char *qemu_version;
 	char *created;	 /* ISO 8601, UTC */
 	char *made_by;	 /* "provision" or the command of the run */
+	char *build;	 /* provisioned ones: the key of the inputs it was built from */
 };
 void snapshot_meta_release(struct snapshot_meta *m);
 
@@ -59,13 +64,21 @@ static inline void snapshot_freep(struct snapshot **sn) { snapshot_free(*sn); }
 /* Path of a part: "disk.qcow2", "memory", "state", "meta.json". */
 char *snapshot_path(const struct snapshot *sn, const char *part);
 
-/* A snapshot being made. */
+/* A snapshot (or image, or stage) being made. */
 struct snapshot_new {
 	struct store *store;
+	char *parent; /* the store directory it will appear in */
 	char *name;
 	char *dir; /* the temporary directory the parts go into */
 	int lock_fd;
 };
+
+/* The same for any store directory (parent: s->images, s->stages). */
+int store_new_begin(struct store *s, const char *parent, const char *name, struct snapshot_new **ret);
+/* fsyncs the parts and renames into place; -EEXIST if the name was taken. */
+int store_new_commit(struct snapshot_new *n);
+/* flock on a store directory (-EBUSY when LOCK_NB would block). */
+int store_lock_dir(const char *dir, int how, int *ret_fd);
 
 /* -EEXIST if name is taken. */
 int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret);
@@ -85,7 +98,8 @@ int store_list(struct store *s, char ***ret);
 /* Removes a snapshot: -EBUSY if a run reads it, -ENOTEMPTY with
  * *ret_child set if another snapshot is built on it. */
 int store_remove(struct store *s, const char *name, char **ret_child);
-/* Removes leftovers of killed runs; *ret_removed lists them. */
+/* Removes leftovers of killed runs; *ret_removed lists them, relative to
+ * the root ("snapshots/.new-x.123456"). */
 int store_sweep(struct store *s, char ***ret_removed);
 
 /* Copies a profile's boot files into ROOT/images/ID (once: ID comes from

@@ -75,6 +75,11 @@ truncate -s 256M "$work/disk.raw"
 mkfs.ext4 -q -F -L osrun-data "$work/disk.raw"
 qemu-img convert -q -f raw -O qcow2 "$work/disk.raw" "$out/disk.qcow2.tmp"
 
+# The build stages' scripts: provision hands them to the guest one per stage.
+rm -rf "$out/stages"
+mkdir -p "$out/stages"
+cp "$here"/stages/*.sh "$out/stages/"
+
 mv "$out/initrd.img.tmp" "$out/initrd.img"
 mv "$out/vmlinuz.tmp" "$out/vmlinuz"
 mv "$out/disk.qcow2.tmp" "$out/disk.qcow2"

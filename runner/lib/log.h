@@ -11,6 +11,12 @@ void log_msg(enum log_level l, const char *fmt, ...) _printf_(2, 3);
 /* Logs "fmt: strerror(-err)" at LOG_ERR; returns err. */
 int log_errno(int err, const char *fmt, ...) _printf_(2, 3);
 
+/* On a terminal: one line that the next progress line or message replaces.
+ * Otherwise (or with -v) a plain message: callers print only changes. */
+void log_progress(const char *fmt, ...) _printf_(1, 2);
+/* Leaves the last progress line on the terminal. */
+void log_progress_end(void);
+
 #define log_error(...) log_msg(LOG_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_INFO, __VA_ARGS__)

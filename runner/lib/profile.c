@@ -13,12 +13,48 @@ static const char *const linux_env[] = {
 	NULL,
 };
 
+/* The agent runs as SYSTEM with exactly this environment. */
+static const char *const windows_env[] = {
+	"SystemRoot=C:\\Windows",
+	"windir=C:\\Windows",
+	"SystemDrive=C:",
+	"ComSpec=C:\\Windows\\system32\\cmd.exe",
+	"PATH=C:\\Windows\\system32;C:\\Windows;C:\\Windows\\System32\\Wbem;"
+	"C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\",
+	"PATHEXT=.COM;.EXE;.BAT;.CMD;.VBS;.JS;.WSF;.MSC;.PS1",
+	"TEMP=C:\\Windows\\Temp",
+	"TMP=C:\\Windows\\Temp",
+	"ProgramData=C:\\ProgramData",
+	"ProgramFiles=C:\\Program Files",
+	"ProgramFiles(x86)=C:\\Program Files (x86)",
+	"USERPROFILE=C:\\Windows\\system32\\config\\systemprofile",
+	"NUMBER_OF_PROCESSORS=1",
+	NULL,
+};
+
+#define POWERSHELL "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
+#define PS_FILE "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"
+static const char *const windows_exec_argv[] = {PS_FILE, "C:\\osrun\\osrun-exec.ps1", NULL};
+static const char *const windows_detach_argv[] = {PS_FILE, "C:\\osrun\\osrun-detach.ps1", NULL};
+
 static const struct profile profiles[] = {
 	{
 		.name = "linux",
 		.exec_path = "/usr/lib/osrun/osrun-exec",
 		.detach_path = "/usr/lib/osrun/osrun-detach",
 		.base_env = linux_env,
+		.share_unc = "//10.0.2.4/qemu",
+		.stage_script = "stage.sh",
+	},
+	{
+		.name = "windows",
+		.exec_path = POWERSHELL,
+		.exec_argv = windows_exec_argv,
+		.detach_path = POWERSHELL,
+		.detach_argv = windows_detach_argv,
+		.base_env = windows_env,
+		.share_unc = "\\\\10.0.2.4\\qemu",
+		.stage_script = "stage.ps1",
 	},
 };
 
@@ -91,16 +127,24 @@ static char *opt_escape(const char *s)
 	return o;
 }
 
+/* Windows under KVM gets the Hyper-V enlightenments that migrate (no
+ * invtsc, no hv_reenlightenment); TCG has none to offer, and its "max" CPU
+ * has the SSE4.2 and POPCNT that Windows 11 24H2 requires. */
+#define WINDOWS_KVM_CPU "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer"
+
 int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 {
 	const struct machine *m = &p->machine;
-	if (strcmp(m->profile, "linux"))
+	bool windows = !strcmp(m->profile, "windows");
+	if (!windows && strcmp(m->profile, "linux"))
 		return -EOPNOTSUPP;
+	if (!windows && (!p->kernel || !p->initrd))
+		return -EINVAL;
 	const char *qemu = p->qemu ? p->qemu : getenv("OSRUN_QEMU");
-	_cleanup_free_ char *mem = opt_escape(p->memory), *disk = opt_escape(p->disk),
+	_cleanup_free_ char *mem = p->memory ? opt_escape(p->memory) : NULL, *disk = opt_escape(p->disk),
 			    *share = p->share ? opt_escape(p->share) : NULL,
 			    *serial = p->serial_log ? opt_escape(p->serial_log) : NULL;
-	if (!mem || !disk || (p->share && !share) || (p->serial_log && !serial))
+	if ((p->memory && !mem) || !disk || (p->share && !share) || (p->serial_log && !serial))
 		return -ENOMEM;
 	_cleanup_strv_free_ char **v = NULL;
 	int r = 0;
@@ -115,23 +159,35 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 	r |= add(&v, "q35,memory-backend=ram0");
 	r |= add(&v, "-accel");
 	r |= add(&v, "%s", accel_to_string(m->accel));
-	if (m->accel == ACCEL_KVM) {
+	if (m->accel == ACCEL_KVM || windows) {
 		r |= add(&v, "-cpu");
-		r |= add(&v, "host");
+		r |= add(&v, "%s", m->accel == ACCEL_TCG ? "max" : windows ? WINDOWS_KVM_CPU : "host");
 	}
 	r |= add(&v, "-smp");
 	r |= add(&v, "%u", m->cpus);
 	r |= add(&v, "-m");
 	r |= add(&v, "%u", m->memory_mib);
 	r |= add(&v, "-object");
-	r |= add(&v, "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=%s", m->memory_mib, mem,
-		 p->memory_shared ? "on" : "off");
-	r |= add(&v, "-kernel");
-	r |= add(&v, "%s", p->kernel);
-	r |= add(&v, "-initrd");
-	r |= add(&v, "%s", p->initrd);
-	r |= add(&v, "-append");
-	r |= add(&v, "console=ttyS0 quiet%s%s", p->append && *p->append ? " " : "", p->append ? p->append : "");
+	if (mem)
+		r |= add(&v, "memory-backend-file,id=ram0,size=%uM,mem-path=%s,share=%s", m->memory_mib, mem,
+			 p->memory_shared ? "on" : "off");
+	else
+		r |= add(&v, "memory-backend-ram,id=ram0,size=%uM", m->memory_mib);
+	if (windows) {
+		/* Windows keeps the RTC in local time; the host's is UTC and so
+		 * is the guest's time zone. */
+		r |= add(&v, "-rtc");
+		r |= add(&v, "base=localtime");
+		r |= add(&v, "-device");
+		r |= add(&v, "VGA");
+	} else {
+		r |= add(&v, "-kernel");
+		r |= add(&v, "%s", p->kernel);
+		r |= add(&v, "-initrd");
+		r |= add(&v, "%s", p->initrd);
+		r |= add(&v, "-append");
+		r |= add(&v, "console=ttyS0 quiet%s%s", p->append && *p->append ? " " : "", p->append ? p->append : "");
+	}
 	r |= add(&v, "-serial");
 	if (serial)
 		r |= add(&v, "file:%s", serial);
@@ -157,10 +213,24 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 	r |= add(&v, "-drive");
 	r |= add(&v, "file=%s,if=none,id=disk0,format=qcow2,cache=unsafe", disk);
 	r |= add(&v, "-device");
-	r |= add(&v, "virtio-blk-pci,drive=disk0");
+	r |= add(&v, "virtio-blk-pci,drive=disk0%s", p->cdroms && p->cdroms[0] ? ",bootindex=1" : "");
 	/* A new generation id per start tells a guest (Windows) it was cloned. */
 	r |= add(&v, "-device");
 	r |= add(&v, "vmgenid");
+	/* Build media on the q35 AHCI ports; no snapshot carries them. */
+	for (size_t i = 0; p->cdroms && p->cdroms[i]; i++) {
+		_cleanup_free_ char *iso = opt_escape(p->cdroms[i]);
+		if (!iso || i >= 6)
+			return iso ? -E2BIG : -ENOMEM;
+		r |= add(&v, "-drive");
+		r |= add(&v, "file=%s,if=none,id=cd%zu,media=cdrom,readonly=on", iso, i);
+		r |= add(&v, "-device");
+		r |= add(&v, "ide-cd,drive=cd%zu,bus=ide.%zu%s", i, i, i == 0 && p->boot_cdrom ? ",bootindex=0" : "");
+	}
+	if (p->reboot_exits) {
+		r |= add(&v, "-action");
+		r |= add(&v, "reboot=shutdown");
+	}
 	/* Debug listeners only on request, never on a network address. */
 	if (p->monitor) {
 		_cleanup_free_ char *mon = opt_escape(p->monitor);
@@ -171,7 +241,7 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 		r |= add(&v, "-mon");
 		r |= add(&v, "chardev=hmp0,mode=readline");
 	}
-	/* No display device is added here: the saved state must fit the
+	/* No display device is added for VNC: the saved state must fit the
 	 * machine, so the profile alone decides what the screen is. */
 	if (p->vnc) {
 		r |= add(&v, "-vnc");

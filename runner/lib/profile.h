@@ -13,7 +13,7 @@ int accel_detect(enum accel *ret, bool *ret_kvm_missing);
 
 /* What a snapshot needs from the VM that restores it. */
 struct machine {
-	char profile[16]; /* "linux" */
+	char profile[16]; /* "linux" or "windows" */
 	unsigned memory_mib;
 	unsigned cpus;
 	enum accel accel;
@@ -21,12 +21,20 @@ struct machine {
 
 struct profile {
 	const char *name;
-	/* The guest-side helper that runs one command (guest-init). */
+	/* The guest-side helper that runs one command (guest-init), and the
+	 * arguments it needs (Windows: powershell.exe -File the script). */
 	const char *exec_path;
+	const char *const *exec_argv;
 	/* Drops the per-run share before a snapshot is saved. */
 	const char *detach_path;
-	/* The environment guest commands start with; -e adds to it. */
+	const char *const *detach_argv;
+	/* The environment guest commands start with; -e adds to it. The
+	 * agent replaces the whole environment, so Windows needs its basics. */
 	const char *const *base_env;
+	/* QEMU's smbd as the guest names it. */
+	const char *share_unc;
+	/* The stage script's name in a build stage's share. */
+	const char *stage_script;
 };
 
 const struct profile *profile_find(const char *name);
@@ -39,13 +47,18 @@ struct vm_plan {
 	const char *initrd;
 	const char *append;
 	const char *disk;     /* qcow2 */
-	const char *memory;   /* guest RAM file */
+	const char *memory;   /* guest RAM file; NULL: anonymous RAM (build stages) */
 	bool memory_shared;   /* share=on: RAM writes land in the file */
 	const char *share;    /* host directory behind \\10.0.2.4\qemu */
 	bool incoming;	      /* wait for a saved state instead of booting */
 	const char *serial_log;
 	const char *monitor;  /* debug: HMP on this UNIX socket path; NULL: none */
 	bool vnc;	      /* debug: VNC on a free loopback port */
+	/* Build stages only (their state is never saved, so these may differ
+	 * from the machine that runs): */
+	const char *const *cdroms; /* read-only media, in order */
+	bool boot_cdrom;	   /* boot the first medium (Windows Setup) */
+	bool reboot_exits;	   /* a guest reboot ends QEMU: one boot per QEMU */
 };
 
 /* The argv for plan, with QMP and the agent on already connected sockets. */

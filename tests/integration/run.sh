@@ -56,7 +56,7 @@ expect_out() { [ "$(cat "$T/out")" = "$1" ] || err "stdout '$(head -c 300 "$T/ou
 expect_err_has() { grep -q -- "$1" "$T/err" || err "stderr lacks '$1': $(head -c 600 "$T/err")"; }
 # One error line, besides the KVM warning and progress lines.
 one_line_err() {
-	[ "$(grep -v -e 'warning:' -e 'booting the test guest' "$T/err" | wc -l)" = 1 ] ||
+	[ "$(grep -v -e 'warning:' -e 'booting the built image' -e ': stage ' -e 'stages cached' "$T/err" | wc -l)" = 1 ] ||
 		err "expected one error line: $(cat "$T/err")"
 }
 now() { date +%s.%N; }
@@ -69,6 +69,73 @@ t_provision() {
 	expect_err_has "saved snapshot 'provisioned'"
 	expect_err_has "no usable /dev/kvm"
 	[ -f "$OSRUN_CACHE/snapshots/provisioned/meta.json" ] || err "no meta.json"
+	expect_err_has "stage 1/2 base: done"
+	expect_err_has "stage 2/2 finish: done"
+	# What the stage scripts wrote on the disk is in the snapshot.
+	o 'cat /data/osrun/stages'
+	expect_rc 0
+	expect_out "base
+finish"
+}
+
+# --- the stage engine (issue 4) -----------------------------------------
+# A QEMU that counts its starts, to tell a cached stage from a rerun one.
+counting_qemu() {
+	printf '#!/bin/sh\necho start >>"%s"\nexec qemu-system-x86_64 "$@"\n' "$T/qemu-starts" >"$T/qemu-count"
+	chmod +x "$T/qemu-count"
+	: >"$T/qemu-starts"
+}
+starts() { wc -l <"$T/qemu-starts" | tr -d ' '; }
+
+t_stage_cache() {
+	c="$T/stage-cache"
+	OSRUN_CACHE=$c o provision --keep
+	expect_rc 0
+	ls "$c/stages" | grep -q '^base-' || err "--keep: no base layer kept: $(ls "$c/stages")"
+	ls "$c/stages" | grep -q '^finish-' || err "--keep: no finish layer kept"
+	# Same inputs: nothing boots.
+	counting_qemu
+	OSRUN_QEMU="$T/qemu-count" OSRUN_CACHE=$c o provision --keep
+	expect_rc 0
+	expect_err_has "snapshot 'provisioned' is up to date"
+	[ "$(starts)" = 0 ] || err "an up-to-date provision started QEMU $(starts) times"
+	# The last stage's script changed: only it reruns (and the final save).
+	cp -r "$OSRUN_GUEST_DIR" "$T/guest2"
+	echo 'echo changed >>/data/osrun/stages' >>"$T/guest2/stages/finish.sh"
+	OSRUN_QEMU="$T/qemu-count" OSRUN_CACHE=$c o provision --keep --guest "$T/guest2"
+	expect_rc 125
+	expect_err_has "built from other inputs (replace it with --force)"
+	OSRUN_QEMU="$T/qemu-count" OSRUN_CACHE=$c o provision --keep --force --guest "$T/guest2"
+	expect_rc 0
+	expect_err_has "stage 1/2 base: cached"
+	expect_err_has "stage 2/2 finish: done"
+	[ "$(starts)" = 2 ] || err "expected 2 QEMU starts (finish, save), got $(starts)"
+	OSRUN_CACHE=$c o 'cat /data/osrun/stages'
+	expect_out "base
+finish
+changed"
+	[ "$(ls "$c/stages" | grep -c '^finish-')" = 2 ] || err "--keep: both finish layers should stay: $(ls "$c/stages")"
+	# Without --keep the layers go; the built image stands alone.
+	OSRUN_CACHE="$T/stage-nokeep" o provision
+	expect_rc 0
+	[ -z "$(ls -A "$T/stage-nokeep/stages")" ] || err "layers left without --keep: $(ls -A "$T/stage-nokeep/stages")"
+	OSRUN_CACHE="$T/stage-nokeep" o 'cat /data/osrun/stages'
+	expect_out "base
+finish"
+	rm -rf "$c" "$T/stage-nokeep" "$T/guest2"
+}
+
+# A stage whose script fails stops the build with the guest's own words.
+t_stage_script_fails() {
+	cp -r "$OSRUN_GUEST_DIR" "$T/guest3"
+	printf 'echo "installing the frobnicator"\nexit 7\n' >"$T/guest3/stages/finish.sh"
+	OSRUN_CACHE="$T/stage-fail" o provision --guest "$T/guest3"
+	expect_rc 125
+	expect_err_has "stage finish: the guest stopped 1 time without saying done; last status: stage script failed: exit status 7"
+	[ ! -e "$T/stage-fail/snapshots/provisioned" ] || err "a snapshot was made from a failed build"
+	ls "$T/stage-fail/stages" | grep -q '^base-' || err "the finished stage was not kept for the next try"
+	ls -A "$T/stage-fail/stages" | grep -q '^\.' && err "a half-made stage was left: $(ls -A "$T/stage-fail/stages")"
+	rm -rf "$T/stage-fail" "$T/guest3"
 }
 
 # --- exit codes and streams ----------------------------------------------
@@ -355,7 +422,7 @@ ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc"
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac

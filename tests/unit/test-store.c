@@ -133,7 +133,7 @@ static void test_lifecycle(void)
 	bool killed_gone = false, old_gone = false;
 	for (char **p = removed; p && *p; p++) {
 		killed_gone |= strstr(*p, ".new-killed.") != NULL;
-		old_gone |= !strcmp(*p, ".making-old.abc123");
+		old_gone |= !strcmp(*p, "snapshots/.making-old.abc123");
 	}
 	ok(killed_gone, "the killed maker's leftover was removed");
 	ok(old_gone && !file_exists(old), "an old unlocked .making- directory was removed");
