@@ -71,10 +71,44 @@ int main(void)
 	ok(!has(v, "VGA"), "no display device added for VNC (the saved state must fit)");
 	strv_free(v);
 
-	snprintf(p.machine.profile, sizeof p.machine.profile, "windows");
+	/* A build stage: media, anonymous RAM, a reboot ends QEMU. */
+	const char *const media[] = {"/iso/win.iso", "/iso/setup,1.iso", NULL};
+	struct vm_plan st = {
+		.machine = {.profile = "windows", .memory_mib = 4096, .cpus = 2, .accel = ACCEL_KVM},
+		.disk = "/store/stages/setup/disk.qcow2",
+		.share = "/run/x/stage-setup",
+		.cdroms = media,
+		.boot_cdrom = true,
+		.reboot_exits = true,
+	};
+	v = NULL;
+	is_int(profile_argv(&st, 7, 9, &v), 0, "windows stage argv");
+	ok(!has(v, "-kernel"), "windows boots its own disk, no -kernel");
+	is_str(after(v, "-cpu"), "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer",
+	       "Hyper-V enlightenments that migrate under KVM");
+	ok(!any_contains(v, "invtsc"), "no invtsc (it blocks migration)");
+	is_str(after(v, "-rtc"), "base=localtime", "RTC in local time");
+	is_str(after(v, "-action"), "reboot=shutdown", "a guest reboot ends the stage's QEMU");
+	ok(any_contains(v, "memory-backend-ram,id=ram0,size=4096M"), "a stage's RAM is anonymous");
+	ok(any_contains(v, "file=/iso/setup,,1.iso,if=none,id=cd1,media=cdrom,readonly=on"), "media read-only, escaped");
+	ok(any_contains(v, "ide-cd,drive=cd0,bus=ide.0,bootindex=0") && any_contains(v, "bootindex=1"),
+	   "Setup boots from the first medium, the disk after");
+	ok(any_contains(v, "format=qcow2"), "qcow2 disk only (raw blocks snapshots)");
+	strv_free(v);
+	st.machine.accel = ACCEL_TCG;
+	st.cdroms = NULL;
+	st.boot_cdrom = st.reboot_exits = false;
+	v = NULL;
+	is_int(profile_argv(&st, 7, 9, &v), 0, "windows run argv");
+	is_str(after(v, "-cpu"), "max", "TCG: no enlightenments, a CPU with SSE4.2 and POPCNT");
+	ok(!has(v, "-action") && !any_contains(v, "ide-cd") && !any_contains(v, "bootindex"),
+	   "a run's machine has no build media");
+	strv_free(v);
+
+	snprintf(p.machine.profile, sizeof p.machine.profile, "macos");
 	v = NULL;
 	is_int(profile_argv(&p, 7, 9, &v), -EOPNOTSUPP, "a profile this osrun lacks is refused");
-	ok(profile_find("linux") && !profile_find("nope"), "profile lookup");
+	ok(profile_find("linux") && profile_find("windows") && !profile_find("nope"), "profile lookup");
 	enum accel a;
 	ok(accel_from_string("kvm", &a) == 0 && a == ACCEL_KVM && accel_from_string("xen", &a) == -EINVAL,
 	   "accelerator names");
