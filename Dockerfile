@@ -7,12 +7,14 @@ ARG WITH_TEST_GUEST=0
 
 FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config libjson-c-dev \
+    libxml2-dev libwim-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Makefile /src/
 COPY runner /src/runner
 COPY snapshots /src/snapshots
 WORKDIR /src
-RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest
+RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
+    OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows
 
 # The test guest is built from Debian packages like on a host.
 FROM ${BASE} AS guest-1
@@ -30,6 +32,7 @@ FROM ${BASE}
 # novnc + websockify serve --novnc; wimtools and xorriso are for the Windows
 # image builder.
 RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
+    libxml2 libwim15 \
     novnc websockify wimtools xorriso \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun

@@ -1,5 +1,6 @@
 # osrun. `make` builds osrun and the Linux test guest; `make check` runs the
-# unit tests (under ASan/UBSan) and the integration tests on real QEMU.
+# unit tests (under ASan/UBSan), the Windows image builder's offline tests and
+# the integration tests on real QEMU.
 #   make DEVELOPER=1   warnings are errors
 #   make SANITIZE=address,undefined
 #   make check KEEP=1  keep the integration tests' temporary directory
@@ -10,13 +11,17 @@ BUILD ?= build
 GUEST_DIR := $(abspath $(BUILD)/guest)
 # Where provision looks for the test guest when OSRUN_GUEST_DIR is unset.
 OSRUN_GUEST_DEFAULT ?= $(GUEST_DIR)
+# Where image build finds the Windows guest-init scripts.
+OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
 
-JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c)
-JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c)
+# wimlib's .pc names private deps (ntfs-3g, fuse) that static linking
+# would need; -lwim is all a dynamic link needs.
+JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0)
+JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c libxml-2.0) -lwim
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS := -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
-	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"'
+	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
 ifeq ($(DEVELOPER),1)
@@ -33,7 +38,7 @@ LIB_SRC := $(wildcard runner/lib/*.c) snapshots/store.c
 CMD_SRC := runner/osrun.c runner/job.c runner/build.c $(wildcard runner/cmd-*.c)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h)
 
-.PHONY: all deps demo guest check unit integration image-test bench clean format
+.PHONY: all deps demo guest check unit integration windows-offline image-test bench clean format
 
 all: $(BUILD)/osrun guest
 
@@ -69,7 +74,11 @@ unit: $(UNIT_TESTS)
 integration: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
-check: unit integration
+# The Windows image builder, offline: a synthetic Windows-layout ISO.
+windows-offline: $(BUILD)/osrun
+	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/run.sh
+
+check: unit windows-offline integration
 
 image-test:
 	sh tests/image/run.sh

@@ -135,6 +135,32 @@ int build_print(struct job *j, const struct build *b)
 	return 0;
 }
 
+int build_print_final(struct job *j, const struct build_final *f, const char *name)
+{
+	_cleanup_free_ char *dir = path_join(j->store->snapshots, name), *disk = path_join(dir, "disk.qcow2"),
+			    *memory = path_join(dir, "memory");
+	if (!dir || !disk || !memory)
+		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
+	struct vm_plan plan = {
+		.machine = f->machine,
+		.kernel = f->kernel,
+		.initrd = f->initrd,
+		.append = f->append,
+		.disk = disk,
+		.memory = memory,
+		.memory_shared = true,
+		.share = "RUNDIR/share",
+		.vnc = f->vnc,
+	};
+	_cleanup_strv_free_ char **argv = NULL;
+	int r = profile_argv(&plan, 3, 4, &argv);
+	if (r < 0)
+		return log_errno(r, "QEMU command line"), EXIT_OSRUN;
+	printf("snapshot %s: boot image %s, wait for the agent and for idle, save\n  qemu: ", name, f->image);
+	print_argv(argv);
+	return 0;
+}
+
 /* The last line of status.txt, and whether any line says "done". */
 static char *status_read(const char *path, bool *ret_done)
 {

@@ -62,6 +62,9 @@ struct build_final {
 };
 int build_snapshot(struct job *j, const struct build_final *f, struct snapshot_new *n, struct snapshot_meta *meta);
 
+/* Prints the last stage's QEMU command line (dry runs). */
+int build_print_final(struct job *j, const struct build_final *f, const char *name);
+
 /* Replaces snapshot name when it exists (refused when a run uses it or a
  * snapshot is built on it); reports. */
 int build_replace_snapshot(struct job *j, const char *name);

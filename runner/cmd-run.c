@@ -41,6 +41,7 @@ void run_help(void)
 	printf("Usage: osrun [OPTIONS] COMMAND...\n"
 	       "       osrun provision [OPTIONS]\n"
 	       "       osrun snapshot list|inspect|rm|gc [OPTIONS]\n"
+	       "       osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
 	       "\n"
 	       "Runs COMMAND in a short-lived VM restored from a snapshot, streams its\n"
 	       "stdout and stderr live, and exits with its exit code. Several words are\n"

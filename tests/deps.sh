@@ -1,8 +1,9 @@
 #!/bin/sh
 # Installs what building and testing osrun needs, from Debian's packages
-# (buildah, podman and debootstrap are for `make image-test`).
+# (buildah, podman and debootstrap are for `make image-test`; wimtools,
+# xorriso, libxml2-utils for the Windows builder's offline tests).
 set -eu
-pkgs="gcc make pkg-config libjson-c-dev
+pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev wimtools xorriso libxml2-utils mtools
 qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
 novnc websockify python3
 buildah podman debootstrap"

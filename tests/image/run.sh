@@ -38,6 +38,9 @@ in_image() { buildah $S run --isolation chroot "$ctr" -- "$@"; }
 
 check "osrun --help in the image" 'in_image osrun --help | grep -q "Usage: osrun"'
 check "osrun --version in the image" 'in_image osrun --version | grep -q "^osrun "'
+check "image build finds its Windows guest-init and checks its inputs" \
+	'in_image osrun image build --iso /nope.iso --virtio-win /nope 2>&1 | grep -q "/nope.iso: No such file" &&
+	 in_image test -f /usr/local/share/osrun/guest-init/windows/firstlogon.ps1'
 check "no compiler in the final image" '! in_image sh -c "command -v cc || command -v gcc" >/dev/null 2>&1'
 check "provision the test guest in the image" 'in_image osrun provision >"$T/p.log" 2>&1 || { cat "$T/p.log"; false; }'
 rc=0

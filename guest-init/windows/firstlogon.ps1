@@ -1,0 +1,51 @@
+# osrun guest-init, first logon (stage "firstboot"). FirstLogonCommands run
+# this from the setup medium as the autologon administrator. It makes the
+# guest reachable (drivers, SMB share, guest agent), installs the boot-time
+# stage runner, says "done" on the stage's status file and shuts down.
+# NOT RUN AGAINST REAL WINDOWS YET: see the README.
+$ErrorActionPreference = 'Stop'
+$medium = Split-Path -Parent (Split-Path -Parent $MyInvocation.MyCommand.Path)
+$status = '\\10.0.2.4\qemu\status.txt'
+New-Item -ItemType Directory -Force C:\osrun | Out-Null
+
+function Say([string]$line) {
+	Add-Content -Path C:\osrun\build.log -Value $line
+	# The share may need a moment after the network comes up.
+	for ($i = 0; $i -lt 30; $i++) {
+		try { Add-Content -Path $status -Value $line; return } catch { Start-Sleep 2 }
+	}
+}
+
+try {
+	# Windows 11 24H2 and Server 2025 refuse unsigned guest SMB; QEMU's
+	# smbd is a guest-only share on the host's private network.
+	$ws = 'HKLM:\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters'
+	Set-ItemProperty $ws AllowInsecureGuestAuth 1 -Type DWord
+	Set-ItemProperty $ws RequireSecuritySignature 0 -Type DWord
+	$pol = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\LanmanWorkstation'
+	New-Item -Force $pol | Out-Null
+	Set-ItemProperty $pol AllowInsecureGuestAuth 1 -Type DWord
+	Restart-Service LanmanWorkstation -Force
+	Say "firstboot: SMB guest access allowed"
+
+	pnputil.exe /add-driver "$medium\`$WinPEDriver`$\*.inf" /subdirs /install | Out-Null
+	Say "firstboot: virtio drivers installed"
+
+	$msi = Join-Path $medium 'osrun\qemu-ga-x86_64.msi'
+	$p = Start-Process msiexec.exe -ArgumentList "/i `"$msi`" /qn /norestart /l*v C:\osrun\qemu-ga.log" -Wait -PassThru
+	if ($p.ExitCode -ne 0) { throw "qemu-ga MSI: exit code $($p.ExitCode)" }
+	Set-Service QEMU-GA -StartupType Automatic
+	Start-Service QEMU-GA
+	Say "firstboot: guest agent installed"
+
+	Copy-Item (Join-Path $medium 'osrun\*.ps1') C:\osrun\ -Force
+	$action = New-ScheduledTaskAction -Execute powershell.exe `
+		-Argument '-NoProfile -ExecutionPolicy Bypass -File C:\osrun\stage-runner.ps1'
+	$trigger = New-ScheduledTaskTrigger -AtStartup
+	Register-ScheduledTask -TaskName osrun-stage -Action $action -Trigger $trigger -User SYSTEM -RunLevel Highest -Force | Out-Null
+	Say "firstboot: stage runner registered"
+	Say "done"
+} catch {
+	Say "firstboot failed: $_"
+}
+Stop-Computer -Force

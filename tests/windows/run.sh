@@ -1,0 +1,162 @@
+#!/bin/sh
+# Offline tests of the Windows image builder (issue 4). Nobody can boot
+# Windows here, so a synthetic Windows-layout ISO stands in: a real WIM made
+# with wimlib holding two editions, Setup's boot file paths, and a synthetic
+# virtio-win ISO. `osrun image build --dry-run` must pick the edition, write
+# the setup medium and print each stage's QEMU command line; the medium is
+# read back with xorriso and its autounattend.xml checked by XPath. No QEMU
+# may start in any of these (a counting wrapper stands in for it).
+#   OSRUN=path/to/osrun sh tests/windows/run.sh
+set -u
+: "${OSRUN:?set OSRUN to the osrun binary}"
+T=$(mktemp -d /tmp/osrun-wtest.XXXXXX)
+export OSRUN_CACHE="$T/cache" TMPDIR="$T/tmp"
+mkdir -p "$TMPDIR"
+trap 'rm -rf "$T"' EXIT
+trap 'exit 130' INT TERM
+
+pass=0 fail=0
+check() {
+	if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"
+	else fail=$((fail + 1)); echo "not ok - $1"; fi
+}
+o() { "$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
+has_err() { grep -q -- "$1" "$T/err" || { echo "#   stderr: $(cat "$T/err")"; false; }; }
+
+# QEMU must never start: a wrapper that records it if it does.
+printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$T/qemu-starts" >"$T/qemu"
+chmod +x "$T/qemu"
+export OSRUN_QEMU="$T/qemu"
+no_qemu() { [ ! -e "$T/qemu-starts" ]; }
+
+# --- the synthetic media -------------------------------------------------
+w=$T/win
+mkdir -p "$w/boot" "$w/efi/microsoft/boot" "$w/sources" "$T/img1/Windows/System32" "$T/img2/Windows/System32"
+echo home >"$T/img1/Windows/System32/edition.txt"
+echo pro >"$T/img2/Windows/System32/edition.txt"
+head -c 2048 /dev/zero >"$w/boot/etfsboot.com"
+head -c 2048 /dev/zero >"$w/efi/microsoft/boot/efisys.bin"
+: >"$w/bootmgr"
+: >"$w/sources/boot.wim"
+wimlib-imagex capture "$T/img1" "$w/sources/install.wim" "Windows 11 Home" >/dev/null
+wimlib-imagex append "$T/img2" "$w/sources/install.wim" "Windows 11 Pro" >/dev/null
+for i in 1 2; do
+	id=Core; [ $i = 2 ] && id=Professional
+	wimlib-imagex info "$w/sources/install.wim" $i --image-property WINDOWS/EDITIONID=$id \
+		--image-property WINDOWS/VERSION/BUILD=26100 --image-property WINDOWS/INSTALLATIONTYPE=Client >/dev/null
+done
+xorriso -as mkisofs -quiet -J -joliet-long -R -V CCCOMA_X64FRE_EN-US_DV9 -o "$T/win.iso" "$w" 2>/dev/null
+
+v=$T/virtio
+for d in viostor NetKVM vioserial; do
+	mkdir -p "$v/$d/w11/amd64" "$v/$d/w10/amd64"
+	echo "[Version]" >"$v/$d/w11/amd64/$d.inf"
+	echo "[Version]" >"$v/$d/w10/amd64/$d.inf"
+done
+mkdir -p "$v/guest-agent"
+echo "MSI placeholder" >"$v/guest-agent/qemu-ga-x86_64.msi"
+xorriso -as mkisofs -quiet -J -R -V virtio-win -o "$T/virtio.iso" "$v" 2>/dev/null
+
+# An ISO without an install image, and one without drivers for Windows 11.
+mkdir -p "$T/nowim/sources" "$T/oldvirtio/viostor/w10/amd64"
+: >"$T/nowim/sources/boot.wim"
+xorriso -as mkisofs -quiet -J -R -V EMPTY -o "$T/nowim.iso" "$T/nowim" 2>/dev/null
+xorriso -as mkisofs -quiet -J -R -V old -o "$T/oldvirtio.iso" "$T/oldvirtio" 2>/dev/null
+echo "not an image" >"$T/notes.txt"
+
+# --- a dry run ---------------------------------------------------------------
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
+check "dry run succeeds" '[ $rc = 0 ] || { cat "$T/err"; false; }'
+check "Pro is the default edition (index 2)" 'has_err "edition 2: Windows 11 Pro (build 26100, drivers w11)"'
+medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
+check "the setup medium is written to the store" '[ -f "$medium" ] && case $medium in "$OSRUN_CACHE"/*) true ;; *) false ;; esac'
+check "the medium (it holds the password) is 0600" '[ "$(stat -c %a "$medium")" = 600 ]'
+for s in setup firstboot configure cleanup; do
+	check "stage $s's QEMU command line is printed" 'grep -A3 "^stage [0-9]/4 $s:" "$T/out" | grep -q "^  qemu: [^ ]* -nodefaults "'
+done
+check "setup boots the Windows ISO, read-only" 'grep -A3 "^stage 1/4 setup:" "$T/out" | grep "qemu:" | grep -q "file=$T/win.iso,if=none,id=cd0,media=cdrom,readonly=on.*bootindex=0"'
+check "every stage ends QEMU at the guest's reboot" '[ "$(grep -c "qemu:.*-action reboot=shutdown" "$T/out")" = 4 ]'
+check "the stage scripts are named" 'grep -q "script: .*configure.ps1" "$T/out" && grep -q "script: .*cleanup.ps1" "$T/out"'
+check "the final boot is printed, with its RAM file and without build media" \
+	'grep -A1 "^snapshot provisioned:" "$T/out" | grep "qemu:" | grep "mem-path=" | grep -vq "ide-cd"'
+check "a dry run starts no QEMU" no_qemu
+check "a dry run makes no snapshot" '[ -z "$(ls -A "$OSRUN_CACHE/snapshots")" ]'
+
+# --- the medium, read back -----------------------------------------------
+x=$T/medium
+xorriso -osirrox on -indev "$medium" -extract / "$x" >/dev/null 2>&1
+ua=$x/autounattend.xml
+xp() { xmllint --xpath "$1" "$ua" 2>/dev/null; }
+check "autounattend.xml is at the medium's root" '[ -f "$ua" ]'
+check "autounattend.xml is well-formed" 'xmllint --noout "$ua"'
+# local-name(): the answer file's elements are in Microsoft's namespace.
+n() { printf "*[local-name()='%s']" "$1"; }
+check "the chosen index is installed" \
+	'[ "$(xp "string(//$(n MetaData)[$(n Key)=\"/IMAGE/INDEX\"]/$(n Value))")" = 2 ]'
+for b in BypassTPMCheck BypassSecureBootCheck BypassRAMCheck BypassCPUCheck BypassStorageCheck; do
+	check "windowsPE sets LabConfig $b" \
+		'[ "$(xp "count(//$(n settings)[@pass=\"windowsPE\"]//$(n RunSynchronousCommand)/$(n Path)[contains(., \"LabConfig\") and contains(., \"$b\")])")" = 1 ]'
+done
+check "MBR layout for BIOS: one active NTFS partition, Windows on partition 1" \
+	'[ "$(xp "count(//$(n CreatePartition))")" = 1 ] && [ "$(xp "string(//$(n ModifyPartition)/$(n Active))")" = true ] && [ "$(xp "string(//$(n InstallTo)/$(n PartitionID))")" = 1 ]'
+check "the EULA is accepted and Pro's generic key given" \
+	'[ "$(xp "string(//$(n AcceptEula))")" = true ] && [ "$(xp "string(//$(n ProductKey)/$(n Key))")" = VK7JG-NPHTM-C97JM-9MPGT-3V66T ]'
+check "driver paths on every drive letter, none hard-coded" \
+	'[ "$(xp "count(//$(n DriverPaths)/$(n PathAndCredentials))")" = 23 ] && [ "$(xp "string(//$(n PathAndCredentials)[@*[local-name()=\"keyValue\"]=\"1\"]/$(n Path))")" = "D:\\\$WinPEDriver\$" ] && xp "//$(n Path)[.=\"Z:\\\$WinPEDriver\$\"]" >/dev/null'
+pw=$(cat "$OSRUN_CACHE/windows/admin-password")
+check "a random administrator password, kept 0600 in the store" '[ ${#pw} -ge 16 ] && [ "$(stat -c %a "$OSRUN_CACHE/windows/admin-password")" = 600 ]'
+check "the local administrator account with that password" \
+	'[ "$(xp "string(//$(n LocalAccount)/$(n Name))")" = osrun ] && [ "$(xp "string(//$(n LocalAccount)/$(n Group))")" = Administrators ] && [ "$(xp "string(//$(n LocalAccount)/$(n Password)/$(n Value))")" = "$pw" ]'
+check "AutoLogon as that account" \
+	'[ "$(xp "string(//$(n AutoLogon)/$(n Username))")" = osrun ] && [ "$(xp "string(//$(n AutoLogon)/$(n Enabled))")" = true ]'
+check "OOBE screens skipped" \
+	'[ "$(xp "string(//$(n OOBE)/$(n HideOnlineAccountScreens))")" = true ] && [ "$(xp "string(//$(n OOBE)/$(n SkipMachineOOBE))")" = true ] && [ "$(xp "string(//$(n OOBE)/$(n SkipUserOOBE))")" = true ] && [ "$(xp "string(//$(n OOBE)/$(n ProtectYourPC))")" = 3 ]'
+check "BypassNRO and PreventDeviceEncryption in specialize" \
+	'xp "//$(n settings)[@pass=\"specialize\"]//$(n Path)[contains(., \"BypassNRO\")]" >/dev/null && xp "//$(n settings)[@pass=\"specialize\"]//$(n Path)[contains(., \"PreventDeviceEncryption\")]" >/dev/null'
+check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
+check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
+	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
+for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-detach.ps1 osrun.tag; do
+	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
+done
+check "the virtio drivers for Windows 11 are on the medium" \
+	'[ -f "$x/\$WinPEDriver\$/viostor/viostor.inf" ] && [ -f "$x/\$WinPEDriver\$/NetKVM/NetKVM.inf" ] && [ -f "$x/\$WinPEDriver\$/vioserial/vioserial.inf" ]'
+check "the agent MSI is on the medium" 'cmp -s "$x/osrun/qemu-ga-x86_64.msi" "$v/guest-agent/qemu-ga-x86_64.msi"'
+
+# --- edition choice --------------------------------------------------------
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run --edition 1
+check "--edition 1 picks Home by index" '[ $rc = 0 ] && has_err "edition 1: Windows 11 Home"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run --edition "windows 11 pro"
+check "--edition by name, any case" '[ $rc = 0 ] && has_err "edition 2: Windows 11 Pro"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run --edition Core
+check "--edition by edition id" '[ $rc = 0 ] && has_err "edition 1: Windows 11 Home"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
+medium2=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
+check "the same inputs give the same medium (stage keys stay stable)" '[ "$medium2" = "$medium" ]'
+
+# --- wrong inputs: a clear message, nothing started --------------------------
+o image build --virtio-win "$T/virtio.iso"
+check "no --iso" '[ $rc = 125 ] && has_err "--iso is required"'
+o image build --iso "$T/nope.iso" --virtio-win "$T/virtio.iso"
+check "missing ISO file" '[ $rc = 125 ] && has_err "--iso $T/nope.iso: No such file or directory"'
+o image build --iso "$T/notes.txt" --virtio-win "$T/virtio.iso"
+check "not an ISO" '[ $rc = 125 ] && has_err "--iso $T/notes.txt: not an ISO 9660 image"'
+o image build --iso "$T/nowim.iso" --virtio-win "$T/virtio.iso"
+check "no WIM inside" '[ $rc = 125 ] && has_err "no sources/install.wim or install.esd in ISO"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --edition Enterprise
+check "unknown edition, with the list" '[ $rc = 125 ] && has_err "--edition .Enterprise.: not in" && has_err "2: Windows 11 Pro (Professional)"'
+o image build --iso "$T/win.iso"
+check "no --virtio-win" '[ $rc = 125 ] && has_err "--virtio-win is required"'
+o image build --iso "$T/win.iso" --virtio-win "$T/nope-virtio.iso"
+check "missing virtio-win file" '[ $rc = 125 ] && has_err "--virtio-win $T/nope-virtio.iso: No such file"'
+o image build --iso "$T/win.iso" --virtio-win "$T/oldvirtio.iso"
+check "virtio-win without Windows 11 drivers" '[ $rc = 125 ] && has_err "no viostor/w11/amd64"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --size 2
+check "a disk too small" '[ $rc = 125 ] && has_err "--size .2.: expected GiB"'
+o image frobnicate
+check "unknown image subcommand" '[ $rc = 125 ] && has_err "unknown subcommand .frobnicate."'
+check "no wrong input started QEMU" no_qemu
+check "no wrong input left a snapshot or run directory" '[ -z "$(ls -A "$OSRUN_CACHE/snapshots")" ] && [ -z "$(ls -A "$TMPDIR")" ]'
+
+echo "windows (offline): $pass passed, $fail failed"
+[ "$fail" = 0 ]
