@@ -170,7 +170,7 @@ static int do_gc(struct job *j, bool json)
 	json_object_object_add(o, "removed", arr);
 	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else {
 		for (char **p = removed; *p; p++)
 			printf("removed %s/%s\n", j->store->root, *p);

@@ -359,7 +359,7 @@ t_sigkill_during_new_snapshot() {
 	ls -A "$OSRUN_CACHE/snapshots" | grep -q '^\.new-killed\.' || err "expected a leftover to collect"
 	o snapshot gc --json
 	expect_rc 0
-	grep -q '"\.new-killed\.' "$T/out" || err "gc did not report the leftover: $(cat "$T/out")"
+	grep -q '"snapshots/\.new-killed\.' "$T/out" || err "gc did not report the leftover: $(cat "$T/out")"
 	grep -q '"run_directories": 1' "$T/out" || err "gc did not report the run directory: $(cat "$T/out")"
 	o snapshot list
 	grep -q '^killed ' "$T/out" && err "the killed snapshot is listed"
