@@ -113,7 +113,7 @@ int build_print(struct job *j, const struct build *b)
 	int r = image_key(b, keys, &final);
 	if (r < 0)
 		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
-	printf("image: %s/build-%016llx%s\n", j->store->images, (unsigned long long)final, "");
+	printf("image: %s/build-%016llx\n", j->store->images, (unsigned long long)final);
 	for (size_t i = 0; i < b->n_stages; i++) {
 		const struct stage *st = &b->stages[i];
 		_cleanup_free_ char *entry = entry_name(st, keys[i]), *dir = entry ? path_join(j->store->stages, entry) : NULL,
@@ -135,28 +135,41 @@ int build_print(struct job *j, const struct build *b)
 	return 0;
 }
 
-int build_print_final(struct job *j, const struct build_final *f, const char *name)
+/* The final boot: the run's machine, RAM in the snapshot's file, shared. */
+static struct vm_plan final_plan(const struct build_final *f, const char *kernel, const char *initrd, const char *disk,
+				 const char *memory, const char *share, const char *console)
 {
-	_cleanup_free_ char *dir = path_join(j->store->snapshots, name), *disk = path_join(dir, "disk.qcow2"),
-			    *memory = path_join(dir, "memory");
-	if (!dir || !disk || !memory)
-		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
-	struct vm_plan plan = {
+	return (struct vm_plan){
 		.machine = f->machine,
-		.kernel = f->kernel,
-		.initrd = f->initrd,
+		.kernel = kernel,
+		.initrd = initrd,
 		.append = f->append,
 		.disk = disk,
 		.memory = memory,
 		.memory_shared = true,
-		.share = "RUNDIR/share",
+		.share = share,
+		.serial_log = console,
 		.vnc = f->vnc,
 	};
+}
+
+int build_print_final(struct job *j, const struct build *b, const struct build_final *f, const char *name)
+{
+	_cleanup_free_ char *image = NULL;
+	int r = build_image_id(b, &image);
+	if (r < 0)
+		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	_cleanup_free_ char *dir = path_join(j->store->snapshots, name), *disk = path_join(dir, "disk.qcow2"),
+			    *memory = path_join(dir, "memory"), *kernel = store_image_path(j->store, image, "vmlinuz"),
+			    *initrd = store_image_path(j->store, image, "initrd.img");
+	if (!dir || !disk || !memory || !kernel || !initrd)
+		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
+	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, "RUNDIR/share", NULL);
 	_cleanup_strv_free_ char **argv = NULL;
-	int r = profile_argv(&plan, 3, 4, &argv);
+	r = profile_argv(&plan, 3, 4, &argv);
 	if (r < 0)
 		return log_errno(r, "QEMU command line"), EXIT_OSRUN;
-	printf("snapshot %s: boot image %s, wait for the agent and for idle, save\n  qemu: ", name, f->image);
+	printf("snapshot %s: boot image %s, wait for the agent and for idle, save\n  qemu: ", name, image);
 	print_argv(argv);
 	return 0;
 }
@@ -457,11 +470,15 @@ static int wait_idle(struct job *j, usec_t window, usec_t timeout)
 	return 0;
 }
 
-int build_snapshot(struct job *j, const struct build_final *f, struct snapshot_new *n, struct snapshot_meta *meta)
+static int build_snapshot(struct job *j, const struct build_final *f, const char *image, struct snapshot_new *n,
+			  struct snapshot_meta *meta)
 {
 	_cleanup_free_ char *base = NULL, *disk = snapshot_new_path(n, "disk.qcow2"), *memory = snapshot_new_path(n, "memory"),
-			    *share = path_join(j->rundir->path, "share"), *console = path_join(j->rundir->path, "console.log");
-	if (asprintf(&base, "../../images/%s/disk.qcow2", f->image) < 0 || !disk || !memory || !share || !console)
+			    *share = path_join(j->rundir->path, "share"), *console = path_join(j->rundir->path, "console.log"),
+			    *kernel = store_image_path(j->store, image, "vmlinuz"),
+			    *initrd = store_image_path(j->store, image, "initrd.img");
+	if (asprintf(&base, "../../images/%s/disk.qcow2", image) < 0 || !disk || !memory || !share || !console ||
+	    !kernel || !initrd)
 		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
 	int r = job_make_overlay(base, disk);
 	if (r)
@@ -472,18 +489,7 @@ int build_snapshot(struct job *j, const struct build_final *f, struct snapshot_n
 	r = share_new(share, &sh);
 	if (r < 0)
 		return log_errno(r, "share %s", share), EXIT_OSRUN;
-	struct vm_plan plan = {
-		.machine = f->machine,
-		.kernel = f->kernel,
-		.initrd = f->initrd,
-		.append = f->append,
-		.disk = disk,
-		.memory = memory,
-		.memory_shared = true,
-		.share = share,
-		.serial_log = console,
-		.vnc = f->vnc,
-	};
+	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, share, console);
 	log_info("booting the built image to save '%s' (%u MiB, %s)", n->name, f->machine.memory_mib,
 		 accel_to_string(f->machine.accel));
 	usec_t t0 = now_usec();
@@ -496,14 +502,22 @@ int build_snapshot(struct job *j, const struct build_final *f, struct snapshot_n
 	log_info("guest agent ready after %.1f s", seconds_since(t0));
 	if ((r = wait_idle(j, f->idle_window, 600 * USEC_PER_SEC)))
 		return r;
-	meta->image = (char *)f->image;
+	meta->image = (char *)image;
 	meta->machine = f->machine;
 	r = job_save_snapshot(j, f->profile, n, meta);
 	meta->image = NULL;
 	return r;
 }
 
-int build_replace_snapshot(struct job *j, const char *name)
+static bool machine_equal(const struct machine *a, const struct machine *b)
+{
+	return !strcmp(a->profile, b->profile) && a->memory_mib == b->memory_mib && a->cpus == b->cpus &&
+	       a->accel == b->accel;
+}
+
+/* Replaces snapshot name when it exists (refused when a run uses it or a
+ * snapshot is built on it). */
+static int replace_snapshot(struct job *j, const char *name)
 {
 	_cleanup_free_ char *child = NULL;
 	int r = store_remove(j->store, name, &child);
@@ -514,4 +528,51 @@ int build_replace_snapshot(struct job *j, const char *name)
 	if (r < 0 && r != -ENOENT)
 		return log_errno(r, "snapshot '%s'", name), EXIT_OSRUN;
 	return 0;
+}
+
+int build_provision(struct job *j, const struct build *b, const struct build_final *f, const char *name, bool force,
+		    const char *made_by)
+{
+	/* What the snapshot is built from: the image and the kernel line. */
+	_cleanup_free_ char *id = NULL, *built = NULL;
+	int r = build_image_id(b, &id);
+	if (r < 0)
+		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	if (asprintf(&built, "%s%s%s", id, f->append ? " append=" : "", f->append ? f->append : "") < 0)
+		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
+	_cleanup_(snapshot_freep) struct snapshot *old = NULL;
+	if (snapshot_open(j->store, name, &old) == 0) {
+		bool same = old->meta.build && !strcmp(old->meta.build, built) &&
+			    machine_equal(&old->meta.machine, &f->machine);
+		old = snapshot_free(old);
+		if (same) {
+			log_info("snapshot '%s' is up to date (built from the same inputs)", name);
+			return 0;
+		}
+		if (!force)
+			return log_error("snapshot '%s' exists and was built from other inputs (replace it with --force)",
+					 name),
+			       EXIT_OSRUN;
+	}
+	if (!j->rundir && (r = job_make_rundir(j)))
+		return r;
+	free(id);
+	id = NULL;
+	if ((r = build_run(j, b, &id)))
+		return r;
+	if (force && (r = replace_snapshot(j, name)))
+		return r;
+	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
+	r = snapshot_new_begin(j->store, name, &n);
+	if (r == -EEXIST)
+		return log_error("snapshot '%s' was made by another run meanwhile", name), EXIT_OSRUN;
+	if (r < 0)
+		return log_errno(r, "snapshot '%s'", name), EXIT_OSRUN;
+	struct snapshot_meta meta = {.created = iso_time_now(), .made_by = (char *)made_by, .build = built};
+	r = build_snapshot(j, f, id, n, &meta);
+	free(meta.created);
+	free(meta.qemu_version);
+	/* QEMU stops before n's directory, its RAM file, is removed. */
+	j->vm = vm_free(j->vm);
+	return r;
 }

@@ -49,22 +49,23 @@ int build_print(struct job *j, const struct build *b);
 /* Runs (or reuses) the stages; *ret_image gets the built image's id. */
 int build_run(struct job *j, const struct build *b, char **ret_image);
 
-/* The last stage: boots the built image as runs will restore it, waits for
- * the agent and for the guest to go idle, and saves snapshot n. */
+/* The last stage: boots the built image as runs will restore it (a linux
+ * image's vmlinuz and initrd.img are in it), waits for the agent and for the
+ * guest to go idle, and saves the snapshot. */
 struct build_final {
 	const struct profile *profile;
 	struct machine machine;
-	const char *image;
-	const char *kernel, *initrd, *append;
+	const char *append;
 	usec_t agent_timeout;
 	usec_t idle_window; /* CPU below IDLE_PERCENT for this long */
 	bool vnc;
 };
-int build_snapshot(struct job *j, const struct build_final *f, struct snapshot_new *n, struct snapshot_meta *meta);
+
+/* Everything after the inputs are checked: nothing when snapshot name was
+ * built from the same inputs and machine; else (with force, replacing it)
+ * runs the stages and saves name. made_by goes into its metadata. */
+int build_provision(struct job *j, const struct build *b, const struct build_final *f, const char *name, bool force,
+		    const char *made_by);
 
 /* Prints the last stage's QEMU command line (dry runs). */
-int build_print_final(struct job *j, const struct build_final *f, const char *name);
-
-/* Replaces snapshot name when it exists (refused when a run uses it or a
- * snapshot is built on it); reports. */
-int build_replace_snapshot(struct job *j, const char *name);
+int build_print_final(struct job *j, const struct build *b, const struct build_final *f, const char *name);

@@ -448,7 +448,6 @@ static int make_medium(struct job *j, const char *medium, uint64_t key, char **r
 
 static int image_execute(const struct image_plan *p)
 {
-	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
 	_cleanup_(job_release) struct job j = {0};
 	int r;
 	if ((r = check_iso("--iso", p->iso, "a Windows install ISO")) ||
@@ -532,45 +531,9 @@ static int image_execute(const struct image_plan *p)
 	if (p->dry_run) {
 		if ((r = build_print(&j, &b)))
 			return r;
-		_cleanup_free_ char *id = NULL;
-		if ((r = build_image_id(&b, &id)) < 0)
-			return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
-		f.image = id;
-		return build_print_final(&j, &f, p->name);
+		return build_print_final(&j, &b, &f, p->name);
 	}
-
-	_cleanup_free_ char *id = NULL;
-	if ((r = build_image_id(&b, &id)) < 0)
-		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
-	_cleanup_(snapshot_freep) struct snapshot *old = NULL;
-	if (snapshot_open(j.store, p->name, &old) == 0) {
-		bool same = old->meta.build && !strcmp(old->meta.build, id) &&
-			    old->meta.machine.memory_mib == p->memory_mib && old->meta.machine.cpus == p->cpus;
-		old = snapshot_free(old);
-		if (same) {
-			log_info("snapshot '%s' is up to date (built from the same inputs)", p->name);
-			return 0;
-		}
-		if (!p->force)
-			return log_error("snapshot '%s' exists and was built from other inputs (replace it with --force)",
-					 p->name),
-			       EXIT_OSRUN;
-	}
-	free(id);
-	id = NULL;
-	if ((r = build_run(&j, &b, &id)))
-		return r;
-	if (p->force && (r = build_replace_snapshot(&j, p->name)))
-		return r;
-	r = snapshot_new_begin(j.store, p->name, &n);
-	if (r < 0)
-		return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
-	f.image = id;
-	struct snapshot_meta meta = {.created = iso_time_now(), .made_by = "image build", .build = id};
-	r = build_snapshot(&j, &f, n, &meta);
-	free(meta.created);
-	free(meta.qemu_version);
-	return r;
+	return build_provision(&j, &b, &f, p->name, p->force, "image build");
 }
 
 int cmd_image(int argc, char **argv)

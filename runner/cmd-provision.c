@@ -164,16 +164,8 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 	return -1;
 }
 
-static bool machine_equal(const struct machine *a, const struct machine *b)
-{
-	return !strcmp(a->profile, b->profile) && a->memory_mib == b->memory_mib && a->cpus == b->cpus &&
-	       a->accel == b->accel;
-}
-
 static int provision_execute(const struct provision_plan *p)
 {
-	/* Released after the job, so QEMU stops before it is removed. */
-	_cleanup_(snapshot_new_freep) struct snapshot_new *n = NULL;
 	_cleanup_(job_release) struct job j = {0};
 	int r = job_open_store(&j, &p->common, !p->dry_run);
 	if (r)
@@ -203,8 +195,7 @@ static int provision_execute(const struct provision_plan *p)
 			.timeout = p->boot_timeout,
 		};
 	}
-	struct machine machine = {.memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel};
-	snprintf(machine.profile, sizeof machine.profile, "linux");
+	struct machine machine = {.profile = "linux", .memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel};
 	uint64_t seed = fnv1a64(FNV1A64_INIT, image, strlen(image) + 1);
 	struct build b = {
 		.profile = profile_find("linux"),
@@ -221,68 +212,17 @@ static int provision_execute(const struct provision_plan *p)
 	};
 	if (!kernel || !initrd)
 		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
-	if (p->dry_run) {
-		if ((r = job_make_rundir(&j)))
-			return r;
+	if (p->dry_run)
 		return build_print(&j, &b);
-	}
 
-	/* What the snapshot is built from: the image and the kernel line. */
-	_cleanup_free_ char *id = NULL, *built = NULL;
-	if ((r = build_image_id(&b, &id)) < 0)
-		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
-	if (asprintf(&built, "%s%s%s", id, p->append ? " append=" : "", p->append ? p->append : "") < 0)
-		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
-	_cleanup_(snapshot_freep) struct snapshot *old = NULL;
-	if (snapshot_open(j.store, p->name, &old) == 0) {
-		bool same = old->meta.build && !strcmp(old->meta.build, built) && machine_equal(&old->meta.machine, &machine);
-		old = snapshot_free(old);
-		if (same) {
-			log_info("snapshot '%s' is up to date (built from the same inputs)", p->name);
-			return 0;
-		}
-		if (!p->force)
-			return log_error("snapshot '%s' exists and was built from other inputs (replace it with --force)",
-					 p->name),
-			       EXIT_OSRUN;
-	}
-	if ((r = job_make_rundir(&j)))
-		return r;
-	free(id);
-	id = NULL;
-	if ((r = build_run(&j, &b, &id)))
-		return r;
-	if (p->force && (r = build_replace_snapshot(&j, p->name)))
-		return r;
-	r = snapshot_new_begin(j.store, p->name, &n);
-	if (r == -EEXIST)
-		return log_error("snapshot '%s' was made by another run meanwhile", p->name), EXIT_OSRUN;
-	if (r < 0)
-		return log_errno(r, "snapshot '%s'", p->name), EXIT_OSRUN;
-
-	_cleanup_free_ char *bkernel = store_image_path(j.store, id, "vmlinuz"),
-			    *binitrd = store_image_path(j.store, id, "initrd.img");
-	if (!bkernel || !binitrd)
-		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
 	struct build_final f = {
 		.profile = profile_find("linux"),
 		.machine = machine,
-		.image = id,
-		.kernel = bkernel,
-		.initrd = binitrd,
 		.append = p->append,
 		.agent_timeout = p->boot_timeout,
 		.idle_window = USEC_PER_SEC,
 	};
-	struct snapshot_meta meta = {
-		.created = iso_time_now(),
-		.made_by = "provision",
-		.build = built,
-	};
-	r = build_snapshot(&j, &f, n, &meta);
-	free(meta.created);
-	free(meta.qemu_version);
-	return r;
+	return build_provision(&j, &b, &f, p->name, p->force, "provision");
 }
 
 int cmd_provision(int argc, char **argv)
