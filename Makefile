@@ -44,7 +44,7 @@ all: $(BUILD)/osrun guest
 
 $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 	@mkdir -p $(BUILD)
-	$(CC) $(BASE_CFLAGS) $(CFLAGS) -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
+	$(CC) $(BASE_CFLAGS) $(CFLAGS) -pthread -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
 
 deps:
 	sh tests/deps.sh
@@ -56,7 +56,7 @@ demo: $(BUILD)/osrun guest
 
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img
-$(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec \
+$(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec guest-init/linux/osrun-mount \
 		guest-init/linux/osrun-detach $(wildcard guest-init/linux/stages/*.sh)
 	sh guest-init/linux/build.sh $(GUEST_DIR)
 

@@ -10,7 +10,7 @@ RAM with most RAM dirtied before saving:
   loadvm   QEMU's internal qcow2 snapshot (-loadvm), what lg/osrun does
   boot     a cold boot of the same guest to a ready agent
 and the floor: QEMU start to QMP ready plus the state load (osrun -v says
-when the restore is done). Then 1/2/4/8 clones at once from one snapshot,
+when the restore is done), and the same run through `osrun pool`. Then 1/2/4/8 clones at once from one snapshot,
 with the memory each clone costs, and the time to save a snapshot with -n.
 """
 import base64, json, os, re, shlex, shutil, signal, socket, statistics, subprocess, sys, tempfile, time
@@ -255,6 +255,31 @@ def time_clone(snap):
     return statistics.median(total), statistics.median(restored)
 
 
+def time_pool(snap):
+    """The same run served by `osrun pool`: a clone restored, its clock set
+    and share mounted ahead of time. Each rep waits for a fresh clone."""
+    errf = os.path.join(work, f"pool-{snap}.err")
+    with open(errf, "w") as f:
+        k = subprocess.Popen([OSRUN, "pool", "-v", "-s", snap, "-j", "1"], env=env, stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=f)
+    procs.append(k)
+    total = []
+    try:
+        for i in range(REPS):
+            deadline = time.monotonic() + 120
+            while open(errf).read().count(" ready (") <= i:
+                if time.monotonic() > deadline or k.poll() is not None:
+                    raise SystemExit(f"bench: pool never ready: {open(errf).read()}")
+                time.sleep(0.05)
+            dt, r = osrun("-v", "-s", snap, "echo hi")
+            assert r.stdout == "hi\n" and "warm clone" in r.stderr, r.stderr
+            total.append(dt)
+    finally:
+        k.terminate()
+        k.wait()
+    return statistics.median(total)
+
+
 def smaps(pid):
     """Private_Dirty of the whole QEMU process, of its guest-RAM mapping (the
     pages a clone copied on write), and its PSS, in MiB."""
@@ -316,6 +341,7 @@ def main():
         check_dirtied(mem, r.stdout)
         log(f"clone restores at {mem} MiB")
         clone[mem], floor[mem] = time_clone(f"d{mem}")
+        pooled = time_pool(f"d{mem}")
         snapdir = os.path.join(env["OSRUN_CACHE"], "snapshots", f"d{mem}")
         bare = statistics.median([time_bare_clone(snapdir, mem) for _ in range(REPS)])
         log(f"-loadvm at {mem} MiB")
@@ -324,16 +350,18 @@ def main():
         shutil.rmtree(d, ignore_errors=True)
         log(f"cold boot at {mem} MiB")
         boot = statistics.median([time_boot(mem) for _ in range(2 if QUICK else 3)])
-        rows.append((mem, clone[mem], bare, floor[mem], lv, vm_size, boot))
+        rows.append((mem, clone[mem], pooled, bare, floor[mem], lv, vm_size, boot))
 
     print("\nrestore-to-output for 'echo hi' (median of %d), TCG, %d cores" % (REPS, os.cpu_count()))
-    print("  osrun: the whole osrun run (overlay, SMB share, clock, command); bare: the same restore")
-    print("  driven like the loadvm baseline (agent exec, no share); floor: QEMU start to state loaded")
-    print(f"{'guest RAM':>10} {'osrun':>7} {'bare':>7} {'floor':>7} {'loadvm':>7} {'(vmstate)':>10} {'boot':>6}"
-          f" {'loadvm/bare':>12} {'loadvm/osrun':>13} {'osrun/floor':>12}")
-    for mem, c, b, f, lv, vs, bt in rows:
-        print(f"{mem:>6} MiB {c:>6.3f}s {b:>6.3f}s {f:>6.3f}s {lv:>6.3f}s {vs:>6.0f} MiB {bt:>5.1f}s"
-              f" {lv / b:>11.1f}x {lv / c:>12.1f}x {c / f:>11.1f}x")
+    print("  osrun: the whole osrun run (overlay, restore, clock, SMB mount, command); pool: the same")
+    print("  command given to `osrun pool`'s warm clone; bare: the restore driven like the loadvm")
+    print("  baseline (agent exec, no share); floor: QEMU start to state loaded")
+    print(f"{'guest RAM':>10} {'osrun':>7} {'pool':>7} {'bare':>7} {'floor':>7} {'loadvm':>7} {'(vmstate)':>10}"
+          f" {'boot':>6} {'loadvm/bare':>12} {'loadvm/osrun':>13} {'loadvm/pool':>12} {'osrun/floor':>12}"
+          f" {'pool/floor':>11}")
+    for mem, c, pl, b, f, lv, vs, bt in rows:
+        print(f"{mem:>6} MiB {c:>6.3f}s {pl:>6.3f}s {b:>6.3f}s {f:>6.3f}s {lv:>6.3f}s {vs:>6.0f} MiB {bt:>5.1f}s"
+              f" {lv / b:>11.1f}x {lv / c:>12.1f}x {lv / pl:>11.1f}x {c / f:>11.1f}x {pl / f:>10.1f}x")
     growth = clone[2048] / clone[256] - 1
     print(f"osrun restore-to-output growth 256 MiB -> 2 GiB: {growth * 100:+.0f}%")
 

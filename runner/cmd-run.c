@@ -10,27 +10,10 @@
 #include <sys/wait.h>
 
 #include "commands.h"
-#include "job.h"
+#include "run.h"
 #include "lib/log.h"
 
-struct run_plan {
-	struct common_opts common;
-	const char *snapshot;
-	const char *new_snapshot;
-	char *command;
-	char **env;
-	const char *workdir;
-	usec_t timeout;
-	usec_t agent_timeout;
-	unsigned memory_mib;
-	bool pause;
-	bool no_stdin;
-	bool monitor;
-	bool vnc;
-	const char *novnc;
-};
-
-static void run_plan_release(struct run_plan *p)
+void run_plan_release(struct run_plan *p)
 {
 	free(p->command);
 	strv_free(p->env);
@@ -41,6 +24,7 @@ void run_help(void)
 	printf("Usage: osrun [OPTIONS] COMMAND...\n"
 	       "       osrun provision [OPTIONS]\n"
 	       "       osrun snapshot list|inspect|rm|gc [OPTIONS]\n"
+	       "       osrun pool [-s NAME] [-j N]   keep clones warm for fast runs\n"
 	       "       osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
 	       "\n"
 	       "Runs COMMAND in a short-lived VM restored from a snapshot, streams its\n"
@@ -69,6 +53,9 @@ void run_help(void)
 	       "  -h, --help               this text\n"
 	       "      --version            osrun's version\n"
 	       "\n"
+	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
+	       "(see 'osrun pool --help'); -n, -p, --vnc and --monitor always restore anew.\n"
+	       "\n"
 	       "stdin is passed to COMMAND when it is a file or a pipe (read to its end\n"
 	       "before COMMAND starts), not when it is a terminal.\n"
 	       "\n"
@@ -85,7 +72,7 @@ void run_help(void)
 
 enum { OPT_CACHE = 0x100, OPT_MEMORY, OPT_AGENT_TIMEOUT, OPT_VERSION, OPT_NO_STDIN, OPT_MONITOR, OPT_VNC, OPT_NOVNC };
 
-static int run_parse(int argc, char **argv, struct run_plan *p)
+int run_parse(int argc, char **argv, struct run_plan *p)
 {
 	static const struct option opts[] = {
 		{"help", no_argument, NULL, 'h'},
@@ -108,8 +95,11 @@ static int run_parse(int argc, char **argv, struct run_plan *p)
 	};
 	p->snapshot = "provisioned";
 	p->agent_timeout = 60 * USEC_PER_SEC;
+	p->argc = argc;
+	p->argv = argv;
 	int c;
 	opterr = 0;
+	optind = 0; /* a pool member parses a client's arguments after its own */
 	while ((c = getopt_long(argc, argv, "+:hvps:n:t:e:w:", opts, NULL)) >= 0) {
 		switch (c) {
 		case 'h':
@@ -294,6 +284,57 @@ static int wait_for_enter(void)
 	}
 }
 
+/* A guest helper's captured stderr, a line each. */
+static void log_guest_stderr(struct qga_exec_status *st)
+{
+	if (st->err_len == 0)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(st->err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_error("guest: %s", line);
+}
+
+/* Starts the profile's share helper, so that it (and smbd's start on the
+ * host) runs while the clock is set. *ret_pid is -1 when there is none to
+ * wait for: no helper in the profile, or a snapshot older than it. */
+static int share_prepare_start(struct job *j, const struct profile *prof, char **env, int64_t *ret_pid)
+{
+	*ret_pid = -1;
+	if (!prof->prepare_path)
+		return 0;
+	struct remote_error err;
+	struct qga_exec x = {
+		.path = prof->prepare_path, .argv = (char *const *)prof->prepare_argv, .env = env, .capture = true};
+	int r = qga_exec(vm_qga(j->vm), &x, 10 * USEC_PER_SEC, ret_pid, &err);
+	if (r == -EREMOTEIO) {
+		log_debug("no share helper in this snapshot (%s); the command's helper mounts it", err.desc);
+		*ret_pid = -1;
+		return 0;
+	}
+	return r < 0 ? job_fail(j, r, &err, "preparing the share") : 0;
+}
+
+static int share_prepare_wait(struct job *j, int64_t pid)
+{
+	if (pid < 0)
+		return 0;
+	struct qga_exec_status st;
+	int r = job_wait_guest_process(j, pid, 60 * USEC_PER_SEC, &st);
+	if (r)
+		return r;
+	if (!st.signal && st.exitcode == 0) {
+		qga_exec_status_release(&st);
+		return 0;
+	}
+	log_guest_stderr(&st);
+	if (st.signal)
+		log_error("the guest's share helper was killed by signal %d", st.signal);
+	else
+		log_error("the guest could not open the run's share (helper exit status %d)", st.exitcode);
+	qga_exec_status_release(&st);
+	return EXIT_OSRUN;
+}
+
 struct outcome {
 	int code;      /* osrun's exit code */
 	bool finished; /* the command ran to its end (a snapshot may be saved) */
@@ -380,11 +421,7 @@ static void follow(struct job *j, const struct run_plan *p, struct share *sh, in
 		if (r < 0)
 			log_errno(r, "reading the guest's output");
 		/* What the guest helper said before handing over to COMMAND. */
-		if (st.err_len > 0) {
-			char *save = NULL;
-			for (char *line = strtok_r(st.err, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-				log_error("guest: %s", line);
-		}
+		log_guest_stderr(&st);
 		out->finished = true;
 		if (st.signal) {
 			log_error("command killed by signal %d (SIG%s)", st.signal, signal_name(st.signal));
@@ -396,27 +433,41 @@ static void follow(struct job *j, const struct run_plan *p, struct share *sh, in
 	}
 }
 
-static int run_execute(const struct run_plan *p)
+bool run_plan_poolable(const struct run_plan *p)
 {
-	/* Declared before the job, so they are released after it: QEMU stops
-	 * before the snapshot's lock goes and before an unsaved new snapshot
-	 * is removed. */
-	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
-	_cleanup_(snapshot_new_freep) struct snapshot_new *nsn = NULL;
-	_cleanup_(job_release) struct job j = {0};
-	int r = job_open_store(&j, &p->common, true);
+	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc;
+}
+
+void warm_release(struct warm *w)
+{
+	w->sh = share_free(w->sh);
+	job_release(&w->j);
+	w->nsn = snapshot_new_free(w->nsn);
+	w->sn = snapshot_free(w->sn);
+}
+
+int run_plan_check(const struct run_plan *p, const struct warm *w)
+{
+	return check_machine(p, w->sn, w->sn->meta.machine.accel);
+}
+
+int run_warm_up(const struct run_plan *p, struct warm *w)
+{
+	struct job *j = &w->j;
+	int r = job_open_store(j, &p->common, true);
 	if (r)
 		return r;
-	r = snapshot_open(j.store, p->snapshot, &sn);
+	r = snapshot_open(j->store, p->snapshot, &w->sn);
 	if (r < 0)
-		return report_snapshot_error(j.store, p->snapshot, r);
+		return report_snapshot_error(j->store, p->snapshot, r);
+	struct snapshot *sn = w->sn;
 	enum accel accel;
 	if ((r = job_accel(&accel)) || (r = check_machine(p, sn, accel)))
 		return r;
-	const struct profile *prof = profile_find(sn->meta.machine.profile);
+	const struct profile *prof = w->prof = profile_find(sn->meta.machine.profile);
 
 	if (p->new_snapshot) {
-		r = snapshot_new_begin(j.store, p->new_snapshot, &nsn);
+		r = snapshot_new_begin(j->store, p->new_snapshot, &w->nsn);
 		if (r == -EEXIST)
 			return log_error("snapshot '%s' already exists (remove it with 'osrun snapshot rm %s')",
 					 p->new_snapshot, p->new_snapshot),
@@ -424,36 +475,31 @@ static int run_execute(const struct run_plan *p)
 		if (r < 0)
 			return log_errno(r, "snapshot '%s'", p->new_snapshot), EXIT_OSRUN;
 	}
-	if ((r = job_make_rundir(&j)))
+	struct snapshot_new *nsn = w->nsn;
+	if ((r = job_make_rundir(j)))
 		return r;
 
-	_cleanup_(share_freep) struct share *sh = NULL;
-	_cleanup_free_ char *share_path = path_join(j.rundir->path, "share");
+	_cleanup_free_ char *share_path = path_join(j->rundir->path, "share");
 	if (!share_path)
 		return log_errno(-ENOMEM, "share"), EXIT_OSRUN;
-	r = share_new(share_path, &sh);
+	r = share_new(share_path, &w->sh);
 	if (r < 0)
 		return log_errno(r, "share %s", share_path), EXIT_OSRUN;
-	if (!p->no_stdin && stdin_is_data()) {
-		r = share_fill_stdin(sh, STDIN_FILENO);
-		if (r < 0)
-			return log_errno(r, "reading stdin"), EXIT_OSRUN;
-	}
 
 	/* The run's disk is a layer over the snapshot's. With -n it is made
 	 * where the new snapshot is, with a relative backing path, so it can
 	 * be renamed into place as the new snapshot's own layer. */
 	_cleanup_free_ char *sn_disk = snapshot_path(sn, "disk.qcow2"), *sn_mem = snapshot_path(sn, "memory"),
 			    *sn_state = snapshot_path(sn, "state"), *overlay = NULL, *memory = NULL, *backing = NULL,
-			    *console = path_join(j.rundir->path, "console.log"),
-			    *monitor = p->monitor ? path_join(j.rundir->path, "monitor.sock") : NULL;
+			    *console = path_join(j->rundir->path, "console.log"),
+			    *monitor = p->monitor ? path_join(j->rundir->path, "monitor.sock") : NULL;
 	if (nsn) {
 		overlay = snapshot_new_path(nsn, "disk.qcow2");
 		memory = snapshot_new_path(nsn, "memory");
 		if (asprintf(&backing, "../%s/disk.qcow2", sn->name) < 0)
 			backing = NULL;
 	} else {
-		overlay = path_join(j.rundir->path, "disk.qcow2");
+		overlay = path_join(j->rundir->path, "disk.qcow2");
 		memory = strdup(sn_mem);
 		backing = strdup(sn_disk);
 	}
@@ -471,8 +517,8 @@ static int run_execute(const struct run_plan *p)
 		log_debug("copied guest memory for the new snapshot in %.2f s", seconds_since(t0));
 	}
 
-	_cleanup_free_ char *kernel = store_image_path(j.store, sn->meta.image, "vmlinuz"),
-			    *initrd = store_image_path(j.store, sn->meta.image, "initrd.img");
+	_cleanup_free_ char *kernel = store_image_path(j->store, sn->meta.image, "vmlinuz"),
+			    *initrd = store_image_path(j->store, sn->meta.image, "initrd.img");
 	struct vm_plan plan = {
 		.machine = sn->meta.machine,
 		.kernel = kernel,
@@ -486,59 +532,96 @@ static int run_execute(const struct run_plan *p)
 		.monitor = monitor,
 		.vnc = p->vnc,
 	};
-	usec_t t0 = now_usec();
-	if ((r = job_start_vm(&j, &plan)))
+	usec_t t0 = w->qemu_started = now_usec();
+	if ((r = job_start_vm(j, &plan)))
 		return r;
-	if ((r = job_start_debug(&j, &plan, p->novnc)))
+	if ((r = job_start_debug(j, &plan, p->novnc)))
 		return r;
 	struct remote_error err;
-	r = vm_restore(j.vm, sn_state, 120 * USEC_PER_SEC, &err);
+	r = vm_restore(j->vm, sn_state, 120 * USEC_PER_SEC, &err);
 	if (r < 0)
-		return job_fail(&j, r, &err, "restoring snapshot");
+		return job_fail(j, r, &err, "restoring snapshot");
 	log_debug("restored '%s' in %.3f s", sn->name, seconds_since(t0));
-	if ((r = job_wait_agent(&j, p->agent_timeout, "restored guest")))
+	if ((r = job_wait_agent(j, p->agent_timeout, "restored guest")))
 		return r;
-	r = qga_set_time(vm_qga(j.vm), (int64_t)realtime_usec() * 1000, 10 * USEC_PER_SEC, &err);
+	const char *run_id = strrchr(j->rundir->path, '.') + 1;
+	_cleanup_strv_free_ char **env = guest_env(p, prof, prof->share_unc, run_id);
+	if (!env)
+		return log_errno(-ENOMEM, "environment"), EXIT_OSRUN;
+	int64_t prepare_pid;
+	if ((r = share_prepare_start(j, prof, env, &prepare_pid)))
+		return r;
+	r = qga_set_time(vm_qga(j->vm), (int64_t)realtime_usec() * 1000, 10 * USEC_PER_SEC, &err);
 	if (r < 0)
-		return job_fail(&j, r, &err, "setting the guest clock");
+		return job_fail(j, r, &err, "setting the guest clock");
 	log_debug("guest clock set %.3f s after QEMU", seconds_since(t0));
+	if ((r = share_prepare_wait(j, prepare_pid)))
+		return r;
+	if (prepare_pid >= 0)
+		log_debug("share ready %.3f s after QEMU", seconds_since(t0));
+	return 0;
+}
 
-	const char *run_id = strrchr(j.rundir->path, '.') + 1;
+int run_command(const struct run_plan *p, struct warm *w)
+{
+	struct job *j = &w->j;
+	const struct profile *prof = w->prof;
+	usec_t t0 = w->qemu_started;
+	int r;
+	if (!p->no_stdin && stdin_is_data()) {
+		r = share_fill_stdin(w->sh, STDIN_FILENO);
+		if (r < 0)
+			return log_errno(r, "reading stdin"), EXIT_OSRUN;
+	}
+	const char *run_id = strrchr(j->rundir->path, '.') + 1;
 	_cleanup_strv_free_ char **env = guest_env(p, prof, prof->share_unc, run_id);
 	if (!env)
 		return log_errno(-ENOMEM, "environment"), EXIT_OSRUN;
 	int64_t pid;
+	struct remote_error err;
 	struct qga_exec x = {
 		.path = prof->exec_path, .argv = (char *const *)prof->exec_argv, .env = env, .capture = true};
-	r = qga_exec(vm_qga(j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
+	r = qga_exec(vm_qga(j->vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
-		return job_fail(&j, r, &err, "starting the command");
+		return job_fail(j, r, &err, "starting the command");
 	log_debug("command started %.3f s after QEMU", seconds_since(t0));
 
 	struct outcome out;
-	follow(&j, p, sh, pid, &out);
+	follow(j, p, w->sh, pid, &out);
 	log_debug("command ended %.3f s after QEMU", seconds_since(t0));
 
 	if (p->pause && out.finished) {
 		if (wait_for_enter() == -ECANCELED)
 			return job_interrupted();
 	}
-	if (nsn && out.finished) {
+	if (w->nsn && out.finished) {
 		struct snapshot_meta meta = {
-			.parent = sn->name,
-			.image = sn->meta.image,
-			.machine = sn->meta.machine,
+			.parent = w->sn->name,
+			.image = w->sn->meta.image,
+			.machine = w->sn->meta.machine,
 			.created = iso_time_now(),
 			.made_by = p->command,
 		};
-		r = job_save_snapshot(&j, prof, nsn, &meta);
+		r = job_save_snapshot(j, prof, w->nsn, &meta);
 		free(meta.created);
 		free(meta.qemu_version);
 		if (r)
 			return r;
-	} else if (nsn)
+	} else if (w->nsn)
 		log_info("snapshot '%s' not saved: the command did not finish", p->new_snapshot);
 	return out.code;
+}
+
+static int run_execute(const struct run_plan *p)
+{
+	if (run_plan_poolable(p)) {
+		int r = pool_run(p);
+		if (r != -EAGAIN)
+			return r;
+	}
+	_cleanup_(warm_release) struct warm w = {0};
+	int r = run_warm_up(p, &w);
+	return r ? r : run_command(p, &w);
 }
 
 int cmd_run(int argc, char **argv)

@@ -198,7 +198,7 @@ int job_wait_agent(struct job *j, usec_t timeout, const char *what)
 	return 0;
 }
 
-static int wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret)
+int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret)
 {
 	usec_t deadline = deadline_after(timeout);
 	for (;;) {
@@ -216,8 +216,9 @@ static int wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct
 			log_error("guest helper did not finish within %.0f s", (double)timeout / USEC_PER_SEC);
 			return EXIT_OSRUN;
 		}
-		/* The agent has no "exited" event; this wait is short. */
-		r = fd_wait(-1, 0, deadline_after(20 * USEC_PER_MSEC));
+		/* The agent has no "exited" event; helpers end within tens of
+		 * ms, and each ask costs the guest a wakeup. */
+		r = fd_wait(-1, 0, deadline_after(10 * USEC_PER_MSEC));
 		if (r == -ECANCELED)
 			return job_interrupted();
 	}
@@ -236,7 +237,7 @@ int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_ne
 	if (r < 0)
 		return job_fail(j, r, &err, "detaching the share");
 	struct qga_exec_status st;
-	r = wait_guest_process(j, pid, 60 * USEC_PER_SEC, &st);
+	r = job_wait_guest_process(j, pid, 60 * USEC_PER_SEC, &st);
 	if (r)
 		return r;
 	qga_exec_status_release(&st);

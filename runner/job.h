@@ -55,6 +55,9 @@ int job_interrupted(void);
  * exited" with QEMU's own last words when that is what happened. */
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what);
 
+/* Polls the agent until guest process pid has exited; reports a timeout. */
+int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret);
+
 /* Drops the run's share in the guest, saves state into n, quits QEMU and
  * commits n with meta. */
 int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta);

@@ -45,6 +45,8 @@ int main(int argc, char **argv)
 		return cmd_provision(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "snapshot"))
 		return cmd_snapshot(argc - 1, argv + 1);
+	if (argc >= 2 && !strcmp(argv[1], "pool"))
+		return cmd_pool(argc - 1, argv + 1);
 	if (argc >= 2 && !strcmp(argv[1], "image"))
 		return cmd_image(argc - 1, argv + 1);
 	return cmd_run(argc, argv);

@@ -41,6 +41,7 @@ static const struct profile profiles[] = {
 	{
 		.name = "linux",
 		.exec_path = "/usr/lib/osrun/osrun-exec",
+		.prepare_path = "/usr/lib/osrun/osrun-mount",
 		.detach_path = "/usr/lib/osrun/osrun-detach",
 		.base_env = linux_env,
 		.share_unc = "//10.0.2.4/qemu",

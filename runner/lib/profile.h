@@ -25,6 +25,11 @@ struct profile {
 	 * arguments it needs (Windows: powershell.exe -File the script). */
 	const char *exec_path;
 	const char *const *exec_argv;
+	/* Makes the per-run share ready (Linux: mounts it) while osrun sets
+	 * the clock; NULL when the exec helper needs nothing beforehand
+	 * (Windows opens the UNC path on first use). */
+	const char *prepare_path;
+	const char *const *prepare_argv;
 	/* Drops the per-run share before a snapshot is saved. */
 	const char *detach_path;
 	const char *const *detach_argv;

@@ -418,11 +418,102 @@ t_novnc() {
 	expect_err_has "--novnc '6080': expected ADDRESS:PORT"
 }
 
+# --- pool ------------------------------------------------------------------
+# Starts `osrun pool` with the given options; waits until its clones are
+# ready. $pool_pid; its stderr in $T/pool.err.
+pool_start() {
+	"$OSRUN" pool "$@" >"$T/pool.out" 2>"$T/pool.err" </dev/null &
+	pool_pid=$!
+	i=0; while ! grep -q "ready; 'osrun" "$T/pool.err" && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	grep -q "ready; 'osrun" "$T/pool.err" || err "pool never ready: $(cat "$T/pool.err")"
+}
+pool_stop() {
+	kill -TERM $pool_pid; wait $pool_pid; prc=$?
+	[ $prc = 0 ] || err "pool exit code $prc: $(cat "$T/pool.err")"
+	[ -e "$OSRUN_CACHE/pools/provisioned.sock" ] && err "pool socket left behind"
+	return 0
+}
+qemus() { pgrep -f "qemu-system.*$TMPDIR/" | wc -l; }
+# Waits until exactly $1 QEMUs of this test run.
+wait_qemus() {
+	i=0; while [ "$(qemus)" != "$1" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	[ "$(qemus)" = "$1" ] || err "$(qemus) QEMU processes, expected $1"
+}
+
+t_pool_runs() {
+	pool_start -j 2
+	o -v 'echo hi; echo oops >&2; touch /root/p; exit 3'
+	expect_rc 3
+	expect_out hi
+	expect_err_has "running in a warm clone of pool 'provisioned'"
+	expect_err_has "^oops"
+	# A clone serves one command: the next one does not see its file.
+	echo "from stdin" | "$OSRUN" -v -e FOO=bar -w /tmp 'ls /root/p 2>/dev/null || echo clean; echo $FOO; pwd; cat' \
+		>"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	expect_out "$(printf 'clean\nbar\n/tmp\nfrom stdin')"
+	expect_err_has "running in a warm clone"
+	# Runs a clone cannot take restore their own.
+	o -v -n frompool 'true'
+	expect_rc 0
+	grep -q "warm clone" "$T/err" && err "-n ran in a pool clone"
+	o snapshot rm frompool
+	pool_stop
+}
+
+t_pool_busy_falls_back() {
+	pool_start -j 1
+	pids=""
+	for x in a b c; do "$OSRUN" -v "echo $x" >"$T/$x" 2>"$T/$x.err" </dev/null & pids="$pids $!"; done
+	wait $pids
+	for x in a b c; do [ "$(cat "$T/$x")" = $x ] || err "run $x: $(cat "$T/$x" "$T/$x.err")"; done
+	n=$(cat "$T"/a.err "$T"/b.err "$T"/c.err | grep -c "no clone ready\|closed the connection")
+	[ "$n" -ge 2 ] || err "$n runs restored their own clone, expected 2 or more"
+	pool_stop
+}
+
+t_pool_sigint_client() {
+	pool_start -j 1
+	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	kill -INT $pid
+	wait $pid; rc=$?
+	expect_rc 130
+	expect_err_has "interrupted by SIGINT; the VM is stopped"
+	# The clone that ran it is gone; its replacement waits.
+	wait_qemus 1
+	pool_stop
+}
+
+t_pool_keeper_killed() {
+	pool_start -j 1
+	kill -KILL $pool_pid; wait $pool_pid 2>/dev/null
+	wait_qemus 0
+	o 'echo alone'
+	expect_rc 0
+	expect_out alone
+	# The stale socket does not stop a new pool.
+	pool_start -j 1
+	o pool -j 1
+	expect_rc 125
+	expect_err_has "a pool for 'provisioned' already runs"
+	pool_stop
+	o pool -s nosuch
+	expect_rc 125
+	expect_err_has "snapshot 'nosuch': not found"
+	o pool -j 0
+	expect_rc 125
+	expect_err_has "\-\-clones '0'"
+}
+
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails"
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
+t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_keeper_killed"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
