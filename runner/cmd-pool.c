@@ -215,9 +215,10 @@ static int member_serve(int conn, struct warm *w)
 	if (r < 0) {
 		log_set_level(p.common.verbose ? LOG_DEBUG : LOG_INFO);
 		r = run_plan_check(&p, w);
+		if (r == 0)
+			r = -1; /* go on */
 	}
-	if (r < 0 || r > 0) {
-		r = r < 0 ? EXIT_OSRUN : r;
+	if (r >= 0) {
 		send_exit(conn, r);
 		return r;
 	}

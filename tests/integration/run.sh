@@ -454,6 +454,10 @@ t_pool_runs() {
 	expect_rc 0
 	expect_out "$(printf 'clean\nbar\n/tmp\nfrom stdin')"
 	expect_err_has "running in a warm clone"
+	# A clone checks the client's options as a plain run does.
+	o --memory 512 true
+	expect_rc 125
+	expect_err_has "cannot be restored into a 512 MiB machine"
 	# Runs a clone cannot take restore their own.
 	o -v -n frompool 'true'
 	expect_rc 0
@@ -503,6 +507,9 @@ t_pool_keeper_killed() {
 	o pool -s nosuch
 	expect_rc 125
 	expect_err_has "snapshot 'nosuch': not found"
+	o pool --help
+	expect_rc 0
+	grep -q "Usage: osrun pool" "$T/out" || err "pool --help: $(cat "$T/out")"
 	o pool -j 0
 	expect_rc 125
 	expect_err_has "\-\-clones '0'"
