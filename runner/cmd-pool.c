@@ -249,11 +249,17 @@ static int member_main(int keeper, const struct run_plan *plan)
 	if (fdpass_send(keeper, m, 1, NULL, 0) < 0)
 		return EXIT_OSRUN;
 	for (;;) {
-		struct pollfd pf[2] = {{.fd = keeper, .events = POLLIN}, {.fd = cancel_fd_get(), .events = POLLIN}};
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		struct pollfd pf[3] = {{.fd = keeper, .events = POLLIN},
+				       {.fd = cancel_fd_get(), .events = POLLIN},
+				       {.fd = qmp_fd(vm_qmp(w.j.vm)), .events = POLLIN}};
+		if (poll(pf, 3, -1) < 0 && errno != EINTR)
 			return EXIT_OSRUN;
 		if (pf[1].revents & POLLIN)
 			return 0; /* the pool stops: warm_release stops QEMU */
+		/* A clone whose QEMU died must not wait for a command: ending
+		 * here makes the keeper start a replacement. */
+		if (pf[2].revents && (r = qmp_poll(vm_qmp(w.j.vm))) < 0)
+			return job_fail(&w.j, r, NULL, "warm clone");
 		if (!pf[0].revents)
 			continue;
 		_cleanup_free_ char *msg = NULL;

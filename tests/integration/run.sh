@@ -491,6 +491,19 @@ t_pool_sigint_client() {
 	pool_stop
 }
 
+t_pool_clone_qemu_dies() {
+	pool_start -v -j 1
+	pkill -KILL -f "qemu-system.*$TMPDIR/"
+	# The dead clone is dropped and replaced, not handed a command.
+	i=0; while [ "$(grep -c ' ready (' "$T/pool.err")" -lt 2 ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	grep -q "warm clone: QEMU exited (killed by signal 9" "$T/pool.err" || err "pool.err: $(cat "$T/pool.err")"
+	o -v 'echo back'
+	expect_rc 0
+	expect_out back
+	expect_err_has "running in a warm clone"
+	pool_stop
+}
+
 t_pool_keeper_killed() {
 	pool_start -j 1
 	kill -KILL $pool_pid; wait $pool_pid 2>/dev/null
@@ -520,7 +533,7 @@ t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_sna
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
 t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
-t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_keeper_killed"
+t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
