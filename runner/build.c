@@ -43,6 +43,19 @@ static int image_key(const struct build *b, uint64_t *keys, uint64_t *ret)
 	return 0;
 }
 
+/* Each stage's key and the image's, reported on failure: an exit code. */
+static int build_keys(const struct build *b, uint64_t **ret_keys, uint64_t *ret_final)
+{
+	_cleanup_free_ uint64_t *keys = calloc(b->n_stages ? b->n_stages : 1, sizeof *keys);
+	if (!keys)
+		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
+	int r = image_key(b, keys, ret_final);
+	if (r < 0)
+		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	*ret_keys = TAKE_PTR(keys);
+	return 0;
+}
+
 int build_image_id(const struct build *b, char **ret)
 {
 	uint64_t k;
@@ -105,14 +118,12 @@ static void print_argv(char **argv)
 
 int build_print(struct job *j, const struct build *b)
 {
-	_cleanup_free_ uint64_t *keys = calloc(b->n_stages ? b->n_stages : 1, sizeof *keys);
+	_cleanup_free_ uint64_t *keys = NULL;
 	const char *append = stage_append(b);
 	uint64_t final;
-	if (!keys)
-		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
-	int r = image_key(b, keys, &final);
-	if (r < 0)
-		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	int r = build_keys(b, &keys, &final);
+	if (r)
+		return r;
 	printf("image: %s/build-%016llx\n", j->store->images, (unsigned long long)final);
 	for (size_t i = 0; i < b->n_stages; i++) {
 		const struct stage *st = &b->stages[i];
@@ -353,13 +364,11 @@ static void held_release(struct held *h, size_t n)
 
 int build_run(struct job *j, const struct build *b, char **ret_image)
 {
-	_cleanup_free_ uint64_t *keys = calloc(b->n_stages ? b->n_stages : 1, sizeof *keys);
+	_cleanup_free_ uint64_t *keys = NULL;
 	uint64_t final;
-	if (!keys)
-		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
-	int r = image_key(b, keys, &final);
-	if (r < 0)
-		return log_errno(r, "hashing the stages' inputs"), EXIT_OSRUN;
+	int r = build_keys(b, &keys, &final);
+	if (r)
+		return r;
 	_cleanup_free_ char *id = NULL, *image_dir = NULL, *prev = NULL;
 	if (asprintf(&id, "build-%016llx", (unsigned long long)final) < 0 || !(image_dir = path_join(j->store->images, id)))
 		return log_errno(-ENOMEM, "build"), EXIT_OSRUN;
