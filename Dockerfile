@@ -12,6 +12,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev m
 COPY Makefile /src/
 COPY runner /src/runner
 COPY snapshots /src/snapshots
+COPY iso-builder /src/iso-builder
 WORKDIR /src
 RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
     OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows

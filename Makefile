@@ -34,11 +34,14 @@ BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=$(SANITIZE)
 endif
 
-LIB_SRC := $(wildcard runner/lib/*.c) snapshots/store.c
-CMD_SRC := runner/osrun.c runner/job.c runner/build.c $(wildcard runner/cmd-*.c)
-HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h)
+# Libraries (protocols, processes, the store, the Windows medium) and the
+# command layer with the engines it calls.
+LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
+ENGINE_SRC := runner/run.c runner/pool.c runner/job.c runner/build.c runner/final.c
+CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
+HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check unit integration windows-offline image-test bench clean format
+.PHONY: all deps demo guest check layout unit integration windows-offline image-test bench clean format
 
 all: $(BUILD)/osrun guest
 
@@ -64,9 +67,11 @@ $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-i
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
 UNIT_CFLAGS := $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all -Irunner
-$(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(LIB_SRC) $(HDRS)
+# Everything but main(), so that engines and the options parser are testable.
+UNIT_SRC := $(LIB_SRC) $(ENGINE_SRC) runner/options.c
+$(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_SRC) $(HDRS)
 	@mkdir -p $(BUILD)/unit
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(LIB_SRC) -fsanitize=address,undefined $(JSONC_LIBS)
+	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_SRC) -fsanitize=address,undefined -pthread $(JSONC_LIBS)
 
 unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
@@ -78,7 +83,11 @@ integration: $(BUILD)/osrun guest
 windows-offline: $(BUILD)/osrun
 	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/run.sh
 
-check: unit windows-offline integration
+# The house plan (tests/layout.sh) and the format, then the suites.
+layout:
+	@sh tests/layout.sh
+
+check: layout unit windows-offline integration
 
 image-test:
 	sh tests/image/run.sh
@@ -86,8 +95,9 @@ image-test:
 bench: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/restore.py $(BENCH_ARGS)
 
+FORMAT_SRC = $(wildcard runner/*.[ch] runner/lib/*.[ch] snapshots/*.[ch] iso-builder/*.[ch] tests/unit/*.[ch])
 format:
-	clang-format -i runner/*.c runner/*.h runner/lib/*.c runner/lib/*.h snapshots/*.c snapshots/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i $(FORMAT_SRC)
 
 clean:
 	rm -rf $(BUILD)

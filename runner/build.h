@@ -7,7 +7,8 @@
  * may span a few. A finished stage is kept in the store under a key of
  * everything it depends on, so a rebuild starts at the first stage whose
  * inputs changed. The last layer is flattened into ROOT/images/build-KEY,
- * and the provisioned snapshot is saved on that. Reports through log.h. */
+ * and the provisioned snapshot is saved on that (final.c). Progress goes
+ * to log.h; failures come back in struct error. */
 #pragma once
 #include "job.h"
 
@@ -27,13 +28,13 @@ struct stage {
 
 struct build {
 	const struct profile *profile;
-	struct machine machine;		      /* what the stages boot */
-	const char *kernel, *initrd;	      /* linux */
-	const char *const *install_media;     /* install stages' media */
-	const char *const *media;	      /* the other stages' media */
-	const char *base_image;		      /* image whose disk the first stage layers on; NULL: blank */
-	uint64_t disk_size;		      /* bytes, for a blank disk */
-	uint64_t seed;			      /* every input that is not a stage's own */
+	struct machine machine;		  /* what the stages boot */
+	const char *kernel, *initrd;	  /* linux */
+	const char *const *install_media; /* install stages' media */
+	const char *const *media;	  /* the other stages' media */
+	const char *base_image;		  /* image whose disk the first stage layers on; NULL: blank */
+	uint64_t disk_size;		  /* bytes, for a blank disk */
+	uint64_t seed;			  /* every input that is not a stage's own */
 	const struct stage *stages;
 	size_t n_stages;
 	const char *const *image_files; /* linked from base_image into the built image */
@@ -42,12 +43,14 @@ struct build {
 };
 
 /* The built image's id: "build-" and a key over the seed and every stage. */
-int build_image_id(const struct build *b, char **ret);
-/* Prints, without running anything, which stages would run and each one's
- * QEMU command line. */
-int build_print(struct job *j, const struct build *b);
+int build_image_id(const struct build *b, char **ret, struct error *e);
+/* Writes to out, without running anything, which stages would run and each
+ * one's QEMU command line. */
+int build_print(struct job *j, const struct build *b, FILE *out, struct error *e);
 /* Runs (or reuses) the stages; *ret_image gets the built image's id. */
-int build_run(struct job *j, const struct build *b, char **ret_image);
+int build_run(struct job *j, const struct build *b, char **ret_image, struct error *e);
+/* An argv as a shell would take it back, quoted where needed. */
+void build_print_argv(FILE *out, char **argv);
 
 /* The last stage: boots the built image as runs will restore it (a linux
  * image's vmlinuz and initrd.img are in it), waits for the agent and for the
@@ -65,7 +68,8 @@ struct build_final {
  * built from the same inputs and machine; else (with force, replacing it)
  * runs the stages and saves name. made_by goes into its metadata. */
 int build_provision(struct job *j, const struct build *b, const struct build_final *f, const char *name, bool force,
-		    const char *made_by);
+		    const char *made_by, struct error *e);
 
-/* Prints the last stage's QEMU command line (dry runs). */
-int build_print_final(struct job *j, const struct build *b, const struct build_final *f, const char *name);
+/* Writes the last stage's QEMU command line to out (dry runs). */
+int build_print_final(struct job *j, const struct build *b, const struct build_final *f, const char *name, FILE *out,
+		      struct error *e);

@@ -1,149 +1,30 @@
 /* osrun pool: keeps clones of one snapshot warm — restored, clock set,
  * share ready — so that `osrun -s NAME COMMAND` starts COMMAND at once.
  *
- * The keeper listens on STORE/pools/NAME.sock (a UNIX socket in a 0700
- * directory) and forks one member process per clone. A member warms its
- * clone up with the same code as a plain run, says "ready", and waits. A
- * client connects and sends its arguments with its stdin, stdout and
- * stderr attached; the keeper passes the connection to a ready member and
- * forks a replacement. The member runs the client's command as a plain run
- * would, with the client's descriptors, and sends the exit code back. Each
- * clone serves one command, then is thrown away, so runs stay isolated.
- * A client that finds no pool, or no clone ready, runs on its own. */
+ * The keeper listens on the store's pool socket for NAME and forks one
+ * member process per clone. A member warms its clone up with the run
+ * engine, says "ready", and waits. A client connects and sends its parsed
+ * plan with its stdin, stdout and stderr attached (pool.h has the
+ * protocol); the keeper passes the connection to a ready member and forks a
+ * replacement. The member runs the client's command as a plain run would,
+ * with the client's descriptors, reports on the client's stderr, and sends
+ * the exit code back. Each clone serves one command, then is thrown away,
+ * so runs stay isolated. A client that finds no pool, or no clone ready,
+ * runs on its own. */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/wait.h>
 
 #include "commands.h"
 #include "lib/fdpass.h"
-#include "lib/log.h"
-#include "run.h"
-
-/* Messages: client -> member: the request (arguments, NUL-separated, with
- * fds 0-2), then 'S' + signal number to pass Ctrl-C on. keeper -> client:
- * 'B' (busy: no clone ready). member -> keeper: 'R' (ready). member ->
- * client: 'A' (taken), then 'X' + exit code. */
-enum { MSG_BUSY = 'B', MSG_READY = 'R', MSG_TAKEN = 'A', MSG_EXIT = 'X', MSG_SIGNAL = 'S' };
-#define REQUEST_MAX (1u << 20)
-
-static char *pool_socket_path(const char *cache, const char *name)
-{
-	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
-	char *path;
-	if (!root || asprintf(&path, "%s/pools/%s.sock", root, name) < 0)
-		return NULL;
-	return path;
-}
-
-static int socket_address(const char *path, struct sockaddr_un *ret)
-{
-	*ret = (struct sockaddr_un){.sun_family = AF_UNIX};
-	size_t n = strlen(path);
-	if (n >= sizeof ret->sun_path)
-		return -ENAMETOOLONG;
-	memcpy(ret->sun_path, path, n + 1);
-	return 0;
-}
-
-/* ---- client ------------------------------------------------------------ */
-
-static int request_encode(const struct run_plan *p, char **ret, size_t *ret_len)
-{
-	size_t len = 0;
-	for (int i = 0; i < p->argc; i++)
-		len += strlen(p->argv[i]) + 1;
-	if (len > REQUEST_MAX)
-		return -E2BIG;
-	char *buf = malloc(len ? len : 1), *w = buf;
-	if (!buf)
-		return -ENOMEM;
-	for (int i = 0; i < p->argc; i++)
-		w = stpcpy(w, p->argv[i]) + 1;
-	*ret = buf;
-	*ret_len = len;
-	return 0;
-}
-
-int pool_run(const struct run_plan *p)
-{
-	_cleanup_free_ char *path = pool_socket_path(p->common.cache, p->snapshot);
-	struct sockaddr_un sa;
-	if (!path || socket_address(path, &sa) < 0)
-		return -EAGAIN;
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		return -EAGAIN; /* no pool: the usual case */
-	_cleanup_free_ char *req = NULL;
-	size_t len;
-	int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
-	if (request_encode(p, &req, &len) < 0 || fdpass_send(fd, req, len, fds, 3) < 0)
-		return -EAGAIN;
-
-	int forwarded = 0; /* a signal passed on to the member */
-	bool taken = false; /* a member has the command: it must answer */
-	usec_t deadline = USEC_INFINITY;
-	for (;;) {
-		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = cancel_fd_get(), .events = POLLIN}};
-		int k = poll(pf, 2, deadline_to_poll_ms(deadline));
-		if (k < 0 && errno != EINTR)
-			return log_errno(-errno, "poll"), EXIT_OSRUN;
-		if (k == 0) {
-			log_error("interrupted by SIG%s; the pool's clone did not stop within 30 s",
-				  signal_name(forwarded));
-			return 128 + forwarded;
-		}
-		if (pf[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(cancel_fd_get(), &si, sizeof si) == sizeof si) {
-				forwarded = (int)si.ssi_signo;
-				char m[2] = {MSG_SIGNAL, (char)forwarded};
-				fdpass_send(fd, m, 2, NULL, 0);
-				deadline = deadline_after(30 * USEC_PER_SEC);
-			}
-		}
-		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
-			continue;
-		_cleanup_free_ char *msg = NULL;
-		size_t n;
-		int r = fdpass_recv(fd, 16, &msg, &n, NULL, NULL);
-		if ((r < 0 || n == 0) && forwarded)
-			return log_error("interrupted by SIG%s; the VM is stopped", signal_name(forwarded)),
-			       128 + forwarded;
-		if ((r < 0 || n == 0) && !taken) {
-			log_debug("pool for '%s' closed the connection; restoring a clone here", p->snapshot);
-			return -EAGAIN;
-		}
-		if (r < 0 || n == 0) {
-			log_error("pool for '%s': its clone ended without an exit status", p->snapshot);
-			return EXIT_OSRUN;
-		}
-		if (msg[0] == MSG_BUSY) {
-			if (forwarded)
-				return log_error("interrupted by SIG%s", signal_name(forwarded)), 128 + forwarded;
-			log_debug("pool for '%s' has no clone ready; restoring one here", p->snapshot);
-			return -EAGAIN;
-		}
-		if (msg[0] == MSG_TAKEN) {
-			taken = true;
-			log_debug("running in a warm clone of pool '%s'", p->snapshot);
-		}
-		else if (msg[0] == MSG_EXIT && n >= 1 + sizeof(int)) {
-			int code;
-			memcpy(&code, msg + 1, sizeof code);
-			return code;
-		}
-	}
-}
+#include "options.h"
+#include "pool.h"
 
 /* ---- member ------------------------------------------------------------ */
 
@@ -171,7 +52,7 @@ static void *bridge_main(void *arg)
 		char *msg = NULL;
 		size_t n = 0;
 		int r = fdpass_recv(b->conn, 16, &msg, &n, NULL, NULL);
-		int sig = r < 0 || n == 0 ? SIGTERM : n == 2 && msg[0] == MSG_SIGNAL ? msg[1] : 0;
+		int sig = r < 0 || n == 0 ? SIGTERM : n == 2 && msg[0] == POOL_MSG_SIGNAL ? msg[1] : 0;
 		free(msg);
 		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
 			kill(getpid(), sig);
@@ -180,51 +61,59 @@ static void *bridge_main(void *arg)
 	}
 }
 
-static void send_exit(int conn, int code)
+/* The client's plan, checked against this clone: 0, or the exit code
+ * already reported to the client. */
+static int member_accept(int conn, struct warm *w, struct pool_request *req, int *ret_code)
 {
-	char m[1 + sizeof(int)] = {MSG_EXIT};
-	memcpy(m + 1, &code, sizeof code);
-	fdpass_send(conn, m, sizeof m, NULL, 0);
-}
-
-/* Runs the request on conn in w; returns the exit code sent back. */
-static int member_serve(int conn, struct warm *w)
-{
-	_cleanup_free_ char *req = NULL;
+	_cleanup_free_ char *buf = NULL;
 	size_t len, nfds;
 	int fds[FDPASS_MAX_FDS];
-	int r = fdpass_recv(conn, REQUEST_MAX, &req, &len, fds, &nfds);
-	if (r < 0 || len == 0 || nfds != 3 || req[len - 1]) {
-		for (size_t i = 0; r == 0 && i < nfds; i++)
+	int r = fdpass_recv(conn, POOL_REQUEST_MAX, &buf, &len, fds, &nfds);
+	if (r == 0 && nfds != 3) {
+		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
-		return EXIT_OSRUN; /* not a client: nobody to tell */
+		r = -EBADMSG;
+	}
+	if (r < 0) {
+		*ret_code = EXIT_OSRUN; /* not a client: nobody to tell */
+		return r;
 	}
 	for (int i = 0; i < 3; i++) {
 		dup2(fds[i], i);
 		close(fds[i]);
 	}
-	char m[1] = {MSG_TAKEN};
+	char m[1] = {POOL_MSG_TAKEN};
 	fdpass_send(conn, m, 1, NULL, 0);
-
-	_cleanup_strv_free_ char **argv = NULL;
-	for (char *a = req; a < req + len; a += strlen(a) + 1)
-		if (!(argv = strv_append(argv, a)))
-			return send_exit(conn, EXIT_OSRUN), EXIT_OSRUN;
-	_cleanup_(run_plan_release) struct run_plan p = {0};
-	r = run_parse((int)strv_length(argv), argv, &p);
+	struct error e = {0};
+	r = pool_request_decode(buf, len, req);
+	if (r < 0)
+		error_set(&e, r, "pool: the request is not one this osrun understands (another version?)");
+	else if (strcmp(req->plan.snapshot, w->sn->name))
+		r = error_set(&e, -EINVAL, "pool: the request is for snapshot '%s', not '%s'", req->plan.snapshot,
+			      w->sn->name);
+	else {
+		log_set_level(req->plan.verbose ? LOG_DEBUG : LOG_INFO);
+		r = run_plan_check(&req->plan, w, &e);
+	}
 	if (r < 0) {
-		log_set_level(p.common.verbose ? LOG_DEBUG : LOG_INFO);
-		r = run_plan_check(&p, w);
-		if (r == 0)
-			r = -1; /* go on */
+		*ret_code = options_report(&e);
+		pool_send_exit(conn, *ret_code);
 	}
-	if (r >= 0) {
-		send_exit(conn, r);
-		return r;
-	}
+	return r;
+}
+
+/* Runs the request on conn in w; returns the exit code sent back. */
+static int member_serve(int conn, struct warm *w)
+{
+	_cleanup_(pool_request_release) struct pool_request req = {0};
+	int code;
+	if (member_accept(conn, w, &req, &code) < 0)
+		return code;
 	struct bridge b = {.conn = conn, .stop = eventfd(0, EFD_CLOEXEC)};
 	bool bridged = b.stop >= 0 && pthread_create(&b.thread, NULL, bridge_main, &b) == 0;
-	r = run_command(&p, w);
+	struct error e = {0};
+	_cleanup_(run_result_release) struct run_result res = {0};
+	int r = run_command(&req.plan, w, &res, &e);
 	if (bridged) {
 		uint64_t one = 1;
 		if (write(b.stop, &one, sizeof one) < 0)
@@ -233,33 +122,29 @@ static int member_serve(int conn, struct warm *w)
 	}
 	if (b.stop >= 0)
 		close(b.stop);
+	code = r < 0 ? options_report(&e) : options_report_result(&res);
 	/* QEMU stops before the client hears the end, as in a plain run. */
 	warm_release(w);
-	send_exit(conn, r);
-	return r;
+	pool_send_exit(conn, code);
+	return code;
 }
 
-static int member_main(int keeper, const struct run_plan *plan)
+/* Waits for the keeper's job while watching QEMU: a clone whose QEMU died
+ * must not take a command; ending here makes the keeper start another. */
+static int member_wait_job(int keeper, struct warm *w, int *ret_conn)
 {
-	_cleanup_(warm_release) struct warm w = {0};
-	int r = run_warm_up(plan, &w);
-	if (r)
-		return r;
-	char m[1] = {MSG_READY};
-	if (fdpass_send(keeper, m, 1, NULL, 0) < 0)
-		return EXIT_OSRUN;
 	for (;;) {
 		struct pollfd pf[3] = {{.fd = keeper, .events = POLLIN},
 				       {.fd = cancel_fd_get(), .events = POLLIN},
-				       {.fd = qmp_fd(vm_qmp(w.j.vm)), .events = POLLIN}};
+				       {.fd = qmp_fd(vm_qmp(w->j.vm)), .events = POLLIN}};
 		if (poll(pf, 3, -1) < 0 && errno != EINTR)
 			return EXIT_OSRUN;
 		if (pf[1].revents & POLLIN)
 			return 0; /* the pool stops: warm_release stops QEMU */
-		/* A clone whose QEMU died must not wait for a command: ending
-		 * here makes the keeper start a replacement. */
-		if (pf[2].revents && (r = qmp_poll(vm_qmp(w.j.vm))) < 0)
-			return job_fail(&w.j, r, NULL, "warm clone");
+		int r;
+		struct error e = {0};
+		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0)
+			return job_fail(&w->j, r, NULL, "warm clone", &e), options_report(&e);
 		if (!pf[0].revents)
 			continue;
 		_cleanup_free_ char *msg = NULL;
@@ -268,18 +153,33 @@ static int member_main(int keeper, const struct run_plan *plan)
 		r = fdpass_recv(keeper, 16, &msg, &n, conn, &nfds);
 		if (r < 0 || n == 0)
 			return 0; /* the keeper is gone */
-		if (nfds != 1) {
-			for (size_t i = 0; i < nfds; i++)
-				close(conn[i]);
-			continue;
+		if (nfds == 1) {
+			*ret_conn = conn[0];
+			return -1;
 		}
-		/* The job is the client's now: it runs to its end even when the
-		 * pool stops meanwhile. */
-		prctl(PR_SET_PDEATHSIG, 0);
-		r = member_serve(conn[0], &w);
-		close(conn[0]);
-		return r;
+		for (size_t i = 0; i < nfds; i++)
+			close(conn[i]);
 	}
+}
+
+static int member_main(int keeper, const struct run_plan *plan)
+{
+	_cleanup_(warm_release) struct warm w = {0};
+	struct error e = {0};
+	if (run_warm_up(plan, &w, &e) < 0)
+		return options_report(&e);
+	char m[1] = {POOL_MSG_READY};
+	if (fdpass_send(keeper, m, 1, NULL, 0) < 0)
+		return EXIT_OSRUN;
+	int conn = -1, r = member_wait_job(keeper, &w, &conn);
+	if (r >= 0)
+		return r;
+	/* The job is the client's now: it runs to its end even when the pool
+	 * stops meanwhile. */
+	prctl(PR_SET_PDEATHSIG, 0);
+	r = member_serve(conn, &w);
+	close(conn);
+	return r;
 }
 
 /* ---- keeper ------------------------------------------------------------ */
@@ -357,7 +257,7 @@ static int member_event(struct pool *pl, size_t i)
 	size_t n;
 	int r = fdpass_recv(mb->fd, 16, &msg, &n, NULL, NULL);
 	if (r == 0 && n > 0) {
-		if (msg[0] == MSG_READY) {
+		if (msg[0] == POOL_MSG_READY) {
 			mb->ready = true;
 			pl->failures = 0;
 			log_debug("pool: clone %d ready (%zu of %zu)", (int)mb->pid, pool_count(pl, true), pl->want);
@@ -370,10 +270,8 @@ static int member_event(struct pool *pl, size_t i)
 	bool failed_warm_up = !mb->ready && !mb->busy;
 	close(mb->fd);
 	pl->m[i] = pl->m[--pl->n];
-	if (failed_warm_up && ++pl->failures >= 3) {
-		log_error("pool for '%s': clones keep failing to start (see above); stopping", pl->plan->snapshot);
+	if (failed_warm_up && ++pl->failures >= 3)
 		return -EIO;
-	}
 	return 0;
 }
 
@@ -386,7 +284,7 @@ static void pool_accept(struct pool *pl)
 		struct member *mb = &pl->m[i];
 		if (!mb->ready || mb->busy)
 			continue;
-		char m[1] = {'J'};
+		char m[1] = {POOL_MSG_JOB};
 		if (fdpass_send(mb->fd, m, 1, &c, 1) < 0)
 			continue;
 		mb->busy = true;
@@ -398,60 +296,33 @@ static void pool_accept(struct pool *pl)
 	_cleanup_free_ char *req = NULL;
 	size_t n;
 	if (fd_wait(c, POLLIN, deadline_after(USEC_PER_SEC)) == 1)
-		fdpass_recv(c, REQUEST_MAX, &req, &n, NULL, NULL);
-	char m[1] = {MSG_BUSY};
+		fdpass_recv(c, POOL_REQUEST_MAX, &req, &n, NULL, NULL);
+	char m[1] = {POOL_MSG_BUSY};
 	fdpass_send(c, m, 1, NULL, 0);
 }
 
+/* Stops the members that wait; those running a client's command finish
+ * it on their own. A member ends when its teardown (QEMU, smbd, run
+ * directory) is done. */
 static void pool_stop(struct pool *pl)
 {
 	for (size_t i = 0; i < pl->n; i++)
 		if (!pl->m[i].busy)
 			kill(pl->m[i].pid, SIGTERM);
+	/* The Ctrl-C that stops the pool must not cut the waits short. */
+	int cancel = cancel_fd_get();
+	cancel_fd_set(-1);
 	usec_t deadline = deadline_after(30 * USEC_PER_SEC);
 	for (size_t i = 0; i < pl->n; i++) {
-		if (pl->m[i].busy)
-			continue;
-		/* A member ends when its teardown (QEMU, smbd, run dir) is done. */
-		while (waitpid(pl->m[i].pid, NULL, WNOHANG) == 0) {
-			if (now_usec() >= deadline) {
-				kill(pl->m[i].pid, SIGKILL);
-				waitpid(pl->m[i].pid, NULL, 0);
-				break;
-			}
-			usleep(10 * 1000);
-		}
-	}
-	for (size_t i = 0; i < pl->n; i++)
+		usec_t now = now_usec();
+		if (!pl->m[i].busy && proc_wait(pl->m[i].pid, deadline > now ? deadline - now : 1, NULL) < 0)
+			proc_kill_and_reap(pl->m[i].pid, 0);
 		close(pl->m[i].fd);
+	}
+	cancel_fd_set(cancel);
 	free(pl->m);
 	pl->m = NULL;
 	pl->n = 0;
-}
-
-static int pool_listen(const char *path, int *ret)
-{
-	struct sockaddr_un sa;
-	int r = socket_address(path, &sa);
-	if (r < 0)
-		return r;
-	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
-		if (errno != EADDRINUSE)
-			return -errno;
-		/* A live pool answers; a dead one's socket file is stale. */
-		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0)
-			return -EADDRINUSE;
-		if (unlink(path) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-			return -errno;
-	}
-	if (listen(fd, 64) < 0)
-		return -errno;
-	*ret = TAKE_FD(fd);
-	return 0;
 }
 
 static void pool_help(void)
@@ -476,123 +347,96 @@ static void pool_help(void)
 	       "(the pages it changed; the rest is the page cache all clones share).\n");
 }
 
+/* The snapshot must exist now: a typo should not become a loop of clones
+ * that fail. Then the socket, in the store's private pools directory. */
+static int pool_open(const struct run_plan *plan, char **ret_path, int *ret_fd, struct error *e)
+{
+	_cleanup_(job_release) struct job j = {0};
+	int r = job_open_store(&j, plan->cache, false, e);
+	if (r < 0)
+		return r;
+	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
+	r = snapshot_open(j.store, plan->snapshot, &sn);
+	if (r == -ENOENT)
+		return error_set(e, r, "snapshot '%s': not found in %s", plan->snapshot, j.store->root);
+	if (r < 0)
+		return error_errno(e, r, "snapshot '%s'", plan->snapshot);
+	if ((r = store_area_make(j.store, STORE_POOLS)) < 0)
+		return error_errno(e, r, "%s/pools", j.store->root);
+	_cleanup_free_ char *path = store_pool_socket(j.store->root, plan->snapshot);
+	if (!path)
+		return error_errno(e, -ENOMEM, "pool");
+	r = pool_listen(path, ret_fd);
+	if (r == -EADDRINUSE)
+		return error_set(e, r, "a pool for '%s' already runs (%s)", plan->snapshot, path);
+	if (r < 0)
+		return error_errno(e, r, "pool socket %s", path);
+	*ret_path = TAKE_PTR(path);
+	return 0;
+}
+
+/* One round: top the clones up, wait for an event, handle it. 0 goes on,
+ * 1 stops (Ctrl-C), <0 stops on a failure in e. */
+static int pool_step(struct pool *pl, struct error *e)
+{
+	while (pool_count(pl, false) < pl->want) {
+		int r = member_spawn(pl);
+		if (r < 0)
+			return error_errno(e, r, "starting a clone");
+	}
+	if (!pl->announced && pool_count(pl, true) == pl->want) {
+		log_info("pool for '%s': %zu clone%s ready; 'osrun -s %s COMMAND' runs in one", pl->plan->snapshot,
+			 pl->want, pl->want == 1 ? "" : "s", pl->plan->snapshot);
+		pl->announced = true;
+	}
+	struct pollfd pf[2 + 64 * 2];
+	size_t np = 0;
+	pf[np++] = (struct pollfd){.fd = cancel_fd_get(), .events = POLLIN};
+	pf[np++] = (struct pollfd){.fd = pl->listen_fd, .events = POLLIN};
+	for (size_t i = 0; i < pl->n && np < ELEMENTSOF(pf); i++)
+		pf[np++] = (struct pollfd){.fd = pl->m[i].fd, .events = POLLIN};
+	if (poll(pf, np, -1) < 0 && errno != EINTR)
+		return error_errno(e, -errno, "poll");
+	if (pf[0].revents & POLLIN) {
+		log_info("pool for '%s': stopping", pl->plan->snapshot);
+		return 1;
+	}
+	if (pf[1].revents & POLLIN)
+		pool_accept(pl);
+	/* Back to front: member_event may move the last member into i. */
+	for (size_t i = np - 2; i-- > 0;)
+		if (pf[2 + i].revents && member_event(pl, i) < 0)
+			return error_set(e, -EIO, "pool for '%s': clones keep failing to start (see above); stopping",
+					 pl->plan->snapshot);
+	return 0;
+}
+
 int cmd_pool(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"use-snapshot", required_argument, NULL, 's'},
-		{"clones", required_argument, NULL, 'j'},
-		{"cache", required_argument, NULL, 0x100},
-		{},
-	};
 	struct run_plan plan = {.snapshot = "provisioned", .agent_timeout = 60 * USEC_PER_SEC};
+	struct common_opts c = {0};
 	unsigned want = 1;
-	int c;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hvs:j:", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			pool_help();
-			return 0;
-		case 'v':
-			plan.common.verbose++;
-			break;
-		case 's':
-			plan.snapshot = optarg;
-			break;
-		case 'j':
-			if (parse_uint(optarg, 1, 64, &want) < 0)
-				return log_error("--clones '%s': expected a number from 1 to 64", optarg), EXIT_OSRUN;
-			break;
-		case 0x100:
-			plan.common.cache = optarg;
-			break;
-		default:
-			return report_bad_option(c, argv), EXIT_OSRUN;
-		}
-	}
-	if (optind < argc)
-		return log_error("pool: unexpected argument '%s' (see 'osrun pool --help')", argv[optind]), EXIT_OSRUN;
-	if (plan.common.verbose)
-		log_set_level(LOG_DEBUG);
-	const char *why;
-	if (snapshot_name_check(plan.snapshot, &why) < 0)
-		return log_error("snapshot name '%s' %s", plan.snapshot, why), EXIT_OSRUN;
-
-	/* The snapshot must exist now: a typo should not become a loop of
-	 * clones that fail. */
-	{
-		_cleanup_(job_release) struct job j = {0};
-		int r = job_open_store(&j, &plan.common, false);
-		if (r)
-			return r;
-		_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
-		r = snapshot_open(j.store, plan.snapshot, &sn);
-		if (r == -ENOENT)
-			return log_error("snapshot '%s': not found in %s", plan.snapshot, j.store->root), EXIT_OSRUN;
-		if (r < 0)
-			return log_errno(r, "snapshot '%s'", plan.snapshot), EXIT_OSRUN;
-		_cleanup_free_ char *dir = path_join(j.store->root, "pools");
-		if (!dir)
-			return log_errno(-ENOMEM, "pool"), EXIT_OSRUN;
-		/* Whoever can connect runs commands: the directory is ours alone. */
-		if ((mkdir(dir, 0700) < 0 && errno != EEXIST) || chmod(dir, 0700) < 0)
-			return log_errno(-errno, "%s", dir), EXIT_OSRUN;
-	}
-	_cleanup_free_ char *path = pool_socket_path(plan.common.cache, plan.snapshot);
-	if (!path)
-		return log_errno(-ENOMEM, "pool"), EXIT_OSRUN;
+	const struct opt table[] = {
+		{"use-snapshot", 's', OPT_STRING, &plan.snapshot, 0, 0, NULL},
+		{"clones", 'j', OPT_UINT, &want, 1, 64, "expected a number from 1 to 64"},
+		OPTS_COMMON(&c),
+	};
+	struct error e = {0};
+	int first, r = options_parse(table, pool_help, false, argc, argv, &first, &e);
+	if (r == 0 && (r = options_no_operands("pool", argc, argv, first, &e)) == 0)
+		r = options_check_snapshot_name(plan.snapshot, &e);
+	if (r != 0)
+		return r < 0 ? options_report(&e) : 0;
+	plan.cache = c.cache;
+	plan.verbose = c.verbose;
+	_cleanup_free_ char *path = NULL;
 	struct pool pl = {.plan = &plan, .want = want, .listen_fd = -1};
-	int r = pool_listen(path, &pl.listen_fd);
-	if (r == -EADDRINUSE)
-		return log_error("a pool for '%s' already runs (%s)", plan.snapshot, path), EXIT_OSRUN;
-	if (r < 0)
-		return log_errno(r, "pool socket %s", path), EXIT_OSRUN;
-
-	int code = 0;
-	for (;;) {
-		while (pool_count(&pl, false) < pl.want) {
-			r = member_spawn(&pl);
-			if (r < 0) {
-				log_errno(r, "starting a clone");
-				code = EXIT_OSRUN;
-				goto stop;
-			}
-		}
-		if (!pl.announced && pool_count(&pl, true) == pl.want) {
-			log_info("pool for '%s': %zu clone%s ready; 'osrun -s %s COMMAND' runs in one", plan.snapshot,
-				 pl.want, pl.want == 1 ? "" : "s", plan.snapshot);
-			pl.announced = true;
-		}
-		struct pollfd pf[2 + 64 * 2];
-		size_t np = 0;
-		pf[np++] = (struct pollfd){.fd = cancel_fd_get(), .events = POLLIN};
-		pf[np++] = (struct pollfd){.fd = pl.listen_fd, .events = POLLIN};
-		for (size_t i = 0; i < pl.n && np < sizeof pf / sizeof *pf; i++)
-			pf[np++] = (struct pollfd){.fd = pl.m[i].fd, .events = POLLIN};
-		if (poll(pf, np, -1) < 0 && errno != EINTR) {
-			log_errno(-errno, "poll");
-			code = EXIT_OSRUN;
-			goto stop;
-		}
-		if (pf[0].revents & POLLIN) {
-			log_info("pool for '%s': stopping", plan.snapshot);
-			goto stop;
-		}
-		if (pf[1].revents & POLLIN)
-			pool_accept(&pl);
-		/* Back to front: member_event may move the last member into i. */
-		for (size_t i = np - 2; i-- > 0;)
-			if (pf[2 + i].revents && member_event(&pl, i) < 0) {
-				code = EXIT_OSRUN;
-				goto stop;
-			}
-	}
-stop:
+	if ((r = pool_open(&plan, &path, &pl.listen_fd, &e)) < 0)
+		return options_report(&e);
+	while ((r = pool_step(&pl, &e)) == 0)
+		;
 	unlink(path);
 	close(pl.listen_fd);
-	pl.listen_fd = -1;
 	pool_stop(&pl);
-	return code;
+	return r < 0 ? options_report(&e) : 0;
 }

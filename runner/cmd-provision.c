@@ -2,12 +2,11 @@
  * engine (its stage scripts write status lines and power off), then boot
  * it, wait for its agent and save the snapshot every run starts from. */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <string.h>
 
 #include "build.h"
 #include "commands.h"
-#include "lib/log.h"
+#include "options.h"
 
 #ifndef OSRUN_GUEST_DIR
 #define OSRUN_GUEST_DIR "/usr/local/share/osrun/guest"
@@ -59,35 +58,39 @@ static void provision_help(void)
 	       OSRUN_GUEST_DIR);
 }
 
-enum {
-	OPT_NAME = 0x100,
-	OPT_MEMORY,
-	OPT_CPUS,
-	OPT_GUEST,
-	OPT_APPEND,
-	OPT_BOOT_TIMEOUT,
-	OPT_FORCE,
-	OPT_CACHE,
-	OPT_KEEP,
-	OPT_DRY_RUN,
-};
-
-static int provision_parse(int argc, char **argv, struct provision_plan *p)
+/* The test guest's files and stage scripts must all be there. */
+static int check_guest(const char *dir, struct error *e)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"name", required_argument, NULL, OPT_NAME},
-		{"memory", required_argument, NULL, OPT_MEMORY},
-		{"cpus", required_argument, NULL, OPT_CPUS},
-		{"guest", required_argument, NULL, OPT_GUEST},
-		{"append", required_argument, NULL, OPT_APPEND},
-		{"boot-timeout", required_argument, NULL, OPT_BOOT_TIMEOUT},
-		{"force", no_argument, NULL, OPT_FORCE},
-		{"cache", required_argument, NULL, OPT_CACHE},
-		{"keep", no_argument, NULL, OPT_KEEP},
-		{"dry-run", no_argument, NULL, OPT_DRY_RUN},
-		{},
+	for (const char *const *f = guest_files; *f; f++) {
+		_cleanup_free_ char *path = path_join(dir, *f);
+		if (path && !file_exists(path))
+			return error_set(
+				e, -ENOENT,
+				"test guest: %s not found (build it with 'make guest', or name it with --guest)", path);
+	}
+	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/stages/%s.sh", dir, stage_names[i]) >= 0 && !file_exists(path))
+			return error_set(e, -ENOENT,
+					 "test guest: stage script %s not found (rebuild it with 'make guest')", path);
+	}
+	return 0;
+}
+
+/* 0: go on; 1: --help said all. */
+static int provision_parse(int argc, char **argv, struct provision_plan *p, struct error *e)
+{
+	const struct opt table[] = {
+		{"name", 0, OPT_STRING, &p->name, 0, 0, NULL},
+		{"memory", 0, OPT_UINT, &p->memory_mib, 64, 1u << 20, "expected MiB, 64 or more"},
+		{"cpus", 0, OPT_UINT, &p->cpus, 1, 64, "expected 1 to 64"},
+		{"guest", 0, OPT_STRING, &p->guest_dir, 0, 0, NULL},
+		{"append", 0, OPT_STRING, &p->append, 0, 0, NULL},
+		{"boot-timeout", 0, OPT_SECONDS, &p->boot_timeout, 0, 0, NULL},
+		{"force", 0, OPT_FLAG, &p->force, 0, 0, NULL},
+		{"keep", 0, OPT_FLAG, &p->keep, 0, 0, NULL},
+		{"dry-run", 0, OPT_FLAG, &p->dry_run, 0, 0, NULL},
+		OPTS_COMMON(&p->common),
 	};
 	p->name = "provisioned";
 	p->memory_mib = 256;
@@ -95,108 +98,53 @@ static int provision_parse(int argc, char **argv, struct provision_plan *p)
 	p->boot_timeout = 120 * USEC_PER_SEC;
 	const char *g = getenv("OSRUN_GUEST_DIR");
 	p->guest_dir = g && *g ? g : OSRUN_GUEST_DIR;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+:hv", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			provision_help();
-			return 0;
-		case 'v':
-			p->common.verbose++;
-			break;
-		case OPT_NAME:
-			p->name = optarg;
-			break;
-		case OPT_MEMORY:
-			if (parse_uint(optarg, 64, 1u << 20, &p->memory_mib) < 0)
-				return log_error("--memory '%s': expected MiB, 64 or more", optarg), EXIT_OSRUN;
-			break;
-		case OPT_CPUS:
-			if (parse_uint(optarg, 1, 64, &p->cpus) < 0)
-				return log_error("--cpus '%s': expected 1 to 64", optarg), EXIT_OSRUN;
-			break;
-		case OPT_GUEST:
-			p->guest_dir = optarg;
-			break;
-		case OPT_APPEND:
-			p->append = optarg;
-			break;
-		case OPT_BOOT_TIMEOUT:
-			if (parse_seconds(optarg, &p->boot_timeout) < 0)
-				return log_error("--boot-timeout '%s': expected a positive number of seconds", optarg),
-				       EXIT_OSRUN;
-			break;
-		case OPT_FORCE:
-			p->force = true;
-			break;
-		case OPT_CACHE:
-			p->common.cache = optarg;
-			break;
-		case OPT_KEEP:
-			p->keep = true;
-			break;
-		case OPT_DRY_RUN:
-			p->dry_run = true;
-			break;
-		default:
-			return report_bad_option(c, argv), EXIT_OSRUN;
-		}
-	}
-	if (optind < argc)
-		return log_error("provision: unexpected argument '%s'", argv[optind]), EXIT_OSRUN;
-	const char *why;
-	if (snapshot_name_check(p->name, &why) < 0)
-		return log_error("snapshot name '%s' %s", p->name, why), EXIT_OSRUN;
-	for (const char *const *f = guest_files; *f; f++) {
-		_cleanup_free_ char *path = path_join(p->guest_dir, *f);
-		if (path && !file_exists(path))
-			return log_error("test guest: %s not found (build it with 'make guest', or name it with --guest)",
-					 path),
-			       EXIT_OSRUN;
-	}
-	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
-		_cleanup_free_ char *path = NULL;
-		if (asprintf(&path, "%s/stages/%s.sh", p->guest_dir, stage_names[i]) >= 0 && !file_exists(path))
-			return log_error("test guest: stage script %s not found (rebuild it with 'make guest')", path),
-			       EXIT_OSRUN;
-	}
-	return -1;
+	int first, r = options_parse(table, provision_help, true, argc, argv, &first, e);
+	if (r != 0)
+		return r;
+	if ((r = options_no_operands("provision", argc, argv, first, e)) < 0 ||
+	    (r = options_check_snapshot_name(p->name, e)) < 0)
+		return r;
+	return check_guest(p->guest_dir, e);
 }
 
-static int provision_execute(const struct provision_plan *p)
+/* The test guest's stages, their scripts in GUEST/stages. */
+static int provision_stages(const struct provision_plan *p, struct stage *stages, char ***scripts, struct error *e)
 {
-	_cleanup_(job_release) struct job j = {0};
-	int r = job_open_store(&j, &p->common, !p->dry_run);
-	if (r)
-		return r;
-	enum accel accel;
-	if ((r = job_accel(&accel)))
-		return r;
-
-	_cleanup_free_ char *image = NULL;
-	r = store_import_image(j.store, "linux", p->guest_dir, guest_files, &image);
-	if (r < 0)
-		return log_errno(r, "importing the test guest from %s", p->guest_dir), EXIT_OSRUN;
-	_cleanup_free_ char *kernel = store_image_path(j.store, image, "vmlinuz"),
-			    *initrd = store_image_path(j.store, image, "initrd.img");
-	_cleanup_strv_free_ char **scripts = NULL;
-	struct stage stages[ELEMENTSOF(stage_names)];
 	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s/stages/%s.sh", p->guest_dir, stage_names[i]) < 0 ||
-		    !(scripts = strv_append(scripts, path)))
-			return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
+		    !(*scripts = strv_append(*scripts, path)))
+			return error_errno(e, -ENOMEM, "paths");
 		stages[i] = (struct stage){
 			.name = stage_names[i],
-			.script = scripts[i],
+			.script = (*scripts)[i],
 			.wait_done = true,
 			.max_boots = 1,
 			.timeout = p->boot_timeout,
 		};
 	}
-	struct machine machine = {.profile = "linux", .memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel};
-	uint64_t seed = fnv1a64(FNV1A64_INIT, image, strlen(image) + 1);
+	return 0;
+}
+
+static int provision_execute(const struct provision_plan *p, struct error *e)
+{
+	_cleanup_(job_release) struct job j = {0};
+	enum accel accel;
+	int r;
+	if ((r = job_open_store(&j, p->common.cache, !p->dry_run, e)) < 0 || (r = job_accel(&accel, e)) < 0)
+		return r;
+	_cleanup_free_ char *image = NULL;
+	r = store_import_image(j.store, "linux", p->guest_dir, guest_files, &image);
+	if (r < 0)
+		return error_errno(e, r, "importing the test guest from %s", p->guest_dir);
+	_cleanup_free_ char *kernel = store_image_path(j.store, image, "vmlinuz"),
+			    *initrd = store_image_path(j.store, image, "initrd.img");
+	_cleanup_strv_free_ char **scripts = NULL;
+	struct stage stages[ELEMENTSOF(stage_names)];
+	if (!kernel || !initrd)
+		return error_errno(e, -ENOMEM, "paths");
+	if ((r = provision_stages(p, stages, &scripts, e)) < 0)
+		return r;
 	struct build b = {
 		.profile = profile_find("linux"),
 		/* The stages' own RAM size does not reach the disk: any will do. */
@@ -204,34 +152,30 @@ static int provision_execute(const struct provision_plan *p)
 		.kernel = kernel,
 		.initrd = initrd,
 		.base_image = image,
-		.seed = seed,
+		.seed = fnv1a64(FNV1A64_INIT, image, strlen(image) + 1),
 		.stages = stages,
 		.n_stages = ELEMENTSOF(stages),
 		.image_files = boot_files,
 		.keep = p->keep,
 	};
-	if (!kernel || !initrd)
-		return log_errno(-ENOMEM, "paths"), EXIT_OSRUN;
 	if (p->dry_run)
-		return build_print(&j, &b);
-
+		return build_print(&j, &b, stdout, e);
 	struct build_final f = {
 		.profile = profile_find("linux"),
-		.machine = machine,
+		.machine = {.profile = "linux", .memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel},
 		.append = p->append,
 		.agent_timeout = p->boot_timeout,
 		.idle_window = USEC_PER_SEC,
 	};
-	return build_provision(&j, &b, &f, p->name, p->force, "provision");
+	return build_provision(&j, &b, &f, p->name, p->force, "provision", e);
 }
 
 int cmd_provision(int argc, char **argv)
 {
 	struct provision_plan p = {0};
-	int r = provision_parse(argc, argv, &p);
-	if (r >= 0)
-		return r;
-	if (p.common.verbose)
-		log_set_level(LOG_DEBUG);
-	return provision_execute(&p);
+	struct error e = {0};
+	int r = provision_parse(argc, argv, &p, &e);
+	if (r == 0)
+		r = provision_execute(&p, &e);
+	return r < 0 ? options_report(&e) : 0;
 }

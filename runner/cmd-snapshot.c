@@ -1,14 +1,13 @@
 /* osrun snapshot list|inspect|rm|gc: look after the store. */
 #define _GNU_SOURCE
 #include <dirent.h>
-#include <getopt.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "commands.h"
 #include "job.h"
-#include "lib/log.h"
+#include "options.h"
 
 static void snapshot_help(void)
 {
@@ -42,23 +41,20 @@ static uint64_t dir_size(const char *dir)
 	return total;
 }
 
+/* The snapshot as meta.json has it, with its name, size and files. */
 static json_object *snapshot_json(const struct snapshot *sn, bool files)
 {
 	json_object *o = json_object_new_object();
 	json_object_object_add(o, "name", json_object_new_string(sn->name));
-	json_object_object_add(o, "parent", sn->meta.parent ? json_object_new_string(sn->meta.parent) : NULL);
-	json_object_object_add(o, "image", json_object_new_string(sn->meta.image));
+	_cleanup_free_ char *text = NULL;
+	json_object *meta = snapshot_meta_to_json(&sn->meta, &text) == 0 ? json_tokener_parse(text) : NULL;
+	json_object_object_foreach(meta, key, v)
+	{
+		if (strcmp(key, "version"))
+			json_object_object_add(o, key, json_object_get(v));
+	}
+	json_object_put(meta);
 	json_object_object_add(o, "size", json_object_new_uint64(dir_size(sn->dir)));
-	json_object_object_add(o, "created", json_object_new_string(sn->meta.created ? sn->meta.created : ""));
-	json_object_object_add(o, "made_by", json_object_new_string(sn->meta.made_by ? sn->meta.made_by : ""));
-	json_object_object_add(o, "qemu_version",
-			       json_object_new_string(sn->meta.qemu_version ? sn->meta.qemu_version : ""));
-	json_object *m = json_object_new_object();
-	json_object_object_add(m, "profile", json_object_new_string(sn->meta.machine.profile));
-	json_object_object_add(m, "memory_mib", json_object_new_int64(sn->meta.machine.memory_mib));
-	json_object_object_add(m, "cpus", json_object_new_int64(sn->meta.machine.cpus));
-	json_object_object_add(m, "accel", json_object_new_string(accel_to_string(sn->meta.machine.accel)));
-	json_object_object_add(o, "machine", m);
 	if (files) {
 		json_object *f = json_object_new_object();
 		const char *parts[] = {"disk.qcow2", "memory", "state", "meta.json"};
@@ -83,24 +79,31 @@ static void human_size(uint64_t n, char *buf, size_t len)
 	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, u[i]);
 }
 
-static int do_list(struct job *j, bool json)
+#define JSON_FLAGS (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+static const char *json_string(json_object *o, const char *key)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, key, &v) && v ? json_object_get_string(v) : NULL;
+}
+
+static int do_list(struct job *j, bool json, struct error *e)
 {
 	_cleanup_strv_free_ char **names = NULL;
 	int r = store_list(j->store, &names);
 	if (r < 0)
-		return log_errno(r, "listing %s", j->store->snapshots), EXIT_OSRUN;
+		return error_errno(e, r, "listing %s/snapshots", j->store->root);
 	json_object *arr = json_object_new_array();
 	for (char **n = names; *n; n++) {
 		_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
-		r = snapshot_open(j->store, *n, &sn);
-		if (r < 0) {
+		if (snapshot_open(j->store, *n, &sn) < 0) {
 			log_warn("snapshot '%s': unreadable, skipped", *n);
 			continue;
 		}
 		json_object_array_add(arr, snapshot_json(sn, false));
 	}
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(arr, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_FLAGS));
 	else {
 		printf("%-20s %-20s %10s  %-20s  %s\n", "NAME", "PARENT", "SIZE", "CREATED", "MADE BY");
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -108,48 +111,64 @@ static int do_list(struct job *j, bool json)
 			char size[32];
 			json_object_object_get_ex(o, "size", &v);
 			human_size(json_object_get_uint64(v), size, sizeof size);
-			json_object *name, *parent, *created, *made;
-			json_object_object_get_ex(o, "name", &name);
-			json_object_object_get_ex(o, "parent", &parent);
-			json_object_object_get_ex(o, "created", &created);
-			json_object_object_get_ex(o, "made_by", &made);
-			printf("%-20s %-20s %10s  %-20s  %s\n", json_object_get_string(name),
-			       parent ? json_object_get_string(parent) : "-", size, json_object_get_string(created),
-			       json_object_get_string(made));
+			const char *parent = json_string(o, "parent"), *created = json_string(o, "created"),
+				   *made_by = json_string(o, "made_by");
+			printf("%-20s %-20s %10s  %-20s  %s\n", json_string(o, "name"), parent ? parent : "-", size,
+			       created ? created : "", made_by ? made_by : "");
 		}
 	}
 	json_object_put(arr);
 	return 0;
 }
 
-static int do_inspect(struct job *j, const char *name, bool json)
+static int not_found(struct job *j, const char *name, struct error *e)
+{
+	return error_set(e, -ENOENT, "snapshot '%s': not found in %s", name, j->store->root);
+}
+
+/* Without --json: one "key: value" line each, the machine and the files
+ * indented under their headings. */
+static void print_fields(json_object *o, int depth)
+{
+	json_object_object_foreach(o, key, v)
+	{
+		if (json_object_is_type(v, json_type_object)) {
+			printf("%*s%s:\n", 2 * depth, "", key);
+			print_fields(v, depth + 1);
+		} else
+			printf("%*s%s: %s\n", 2 * depth, "", key, v ? json_object_get_string(v) : "-");
+	}
+}
+
+static int do_inspect(struct job *j, const char *name, bool json, struct error *e)
 {
 	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
 	int r = snapshot_open(j->store, name, &sn);
 	if (r == -ENOENT)
-		return log_error("snapshot '%s': not found in %s", name, j->store->root), EXIT_OSRUN;
+		return not_found(j, name, e);
 	if (r < 0)
-		return log_errno(r, "snapshot '%s'", name), EXIT_OSRUN;
+		return error_errno(e, r, "snapshot '%s'", name);
 	json_object *o = snapshot_json(sn, true);
-	(void)json;
-	/* The metadata is small and structured: JSON is the readable form too. */
-	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(o, JSON_FLAGS));
+	else
+		print_fields(o, 0);
 	json_object_put(o);
 	return 0;
 }
 
-static int do_rm(struct job *j, const char *name, bool json)
+static int do_rm(struct job *j, const char *name, bool json, struct error *e)
 {
 	_cleanup_free_ char *child = NULL;
 	int r = store_remove(j->store, name, &child);
 	if (r == -ENOENT)
-		return log_error("snapshot '%s': not found in %s", name, j->store->root), EXIT_OSRUN;
+		return not_found(j, name, e);
 	if (r == -ENOTEMPTY)
-		return log_error("snapshot '%s': not removed, snapshot '%s' is built on it", name, child), EXIT_OSRUN;
+		return error_set(e, r, "snapshot '%s': not removed, snapshot '%s' is built on it", name, child);
 	if (r == -EBUSY)
-		return log_error("snapshot '%s': not removed, a run is using it", name), EXIT_OSRUN;
+		return error_set(e, r, "snapshot '%s': not removed, a run is using it", name);
 	if (r < 0)
-		return log_errno(r, "snapshot '%s'", name), EXIT_OSRUN;
+		return error_errno(e, r, "snapshot '%s'", name);
 	if (json)
 		printf("{ \"removed\": \"%s\" }\n", name);
 	else
@@ -157,12 +176,12 @@ static int do_rm(struct job *j, const char *name, bool json)
 	return 0;
 }
 
-static int do_gc(struct job *j, bool json)
+static int do_gc(struct job *j, bool json, struct error *e)
 {
 	_cleanup_strv_free_ char **removed = NULL;
 	int r = store_sweep(j->store, &removed);
 	if (r < 0)
-		return log_errno(r, "gc"), EXIT_OSRUN;
+		return error_errno(e, r, "gc");
 	int runs = rundir_sweep();
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	for (char **p = removed; *p; p++)
@@ -170,7 +189,8 @@ static int do_gc(struct job *j, bool json)
 	json_object_object_add(o, "removed", arr);
 	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
 	if (json)
-		printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
+		printf("%s\n",
+		       json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	else {
 		for (char **p = removed; *p; p++)
 			printf("removed %s/%s\n", j->store->root, *p);
@@ -183,66 +203,57 @@ static int do_gc(struct job *j, bool json)
 	return 0;
 }
 
-enum { OPT_CACHE = 0x100, OPT_JSON };
+/* The action and, for inspect and rm, the snapshot it names. */
+static int snapshot_parse(int argc, char **argv, const char **ret_action, const char **ret_name, struct common_opts *c,
+			  bool *json, struct error *e)
+{
+	const struct opt table[] = {
+		{"json", 0, OPT_FLAG, json, 0, 0, NULL},
+		OPTS_COMMON(c),
+	};
+	int first, r = options_parse(table, snapshot_help, false, argc, argv, &first, e);
+	if (r != 0)
+		return r;
+	if (first >= argc)
+		return error_set(e, -EINVAL,
+				 "snapshot: which action? list, inspect, rm or gc (see 'osrun snapshot --help')");
+	const char *action = argv[first++];
+	bool needs_name = !strcmp(action, "inspect") || !strcmp(action, "rm");
+	if (!needs_name && strcmp(action, "list") && strcmp(action, "gc"))
+		return error_set(e, -EINVAL, "snapshot: unknown action '%s' (list, inspect, rm or gc)", action);
+	if (needs_name && first >= argc)
+		return error_set(e, -EINVAL, "snapshot %s: which snapshot?", action);
+	if (argc - first > (needs_name ? 1 : 0))
+		return error_set(e, -EINVAL, "snapshot %s: unexpected argument '%s'", action, argv[argc - 1]);
+	*ret_action = action;
+	*ret_name = needs_name ? argv[first] : NULL;
+	return *ret_name ? options_check_snapshot_name(*ret_name, e) : 0;
+}
+
+static int snapshot_execute(const char *action, const char *name, const struct common_opts *c, bool json,
+			    struct error *e)
+{
+	_cleanup_(job_release) struct job j = {0};
+	int r = job_open_store(&j, c->cache, strcmp(action, "gc") != 0, e);
+	if (r < 0)
+		return r;
+	if (!strcmp(action, "list"))
+		return do_list(&j, json, e);
+	if (!strcmp(action, "inspect"))
+		return do_inspect(&j, name, json, e);
+	if (!strcmp(action, "rm"))
+		return do_rm(&j, name, json, e);
+	return do_gc(&j, json, e);
+}
 
 int cmd_snapshot(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"help", no_argument, NULL, 'h'},
-		{"verbose", no_argument, NULL, 'v'},
-		{"cache", required_argument, NULL, OPT_CACHE},
-		{"json", no_argument, NULL, OPT_JSON},
-		{},
-	};
-	struct common_opts common = {0};
+	struct common_opts c = {0};
+	struct error e = {0};
+	const char *action = NULL, *name = NULL;
 	bool json = false;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, ":hv", opts, NULL)) >= 0) {
-		switch (c) {
-		case 'h':
-			snapshot_help();
-			return 0;
-		case 'v':
-			common.verbose++;
-			break;
-		case OPT_CACHE:
-			common.cache = optarg;
-			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		default:
-			return report_bad_option(c, argv), EXIT_OSRUN;
-		}
-	}
-	if (common.verbose)
-		log_set_level(LOG_DEBUG);
-	if (optind >= argc)
-		return log_error("snapshot: which action? list, inspect, rm or gc (see 'osrun snapshot --help')"),
-		       EXIT_OSRUN;
-	const char *action = argv[optind++];
-	bool needs_name = !strcmp(action, "inspect") || !strcmp(action, "rm");
-	if (!needs_name && strcmp(action, "list") && strcmp(action, "gc"))
-		return log_error("snapshot: unknown action '%s' (list, inspect, rm or gc)", action), EXIT_OSRUN;
-	if (needs_name && optind >= argc)
-		return log_error("snapshot %s: which snapshot?", action), EXIT_OSRUN;
-	if (argc - optind > (needs_name ? 1 : 0))
-		return log_error("snapshot %s: unexpected argument '%s'", action, argv[argc - 1]), EXIT_OSRUN;
-	const char *name = needs_name ? argv[optind] : NULL;
-	const char *why;
-	if (name && snapshot_name_check(name, &why) < 0)
-		return log_error("snapshot name '%s' %s", name, why), EXIT_OSRUN;
-
-	_cleanup_(job_release) struct job j = {0};
-	int r = job_open_store(&j, &common, strcmp(action, "gc") != 0);
-	if (r)
-		return r;
-	if (!strcmp(action, "list"))
-		return do_list(&j, json);
-	if (!strcmp(action, "inspect"))
-		return do_inspect(&j, name, json);
-	if (!strcmp(action, "rm"))
-		return do_rm(&j, name, json);
-	return do_gc(&j, json);
+	int r = snapshot_parse(argc, argv, &action, &name, &c, &json, &e);
+	if (r == 0)
+		r = snapshot_execute(action, name, &c, json, &e);
+	return r < 0 ? options_report(&e) : 0;
 }

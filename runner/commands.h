@@ -1,4 +1,5 @@
-/* The subcommands, one file each. Each returns osrun's exit code. */
+/* The subcommands, one file each: parse into a plan, call an engine,
+ * report once. Each returns osrun's exit code. */
 #pragma once
 
 int cmd_run(int argc, char **argv);
@@ -6,7 +7,3 @@ int cmd_provision(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
-void run_help(void);
-
-/* getopt said c ('?' or ':') about argv[optind - 1]: report it. */
-void report_bad_option(int c, char **argv);

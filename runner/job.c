@@ -1,9 +1,7 @@
 #define _GNU_SOURCE
 #include "job.h"
 
-#include <signal.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -19,14 +17,14 @@ void job_release(struct job *j)
 	j->store = store_free(j->store);
 }
 
-int job_open_store(struct job *j, const struct common_opts *o, bool sweep)
+int job_open_store(struct job *j, const char *cache, bool sweep, struct error *e)
 {
-	_cleanup_free_ char *root = o->cache ? strdup(o->cache) : store_default_root();
+	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
 	if (!root)
-		return log_errno(-ENOMEM, "store"), EXIT_OSRUN;
+		return error_errno(e, -ENOMEM, "store");
 	int r = store_open(root, &j->store);
 	if (r < 0)
-		return log_errno(r, "cache '%s'", root), EXIT_OSRUN;
+		return error_errno(e, r, "cache '%s'", root);
 	j->started = now_usec();
 	if (!sweep)
 		return 0;
@@ -41,59 +39,62 @@ int job_open_store(struct job *j, const struct common_opts *o, bool sweep)
 	return 0;
 }
 
-int job_make_rundir(struct job *j)
+int job_make_rundir(struct job *j, struct error *e)
 {
 	int r = rundir_new(&j->rundir);
 	if (r < 0)
-		return log_errno(r, "run directory"), EXIT_OSRUN;
+		return error_errno(e, r, "run directory");
 	log_debug("run directory %s", j->rundir->path);
 	return 0;
 }
 
-int job_accel(enum accel *ret)
+int job_accel(enum accel *ret, struct error *e)
 {
 	bool missing;
 	int r = accel_detect(ret, &missing);
 	if (r < 0)
-		return log_errno(r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL")), EXIT_OSRUN;
+		return error_errno(e, r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL"));
 	if (missing)
 		log_warn("no usable /dev/kvm: the guest runs under TCG, slowly (in a container: --device=/dev/kvm)");
 	return 0;
 }
 
-int job_run_tool(char *const *argv, const char *what)
+int job_run_tool(char *const *argv, const char *what, struct error *e)
 {
 	_cleanup_free_ char *out = NULL;
 	int r = proc_run(argv, 3600 * USEC_PER_SEC, &out);
 	if (r == -ECANCELED)
-		return job_interrupted();
+		return error_interrupted(e);
 	if (r < 0)
-		return log_errno(r, "%s: running %s", what, argv[0]), EXIT_OSRUN;
+		return error_errno(e, r, "%s: running %s", what, argv[0]);
 	if (r != 0) {
 		if (out)
 			out[strcspn(out, "\n")] = 0;
-		log_error("%s: %s %s failed: %s", what, argv[0], argv[1] ? argv[1] : "",
-			  out && *out ? out : "(no message)");
-		return EXIT_OSRUN;
+		return error_set(e, -EIO, "%s: %s %s failed: %s", what, argv[0], argv[1] ? argv[1] : "",
+				 out && *out ? out : "(no message)");
 	}
 	return 0;
 }
 
-int job_make_overlay(const char *backing, const char *overlay)
+int job_make_overlay(const char *backing, const char *overlay, struct error *e)
 {
-	char *argv[] = {"qemu-img", "create", "-q", "-f", "qcow2", "-F", "qcow2",
-			"-b", (char *)backing, (char *)overlay, NULL};
-	return job_run_tool(argv, overlay);
+	char *argv[] = {"qemu-img",	 "create",	  "-q", "-f", "qcow2", "-F", "qcow2", "-b",
+			(char *)backing, (char *)overlay, NULL};
+	return job_run_tool(argv, overlay, e);
 }
 
-int job_start_vm(struct job *j, const struct vm_plan *plan)
+int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
 {
-	int r = vm_start(plan, j->rundir->path, 30 * USEC_PER_SEC, &j->vm);
-	if (r < 0) {
-		if (r == -ENOENT || r == -EACCES)
-			return log_errno(r, "starting QEMU"), EXIT_OSRUN;
-		return job_fail(j, r, NULL, "starting QEMU");
-	}
+	_cleanup_free_ char *how = NULL;
+	int r = vm_start(plan, j->rundir->path, 30 * USEC_PER_SEC, &j->vm, &how);
+	if (r == -ECANCELED)
+		return error_interrupted(e);
+	if (how)
+		return error_set(e, -ECHILD, "starting QEMU: QEMU exited (%s)", how);
+	if (r == -ETIMEDOUT)
+		return error_set(e, r, "starting QEMU: QMP did not answer within 30 s");
+	if (r < 0)
+		return error_errno(e, r, "starting QEMU");
 	if (log_get_level() >= LOG_DEBUG) {
 		char line[8192] = "";
 		size_t n = 0;
@@ -104,24 +105,15 @@ int job_start_vm(struct job *j, const struct vm_plan *plan)
 	return 0;
 }
 
-int job_interrupted(void)
-{
-	struct signalfd_siginfo si;
-	ssize_t k = read(cancel_fd_get(), &si, sizeof si);
-	int sig = k == sizeof si ? (int)si.ssi_signo : SIGINT;
-	log_error("interrupted by SIG%s; the VM is stopped", signal_name(sig));
-	return 128 + sig;
-}
-
 #define NOVNC_WEB "/usr/share/novnc"
 
-static int start_novnc(struct job *j, const char *listen, const char *vnc_port)
+static int start_novnc(struct job *j, const char *listen, const char *vnc_port, struct error *e)
 {
 	_cleanup_free_ char *target = NULL, *log = path_join(j->rundir->path, "novnc.log");
 	if (!log || asprintf(&target, "127.0.0.1:%s", vnc_port) < 0)
-		return log_errno(-ENOMEM, "noVNC"), EXIT_OSRUN;
+		return error_errno(e, -ENOMEM, "noVNC");
 	if (!file_exists(NOVNC_WEB "/vnc.html"))
-		return log_error("--novnc: %s/vnc.html not found (install the novnc package)", NOVNC_WEB), EXIT_OSRUN;
+		return error_set(e, -ENOENT, "--novnc: %s/vnc.html not found (install the novnc package)", NOVNC_WEB);
 	char *argv[] = {"websockify", "--web", NOVNC_WEB, "--log-file", log, (char *)listen, target, NULL};
 	struct proc_spec spec = {
 		.argv = argv,
@@ -133,12 +125,12 @@ static int start_novnc(struct job *j, const char *listen, const char *vnc_port)
 	};
 	int r = proc_spawn(&spec, &j->novnc);
 	if (r < 0)
-		return log_errno(r, "--novnc: starting websockify"), EXIT_OSRUN;
+		return error_errno(e, r, "--novnc: starting websockify");
 	log_info("noVNC: http://%s/vnc.html", listen);
 	return 0;
 }
 
-int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc)
+int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc, struct error *e)
 {
 	if (plan->monitor)
 		log_info("QEMU monitor: %s (e.g. socat - UNIX-CONNECT:%s)", plan->monitor, plan->monitor);
@@ -148,57 +140,47 @@ int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc
 	json_object *v = NULL, *svc = NULL;
 	int r = qmp_call(vm_qmp(j->vm), "query-vnc", NULL, 10 * USEC_PER_SEC, &v, &err);
 	if (r < 0)
-		return job_fail(j, r, &err, "query-vnc");
+		return job_fail(j, r, &err, "query-vnc", e);
 	json_object_object_get_ex(v, "service", &svc);
 	_cleanup_free_ char *port = strdup(svc ? json_object_get_string(svc) : "");
 	json_object_put(v);
 	if (!port || !*port)
-		return log_error("query-vnc: QEMU did not say its VNC port"), EXIT_OSRUN;
+		return error_set(e, -EPROTO, "query-vnc: QEMU did not say its VNC port");
 	log_info("VNC: 127.0.0.1:%s (loopback only)", port);
-	return novnc ? start_novnc(j, novnc, port) : 0;
+	return novnc ? start_novnc(j, novnc, port, e) : 0;
 }
 
-int job_fail(struct job *j, int r, const struct remote_error *err, const char *what)
+int job_fail(struct job *j, int r, const struct remote_error *err, const char *what, struct error *e)
 {
 	if (r == -ECANCELED)
-		return job_interrupted();
-	int st;
+		return error_interrupted(e);
 	/* A closed QMP or agent socket, or any failure, may be QEMU's death:
 	 * then QEMU's own last words are the message. */
-	if (j->vm && vm_wait_exited(j->vm, r == -ECONNRESET ? 2 * USEC_PER_SEC : 0, &st)) {
-		_cleanup_free_ char *last = vm_last_error(j->vm);
-		char how[64];
-		if (WIFSIGNALED(st))
-			snprintf(how, sizeof how, "killed by signal %d (%s)", WTERMSIG(st), signal_name(WTERMSIG(st)));
-		else
-			snprintf(how, sizeof how, "exit status %d", WEXITSTATUS(st));
-		log_error("%s: QEMU exited (%s)%s%s", what, how, last ? ": " : "", last ? last : "");
-		return EXIT_OSRUN;
+	if (j->vm && vm_wait_exited(j->vm, r == -ECONNRESET ? 2 * USEC_PER_SEC : 0, NULL)) {
+		_cleanup_free_ char *how = vm_exit_describe(j->vm);
+		return error_set(e, -ECHILD, "%s: QEMU exited (%s)", what, how ? how : "?");
 	}
 	if (r == -EREMOTEIO && err)
-		log_error("%s: %s: %s", what, err->class, err->desc);
-	else if (r == -ETIMEDOUT)
-		log_error("%s: timed out", what);
-	else
-		log_errno(r, "%s", what);
-	return EXIT_OSRUN;
+		return error_set(e, r, "%s: %s: %s", what, err->class, err->desc);
+	if (r == -ETIMEDOUT)
+		return error_set(e, r, "%s: timed out", what);
+	return error_errno(e, r, "%s", what);
 }
 
-int job_wait_agent(struct job *j, usec_t timeout, const char *what)
+int job_wait_agent(struct job *j, usec_t timeout, const char *what, struct error *e)
 {
 	usec_t t0 = now_usec();
 	int r = qga_sync(vm_qga(j->vm), USEC_PER_SEC, timeout);
-	if (r == -ETIMEDOUT) {
-		log_error("%s: guest agent did not answer within %.0f s", what, (double)timeout / USEC_PER_SEC);
-		return EXIT_OSRUN;
-	}
+	if (r == -ETIMEDOUT)
+		return error_set(e, r, "%s: guest agent did not answer within %.0f s", what,
+				 (double)timeout / USEC_PER_SEC);
 	if (r < 0)
-		return job_fail(j, r, NULL, what);
+		return job_fail(j, r, NULL, what, e);
 	log_debug("guest agent answered after %.2f s", seconds_since(t0));
 	return 0;
 }
 
-int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret)
+int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct error *e)
 {
 	usec_t deadline = deadline_after(timeout);
 	for (;;) {
@@ -206,25 +188,25 @@ int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qg
 		struct qga_exec_status st;
 		int r = qga_exec_status(vm_qga(j->vm), pid, 10 * USEC_PER_SEC, &st, &err);
 		if (r < 0)
-			return job_fail(j, r, &err, "guest agent");
+			return job_fail(j, r, &err, "guest agent", e);
 		if (st.exited) {
 			*ret = st;
 			return 0;
 		}
 		qga_exec_status_release(&st);
-		if (now_usec() >= deadline) {
-			log_error("guest helper did not finish within %.0f s", (double)timeout / USEC_PER_SEC);
-			return EXIT_OSRUN;
-		}
+		if (now_usec() >= deadline)
+			return error_set(e, -ETIMEDOUT, "guest helper did not finish within %.0f s",
+					 (double)timeout / USEC_PER_SEC);
 		/* The agent has no "exited" event; helpers end within tens of
 		 * ms, and each ask costs the guest a wakeup. */
 		r = fd_wait(-1, 0, deadline_after(10 * USEC_PER_MSEC));
 		if (r == -ECANCELED)
-			return job_interrupted();
+			return error_interrupted(e);
 	}
 }
 
-int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta)
+int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta,
+		      struct error *e)
 {
 	usec_t t0 = now_usec();
 	struct remote_error err;
@@ -235,31 +217,29 @@ int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_ne
 			     .capture = true};
 	int r = qga_exec(vm_qga(j->vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
-		return job_fail(j, r, &err, "detaching the share");
+		return job_fail(j, r, &err, "detaching the share", e);
 	struct qga_exec_status st;
-	r = job_wait_guest_process(j, pid, 60 * USEC_PER_SEC, &st);
-	if (r)
+	r = job_wait_guest_process(j, pid, 60 * USEC_PER_SEC, &st, e);
+	if (r < 0)
 		return r;
 	qga_exec_status_release(&st);
 
 	_cleanup_free_ char *state = snapshot_new_path(n, "state");
 	if (!state)
-		return log_errno(-ENOMEM, "snapshot"), EXIT_OSRUN;
+		return error_errno(e, -ENOMEM, "snapshot");
 	r = vm_save(j->vm, state, 600 * USEC_PER_SEC, &err);
 	if (r < 0)
-		return job_fail(j, r, &err, "saving the machine state");
+		return job_fail(j, r, &err, "saving the machine state", e);
 	free(meta->qemu_version);
 	meta->qemu_version = strdup(qmp_version(vm_qmp(j->vm)));
 	r = vm_quit(j->vm, 60 * USEC_PER_SEC);
 	if (r < 0)
-		return job_fail(j, r, NULL, "stopping QEMU");
+		return job_fail(j, r, NULL, "stopping QEMU", e);
 	r = snapshot_new_commit(n, meta);
-	if (r == -EEXIST) {
-		log_error("snapshot '%s': made by another run meanwhile; this one is dropped", n->name);
-		return EXIT_OSRUN;
-	}
+	if (r == -EEXIST)
+		return error_set(e, r, "snapshot '%s': made by another run meanwhile; this one is dropped", n->name);
 	if (r < 0)
-		return log_errno(r, "snapshot '%s'", n->name), EXIT_OSRUN;
+		return error_errno(e, r, "snapshot '%s'", n->name);
 	log_info("saved snapshot '%s' in %.2f s", n->name, seconds_since(t0));
 	return 0;
 }
@@ -275,25 +255,3 @@ char *iso_time_now(void)
 }
 
 double seconds_since(usec_t t) { return (double)(now_usec() - t) / USEC_PER_SEC; }
-
-int parse_seconds(const char *s, usec_t *ret)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !(v > 0) || v > 1e7)
-		return -EINVAL;
-	*ret = (usec_t)(v * USEC_PER_SEC);
-	return 0;
-}
-
-int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
-{
-	char *end;
-	errno = 0;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-		return -EINVAL;
-	*ret = (unsigned)v;
-	return 0;
-}

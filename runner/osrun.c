@@ -1,25 +1,23 @@
 /* osrun: run commands in short-lived VMs. This file sets up the process
- * (signals, subreaper) and hands over to a subcommand. */
+ * (signals, subreaper) and hands over to a subcommand; it alone exits. */
 #define _GNU_SOURCE
-#include <getopt.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
 
 #include "commands.h"
-#include "job.h"
-#include "lib/log.h"
+#include "lib/proc.h"
+#include "options.h"
 
-void report_bad_option(int c, char **argv)
-{
-	const char *arg = argv[optind - 1];
-	if (c == ':')
-		log_error("option '%s' needs a value (see 'osrun --help')", arg);
-	else if (optopt && arg[0] == '-' && arg[1] != '-')
-		log_error("unknown option '-%c' (see 'osrun --help')", optopt);
-	else
-		log_error("unknown option '%s' (see 'osrun --help')", arg);
-}
+static const struct {
+	const char *name;
+	int (*run)(int argc, char **argv);
+} commands[] = {
+	{"provision", cmd_provision},
+	{"snapshot", cmd_snapshot},
+	{"pool", cmd_pool},
+	{"image", cmd_image},
+};
 
 int main(int argc, char **argv)
 {
@@ -32,22 +30,18 @@ int main(int argc, char **argv)
 	sigaddset(&mask, SIGTERM);
 	sigaddset(&mask, SIGHUP);
 	sigprocmask(SIG_BLOCK, &mask, NULL);
+	struct error e = {0};
 	int sfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
-		return log_errno(-errno, "signalfd"), EXIT_OSRUN;
+		return error_errno(&e, -errno, "signalfd"), options_report(&e);
 	cancel_fd_set(sfd);
 	signal(SIGPIPE, SIG_IGN);
 	int r = proc_become_subreaper();
 	if (r < 0)
-		return log_errno(r, "PR_SET_CHILD_SUBREAPER"), EXIT_OSRUN;
+		return error_errno(&e, r, "PR_SET_CHILD_SUBREAPER"), options_report(&e);
 
-	if (argc >= 2 && !strcmp(argv[1], "provision"))
-		return cmd_provision(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "snapshot"))
-		return cmd_snapshot(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "pool"))
-		return cmd_pool(argc - 1, argv + 1);
-	if (argc >= 2 && !strcmp(argv[1], "image"))
-		return cmd_image(argc - 1, argv + 1);
+	for (size_t i = 0; argc >= 2 && i < ELEMENTSOF(commands); i++)
+		if (!strcmp(argv[1], commands[i].name))
+			return commands[i].run(argc - 1, argv + 1);
 	return cmd_run(argc, argv);
 }

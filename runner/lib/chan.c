@@ -1,10 +1,10 @@
 #define _GNU_SOURCE
 #include "chan.h"
+#include "fdpass.h"
 
 #include <fcntl.h>
 #include <poll.h>
 #include <string.h>
-#include <sys/socket.h>
 
 #define CHAN_MAX_PENDING (64u << 20) /* a reply larger than this is broken */
 
@@ -17,23 +17,18 @@ struct chan {
 
 int chan_new(int fd, struct chan **ret)
 {
-	struct chan *c = calloc(1, sizeof *c);
+	_cleanup_close_ int owned = fd;
+	_cleanup_(chan_freep) struct chan *c = calloc(1, sizeof *c);
 	if (!c)
 		return -ENOMEM;
-	c->tok = json_tokener_new();
-	if (!c->tok) {
-		free(c);
+	c->fd = -1;
+	if (!(c->tok = json_tokener_new()))
 		return -ENOMEM;
-	}
 	int fl = fcntl(fd, F_GETFL);
-	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0) {
-		int r = -errno;
-		json_tokener_free(c->tok);
-		free(c);
-		return r;
-	}
-	c->fd = fd;
-	*ret = c;
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		return -errno;
+	c->fd = TAKE_FD(owned);
+	*ret = TAKE_PTR(c);
 	return 0;
 }
 
@@ -54,34 +49,15 @@ int chan_fd(const struct chan *c) { return c->fd; }
 static int send_all(struct chan *c, const char *p, size_t n, int pass_fd, usec_t deadline)
 {
 	while (n > 0) {
-		struct iovec iov = {.iov_base = (void *)p, .iov_len = n};
-		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
-		union {
-			struct cmsghdr h;
-			char buf[CMSG_SPACE(sizeof(int))];
-		} ctl;
-		if (pass_fd >= 0) {
-			memset(&ctl, 0, sizeof ctl);
-			mh.msg_control = ctl.buf;
-			mh.msg_controllen = sizeof ctl.buf;
-			struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-			cm->cmsg_level = SOL_SOCKET;
-			cm->cmsg_type = SCM_RIGHTS;
-			cm->cmsg_len = CMSG_LEN(sizeof(int));
-			memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+		ssize_t k = fdpass_sendmsg(c->fd, p, n, pass_fd >= 0 ? &pass_fd : NULL, pass_fd >= 0 ? 1 : 0);
+		if (k == -EAGAIN) {
+			int r = fd_wait(c->fd, POLLOUT, deadline);
+			if (r < 0)
+				return r;
+			continue;
 		}
-		ssize_t k = sendmsg(c->fd, &mh, MSG_NOSIGNAL);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN) {
-				int r = fd_wait(c->fd, POLLOUT, deadline);
-				if (r < 0)
-					return r;
-				continue;
-			}
-			return errno == EPIPE ? -ECONNRESET : -errno;
-		}
+		if (k < 0)
+			return k == -EPIPE ? -ECONNRESET : (int)k;
 		pass_fd = -1; /* the descriptor went with the first byte */
 		p += k;
 		n -= (size_t)k;
@@ -121,20 +97,13 @@ static int fill(struct chan *c)
 		c->buf = nb;
 		c->cap = ncap;
 	}
-	for (;;) {
-		ssize_t k = read(c->fd, c->buf + c->len, c->cap - c->len);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN)
-				return -EAGAIN;
-			return errno == ECONNRESET ? -ECONNRESET : -errno;
-		}
-		if (k == 0)
-			return -ECONNRESET;
-		c->len += (size_t)k;
-		return 0;
-	}
+	ssize_t k = read_retry(c->fd, c->buf + c->len, c->cap - c->len);
+	if (k < 0)
+		return (int)k;
+	if (k == 0)
+		return -ECONNRESET;
+	c->len += (size_t)k;
+	return 0;
 }
 
 static void consume(struct chan *c, size_t n)

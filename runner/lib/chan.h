@@ -15,7 +15,7 @@ struct remote_error {
 
 struct chan;
 
-/* Takes ownership of fd. */
+/* Takes ownership of fd (closed on failure too). */
 int chan_new(int fd, struct chan **ret);
 struct chan *chan_free(struct chan *c);
 static inline void chan_freep(struct chan **c) { chan_free(*c); }

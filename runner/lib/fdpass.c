@@ -4,9 +4,9 @@
 #include <string.h>
 #include <sys/socket.h>
 
-int fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+ssize_t fdpass_sendmsg(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
 {
-	if (nfds > FDPASS_MAX_FDS || len == 0)
+	if (nfds > FDPASS_MAX_FDS)
 		return -EINVAL;
 	union {
 		char buf[CMSG_SPACE(sizeof(int) * FDPASS_MAX_FDS)];
@@ -27,10 +27,20 @@ int fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nf
 	for (;;) {
 		ssize_t k = sendmsg(sock, &m, MSG_NOSIGNAL);
 		if (k >= 0)
-			return (size_t)k == len ? 0 : -EMSGSIZE;
+			return k;
 		if (errno != EINTR)
 			return -errno;
 	}
+}
+
+int fdpass_send(int sock, const void *buf, size_t len, const int *fds, size_t nfds)
+{
+	if (len == 0)
+		return -EINVAL;
+	ssize_t k = fdpass_sendmsg(sock, buf, len, fds, nfds);
+	if (k < 0)
+		return (int)k;
+	return (size_t)k == len ? 0 : -EMSGSIZE;
 }
 
 static void close_passed(struct msghdr *m, int *fds, size_t *n)
@@ -63,8 +73,8 @@ int fdpass_recv(int sock, size_t max, char **ret_buf, size_t *ret_len, int *ret_
 		struct cmsghdr align;
 	} control;
 	struct iovec iov = {.iov_base = buf, .iov_len = max};
-	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
-			   .msg_controllen = sizeof control.buf};
+	struct msghdr m = {
+		.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
 	ssize_t k;
 	do
 		k = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);

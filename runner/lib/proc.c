@@ -30,14 +30,63 @@ static void child_setup_fd(int from, int to)
 		_exit(127);
 }
 
+/* argv[0] as execvp would find it, the search done before fork; NULL with
+ * errno set when it cannot be run. */
+static char *find_program(const char *name)
+{
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return NULL;
+		return strdup(name);
+	}
+	const char *path = getenv("PATH");
+	_cleanup_free_ char *dirs = strdup(path && *path ? path : "/usr/local/bin:/usr/bin:/bin");
+	if (!dirs)
+		return NULL;
+	char *save = NULL;
+	for (char *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+		char *p = path_join(*d ? d : ".", name);
+		if (!p || access(p, X_OK) == 0)
+			return p;
+		free(p);
+	}
+	errno = ENOENT;
+	return NULL;
+}
+
+/* environ with spec's additions; a later K=V replaces an earlier one. */
+static char **spawn_env(const struct proc_spec *spec)
+{
+	char **env = calloc(1, sizeof *env);
+	for (char **e = environ; env && *e; e++) {
+		size_t k = strcspn(*e, "=");
+		bool replaced = false;
+		for (size_t i = 0; spec->setenv && spec->setenv[i]; i++)
+			replaced |= !strncmp(spec->setenv[i], *e, k + 1);
+		if (!replaced)
+			env = strv_append(env, *e);
+	}
+	for (size_t i = 0; env && spec->setenv && spec->setenv[i]; i++)
+		env = strv_append(env, spec->setenv[i]);
+	return env;
+}
+
 int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
 {
+	/* Everything that allocates happens here, before fork: the child of a
+	 * process with threads (a pool member's signal bridge) may only make
+	 * async-signal-safe calls. */
+	_cleanup_free_ char *program = find_program(spec->argv[0]);
+	if (!program)
+		return -errno;
+	_cleanup_strv_free_ char **env = spawn_env(spec);
+	if (!env)
+		return -ENOMEM;
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid < 0)
 		return -errno;
 	if (pid == 0) {
-		/* Only async-signal-safe calls from here to exec. */
 		sigset_t none;
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
@@ -53,9 +102,7 @@ int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
 		child_setup_fd(spec->stderr_fd, 2);
 		for (size_t i = 0; i < spec->n_keep; i++)
 			fcntl(spec->keep_fds[i], F_SETFD, 0);
-		for (size_t i = 0; spec->setenv && spec->setenv[i]; i++)
-			putenv(spec->setenv[i]);
-		execvp(spec->argv[0], spec->argv);
+		execve(program, spec->argv, env);
 		_exit(127);
 	}
 	*ret_pid = pid;
@@ -162,10 +209,7 @@ int proc_run(char *const *argv, usec_t timeout, char **ret_output)
 	return 128 + WTERMSIG(st);
 }
 
-int proc_become_subreaper(void)
-{
-	return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -errno : 0;
-}
+int proc_become_subreaper(void) { return prctl(PR_SET_CHILD_SUBREAPER, 1) < 0 ? -errno : 0; }
 
 static int children_of_self(pid_t *out, int max)
 {

@@ -4,15 +4,15 @@
 #include "util.h"
 
 struct proc_spec {
-	char *const *argv;     /* argv[0] is looked up in PATH */
-	char *const *setenv;   /* "K=V" added to the environment; may be NULL */
-	const int *keep_fds;   /* inherited under their own numbers */
+	char *const *argv;   /* argv[0] is looked up in PATH */
+	char *const *setenv; /* "K=V" added to the environment; may be NULL */
+	const int *keep_fds; /* inherited under their own numbers */
 	size_t n_keep;
-	int stdin_fd;	       /* -1: /dev/null */
-	int stdout_fd;	       /* -1: /dev/null; -2: inherit */
-	int stderr_fd;	       /* -1: /dev/null; -2: inherit */
-	bool own_pgroup;       /* out of the terminal's Ctrl-C: osrun tears it down */
-	bool die_with_parent;  /* SIGKILL if osrun dies without cleaning up */
+	int stdin_fd;	      /* -1: /dev/null */
+	int stdout_fd;	      /* -1: /dev/null; -2: inherit */
+	int stderr_fd;	      /* -1: /dev/null; -2: inherit */
+	bool own_pgroup;      /* out of the terminal's Ctrl-C: osrun tears it down */
+	bool die_with_parent; /* SIGKILL if osrun dies without cleaning up */
 };
 
 #define PROC_INHERIT (-2)
@@ -22,12 +22,6 @@ int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid);
 int proc_wait(pid_t pid, usec_t timeout, int *ret_status);
 /* SIGTERM, up to grace to exit, then SIGKILL; always reaps. */
 int proc_kill_and_reap(pid_t pid, usec_t grace);
-static inline void proc_killp(pid_t *pid)
-{
-	if (*pid > 0)
-		proc_kill_and_reap(*pid, 0);
-}
-#define _cleanup_kill_ _cleanup_(proc_killp)
 
 /* Runs argv to completion with output captured (at most 64 KiB kept).
  * Returns the exit status (>= 0) or a negative errno. */

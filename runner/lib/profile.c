@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <string.h>
 
+// clang-format off
 static const char *const linux_env[] = {
 	"PATH=/bin:/sbin:/usr/bin:/usr/sbin",
 	"HOME=/root",
@@ -12,6 +13,7 @@ static const char *const linux_env[] = {
 	"LANG=C.UTF-8",
 	NULL,
 };
+// clang-format on
 
 /* The agent runs as SYSTEM with exactly this environment. */
 static const char *const windows_env[] = {

@@ -47,18 +47,18 @@ const struct profile *profile_find(const char *name);
 /* Everything that differs between two starts of the same machine. */
 struct vm_plan {
 	struct machine machine;
-	const char *qemu;     /* binary; NULL: $OSRUN_QEMU or qemu-system-x86_64 */
-	const char *kernel;   /* linux profile: -kernel/-initrd */
+	const char *qemu;   /* binary; NULL: $OSRUN_QEMU or qemu-system-x86_64 */
+	const char *kernel; /* linux profile: -kernel/-initrd */
 	const char *initrd;
 	const char *append;
-	const char *disk;     /* qcow2 */
-	const char *memory;   /* guest RAM file; NULL: anonymous RAM (build stages) */
-	bool memory_shared;   /* share=on: RAM writes land in the file */
-	const char *share;    /* host directory behind \\10.0.2.4\qemu */
-	bool incoming;	      /* wait for a saved state instead of booting */
+	const char *disk;   /* qcow2 */
+	const char *memory; /* guest RAM file; NULL: anonymous RAM (build stages) */
+	bool memory_shared; /* share=on: RAM writes land in the file */
+	const char *share;  /* host directory behind \\10.0.2.4\qemu */
+	bool incoming;	    /* wait for a saved state instead of booting */
 	const char *serial_log;
-	const char *monitor;  /* debug: HMP on this UNIX socket path; NULL: none */
-	bool vnc;	      /* debug: VNC on a free loopback port */
+	const char *monitor; /* debug: HMP on this UNIX socket path; NULL: none */
+	bool vnc;	     /* debug: VNC on a free loopback port */
 	/* Build stages only (their state is never saved, so these may differ
 	 * from the machine that runs): */
 	const char *const *cdroms; /* read-only media, in order */

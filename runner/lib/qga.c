@@ -11,18 +11,14 @@ struct qga {
 
 int qga_new(int fd, struct qga **ret)
 {
-	struct qga *g = calloc(1, sizeof *g);
-	if (!g) {
-		close(fd);
+	_cleanup_close_ int owned = fd;
+	_cleanup_(qga_freep) struct qga *g = calloc(1, sizeof *g);
+	if (!g)
 		return -ENOMEM;
-	}
-	int r = chan_new(fd, &g->chan);
-	if (r < 0) {
-		close(fd);
-		free(g);
+	int r = chan_new(TAKE_FD(owned), &g->chan);
+	if (r < 0)
 		return r;
-	}
-	*ret = g;
+	*ret = TAKE_PTR(g);
 	return 0;
 }
 
@@ -179,8 +175,7 @@ static int get_data(json_object *o, const char *key, char **ret, size_t *ret_len
 	return base64_decode(json_object_get_string(v), ret, ret_len);
 }
 
-int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret,
-		    struct remote_error *err)
+int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct remote_error *err)
 {
 	json_object *args = json_object_new_object();
 	json_object_object_add(args, "pid", json_object_new_int64(pid));

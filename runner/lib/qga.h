@@ -42,8 +42,7 @@ struct qga_exec_status {
 };
 void qga_exec_status_release(struct qga_exec_status *s);
 
-int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret,
-		    struct remote_error *err);
+int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct remote_error *err);
 
 /* Sets the guest clock to ns since the epoch. The time is always explicit:
  * Windows' agent refuses the call without one. */

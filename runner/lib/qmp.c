@@ -72,16 +72,13 @@ int qmp_poll(struct qmp *q)
 
 int qmp_new(int fd, usec_t timeout, struct qmp **ret)
 {
+	_cleanup_close_ int owned = fd;
 	_cleanup_(qmp_freep) struct qmp *q = calloc(1, sizeof *q);
-	if (!q) {
-		close(fd);
+	if (!q)
 		return -ENOMEM;
-	}
-	int r = chan_new(fd, &q->chan);
-	if (r < 0) {
-		close(fd);
+	int r = chan_new(TAKE_FD(owned), &q->chan);
+	if (r < 0)
 		return r;
-	}
 	usec_t deadline = deadline_after(timeout);
 	json_object *greeting = NULL;
 	r = chan_recv(q->chan, deadline, &greeting);
@@ -153,8 +150,8 @@ static int call_until(struct qmp *q, const char *cmd, json_object *args, int pas
 	}
 }
 
-int qmp_call_fd(struct qmp *q, const char *cmd, json_object *args, int pass_fd, usec_t timeout,
-		json_object **ret, struct remote_error *err)
+int qmp_call_fd(struct qmp *q, const char *cmd, json_object *args, int pass_fd, usec_t timeout, json_object **ret,
+		struct remote_error *err)
 {
 	return call_until(q, cmd, args, pass_fd, deadline_after(timeout), ret, err);
 }

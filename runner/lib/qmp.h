@@ -22,10 +22,10 @@ unsigned qmp_events_dropped(const struct qmp *q);
 
 /* args is consumed (may be NULL). *ret gets the "return" value (a new
  * reference) when ret is not NULL. With pass_fd >= 0 the fd is sent along. */
-int qmp_call_fd(struct qmp *q, const char *cmd, json_object *args, int pass_fd, usec_t timeout,
-		json_object **ret, struct remote_error *err);
-static inline int qmp_call(struct qmp *q, const char *cmd, json_object *args, usec_t timeout,
-			   json_object **ret, struct remote_error *err)
+int qmp_call_fd(struct qmp *q, const char *cmd, json_object *args, int pass_fd, usec_t timeout, json_object **ret,
+		struct remote_error *err);
+static inline int qmp_call(struct qmp *q, const char *cmd, json_object *args, usec_t timeout, json_object **ret,
+			   struct remote_error *err)
 {
 	return qmp_call_fd(q, cmd, args, -1, timeout, ret, err);
 }

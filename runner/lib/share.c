@@ -17,7 +17,6 @@ struct share {
 	bool host_gone[N_STREAMS];
 };
 
-const char *share_dir(const struct share *s) { return s->dir; }
 int share_fd(const struct share *s) { return s->ino; }
 
 static int create_empty(const char *dir, const char *name, int flags, int *ret_fd)
@@ -41,7 +40,7 @@ int share_new(const char *dir, struct share **ret)
 {
 	if (mkdir(dir, 0700) < 0)
 		return -errno;
-	struct share *s = calloc(1, sizeof *s);
+	_cleanup_(share_freep) struct share *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
 	s->ino = -1;
@@ -59,11 +58,9 @@ int share_new(const char *dir, struct share **ret)
 		if (s->ino < 0 || inotify_add_watch(s->ino, dir, IN_MODIFY | IN_CLOSE_WRITE) < 0)
 			r = -errno;
 	}
-	if (r < 0) {
-		share_free(s);
+	if (r < 0)
 		return r;
-	}
-	*ret = s;
+	*ret = TAKE_PTR(s);
 	return 0;
 }
 

@@ -12,7 +12,6 @@ struct share;
 int share_new(const char *dir, struct share **ret);
 struct share *share_free(struct share *s);
 static inline void share_freep(struct share **s) { share_free(*s); }
-const char *share_dir(const struct share *s);
 /* Readable when the guest has written something. */
 int share_fd(const struct share *s);
 

@@ -173,12 +173,9 @@ int read_full_file(const char *path, char **ret, size_t *ret_size)
 			buf = nb;
 			cap *= 2;
 		}
-		ssize_t k = read(fd, buf + n, cap - n);
-		if (k < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
+		ssize_t k = read_retry(fd, buf + n, cap - n);
+		if (k < 0)
+			return (int)k;
 		if (k == 0)
 			break;
 		n += (size_t)k;
@@ -233,6 +230,13 @@ int write_file_atomic(const char *path, const char *data, size_t n, mode_t mode)
 	return fsync_parent(path);
 }
 
+/* The kernel cannot copy between these two files (another filesystem, or
+ * one without copy_file_range): read and write. */
+static bool copy_range_unsupported(int err)
+{
+	return err == EXDEV || err == ENOSYS || err == EINVAL || err == EOPNOTSUPP;
+}
+
 int copy_fd_range(int in, int out, uint64_t *ret_copied)
 {
 	uint64_t total = 0;
@@ -241,7 +245,7 @@ int copy_fd_range(int in, int out, uint64_t *ret_copied)
 		if (k < 0) {
 			if (errno == EINTR)
 				continue;
-			if (errno != EXDEV && errno != ENOSYS && errno != EINVAL && errno != EOPNOTSUPP)
+			if (!copy_range_unsupported(errno))
 				return -errno;
 			/* Plain copy where the kernel cannot copy between these files. */
 			uint64_t rest = 0;
@@ -257,6 +261,40 @@ int copy_fd_range(int in, int out, uint64_t *ret_copied)
 	}
 	if (ret_copied)
 		*ret_copied = total;
+	return 0;
+}
+
+/* Copies bytes [from, to) of in to the same offsets of out. */
+static int copy_extent(int in, int out, off_t from, off_t to)
+{
+	off_t o_in = from, o_out = from;
+	while (o_in < to) {
+		ssize_t k = copy_file_range(in, &o_in, out, &o_out, (size_t)(to - o_in), 0);
+		if (k > 0)
+			continue;
+		if (k == 0)
+			return 0;
+		if (errno == EINTR)
+			continue;
+		if (!copy_range_unsupported(errno))
+			return -errno;
+		char buf[1 << 16];
+		while (o_in < to) {
+			size_t want = (size_t)(to - o_in) < sizeof buf ? (size_t)(to - o_in) : sizeof buf;
+			ssize_t n = pread_retry(in, buf, want, o_in);
+			if (n < 0)
+				return (int)n;
+			if (n == 0)
+				return 0;
+			for (ssize_t done = 0; done < n;) {
+				ssize_t w = pwrite(out, buf + done, (size_t)(n - done), o_in + done);
+				if (w < 0 && errno != EINTR)
+					return -errno;
+				done += w > 0 ? w : 0;
+			}
+			o_in += n;
+		}
+	}
 	return 0;
 }
 
@@ -286,17 +324,9 @@ int copy_file_sparse(const char *from, const char *to, mode_t mode)
 		off_t hole = lseek(in, data, SEEK_HOLE);
 		if (hole < 0)
 			return -errno;
-		off_t o_in = data, o_out = data;
-		while (o_in < hole) {
-			ssize_t k = copy_file_range(in, &o_in, out, &o_out, (size_t)(hole - o_in), 0);
-			if (k < 0) {
-				if (errno == EINTR)
-					continue;
-				return -errno;
-			}
-			if (k == 0)
-				break;
-		}
+		int r = copy_extent(in, out, data, hole);
+		if (r < 0)
+			return r;
 		pos = hole;
 	}
 	return 0;
@@ -384,4 +414,26 @@ int hash_file(uint64_t *h, const char *path)
 			return (int)k;
 		*h = fnv1a64(*h, buf, (size_t)k);
 	}
+}
+
+int parse_seconds(const char *s, usec_t *ret)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !(v > 0) || v > 1e7)
+		return -EINVAL;
+	*ret = (usec_t)(v * USEC_PER_SEC);
+	return 0;
+}
+
+int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret)
+{
+	char *end;
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
+		return -EINVAL;
+	*ret = (unsigned)v;
+	return 0;
 }

@@ -29,37 +29,36 @@ static inline void closep(int *fd)
 		errno = saved;
 	}
 }
-static inline void fclosep(FILE **f)
+/* Closes fd if open; returns -1 to store back. */
+static inline int safe_close(int fd)
 {
-	if (*f)
-		fclose(*f);
+	if (fd >= 0)
+		close(fd);
+	return -1;
 }
 void strv_free(char **v);
 static inline void strv_freep(char ***v) { strv_free(*v); }
 
 #define _cleanup_free_ _cleanup_(freep)
 #define _cleanup_close_ _cleanup_(closep)
-#define _cleanup_fclose_ _cleanup_(fclosep)
 #define _cleanup_strv_free_ _cleanup_(strv_freep)
 
 /* Hand ownership out of a cleanup-scoped variable. */
-#define TAKE_PTR(p)                                                                                \
-	({                                                                                         \
-		__typeof__(p) _t = (p);                                                            \
-		(p) = NULL;                                                                        \
-		_t;                                                                                \
+#define TAKE_PTR(p)                                                                                                    \
+	({                                                                                                             \
+		__typeof__(p) _t = (p);                                                                                \
+		(p) = NULL;                                                                                            \
+		_t;                                                                                                    \
 	})
-#define TAKE_FD(fd)                                                                                \
-	({                                                                                         \
-		int _t = (fd);                                                                     \
-		(fd) = -1;                                                                         \
-		_t;                                                                                \
+#define TAKE_FD(fd)                                                                                                    \
+	({                                                                                                             \
+		int _t = (fd);                                                                                         \
+		(fd) = -1;                                                                                             \
+		_t;                                                                                                    \
 	})
 
-static inline int negative_errno(void) { return errno > 0 ? -errno : -EIO; }
-
-usec_t now_usec(void);		/* CLOCK_MONOTONIC */
-usec_t realtime_usec(void);	/* CLOCK_REALTIME */
+usec_t now_usec(void);	    /* CLOCK_MONOTONIC */
+usec_t realtime_usec(void); /* CLOCK_REALTIME */
 /* Milliseconds left until deadline, for poll(); -1 for USEC_INFINITY. */
 int deadline_to_poll_ms(usec_t deadline);
 usec_t deadline_after(usec_t timeout);
@@ -98,3 +97,8 @@ size_t strv_length(char *const *v);
 uint64_t fnv1a64(uint64_t h, const void *data, size_t n);
 #define FNV1A64_INIT UINT64_C(0xcbf29ce484222325)
 int hash_file(uint64_t *h, const char *path);
+
+/* "1.5" seconds (positive, at most 1e7); -EINVAL otherwise. */
+int parse_seconds(const char *s, usec_t *ret);
+/* A decimal from min to max; -EINVAL otherwise. */
+int parse_uint(const char *s, unsigned min, unsigned max, unsigned *ret);

@@ -24,7 +24,20 @@ struct qga *vm_qga(struct vm *vm) { return vm->qga; }
 pid_t vm_pid(const struct vm *vm) { return vm->pid; }
 char *const *vm_argv(const struct vm *vm) { return vm->argv; }
 
-int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret)
+char *vm_exit_describe(const struct vm *vm)
+{
+	_cleanup_free_ char *last = vm_last_error(vm);
+	char *s = NULL;
+	int st = vm->status, r;
+	if (WIFSIGNALED(st))
+		r = asprintf(&s, "killed by signal %d (%s)%s%s", WTERMSIG(st), signal_name(WTERMSIG(st)),
+			     last ? ": " : "", last ? last : "");
+	else
+		r = asprintf(&s, "exit status %d%s%s", WEXITSTATUS(st), last ? ": " : "", last ? last : "");
+	return r < 0 ? NULL : s;
+}
+
+int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit)
 {
 	int qmp_sp[2], qga_sp[2];
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, qmp_sp) < 0)
@@ -67,9 +80,16 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	r = proc_spawn(&spec, &vm->pid);
 	if (r < 0)
 		return r;
+	/* Only QEMU holds its ends now, so its death closes them: a QEMU that
+	 * refuses its arguments is told at once, not after the timeout. */
+	qmp_theirs = safe_close(qmp_theirs);
+	qga_theirs = safe_close(qga_theirs);
 	r = qmp_new(TAKE_FD(qmp_ours), timeout, &vm->qmp);
-	if (r < 0)
+	if (r < 0) {
+		if (reterr_exit && vm_wait_exited(vm, 2 * USEC_PER_SEC, NULL))
+			*reterr_exit = vm_exit_describe(vm);
 		return r;
+	}
 	r = qga_new(TAKE_FD(qga_ours), &vm->qga);
 	if (r < 0)
 		return r;
@@ -207,7 +227,8 @@ int vm_restore(struct vm *vm, const char *state_path, usec_t timeout, struct rem
 		return r;
 	for (;;) {
 		json_object *data = NULL;
-		usec_t left = deadline == USEC_INFINITY ? USEC_INFINITY : (deadline > now_usec() ? deadline - now_usec() : 0);
+		usec_t left =
+			deadline == USEC_INFINITY ? USEC_INFINITY : (deadline > now_usec() ? deadline - now_usec() : 0);
 		r = qmp_wait_event(vm->qmp, "MIGRATION", left, &data);
 		if (r < 0)
 			return r;

@@ -11,8 +11,10 @@ struct vm;
 
 /* Spawns QEMU (own process group, killed if osrun dies) with TMPDIR set to
  * tmpdir, so its smbd files stay in the run directory; stderr goes to
- * tmpdir/qemu.log. Connects QMP. */
-int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret);
+ * tmpdir/qemu.log. Connects QMP. When QEMU exits before QMP answers,
+ * *reterr_exit (if not NULL) says how, with QEMU's last line. */
+int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit);
+
 /* Kills QEMU if it still runs, reaps it and whatever it left (smbd). */
 struct vm *vm_free(struct vm *vm);
 static inline void vm_freep(struct vm **vm) { vm_free(*vm); }
@@ -22,6 +24,9 @@ struct qga *vm_qga(struct vm *vm);
 pid_t vm_pid(const struct vm *vm);
 /* The argv QEMU was started with (for -v). */
 char *const *vm_argv(const struct vm *vm);
+/* How a reaped QEMU ended, with its last line on stderr: "exit status 1:
+ * qemu-system-x86_64: -netdev user: ..." or "killed by signal 9 (KILL)". */
+char *vm_exit_describe(const struct vm *vm);
 /* Last line QEMU printed on stderr, for an error message; NULL if none. */
 char *vm_last_error(const struct vm *vm);
 

@@ -304,6 +304,22 @@ t_qemu_killed_mid_run() {
 	one_line_err
 }
 
+# QEMU that refuses its arguments dies at once: said at once, in its words.
+t_qemu_refuses_arguments() {
+	printf '#!/bin/sh\nexec qemu-system-x86_64 "$@" -no-such-option\n' >"$T/qemu-bad"
+	chmod +x "$T/qemu-bad"
+	t0=$(now)
+	OSRUN_QEMU="$T/qemu-bad" o 'echo never'
+	took=$(elapsed "$t0")
+	expect_rc 125
+	expect_err_has "starting QEMU: QEMU exited (exit status 1: qemu-system-x86_64: -no-such-option: invalid option)"
+	one_line_err
+	awk -v t="$took" 'BEGIN { exit !(t < 2) }' || err "took $took s (expected under 2 s)"
+	OSRUN_QEMU="$T/no-such-qemu" o 'echo never'
+	expect_rc 125
+	expect_err_has "starting QEMU: No such file or directory"
+}
+
 interrupt() {
 	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
@@ -324,6 +340,14 @@ t_snapshot_list() {
 	o snapshot rm provisioned
 	expect_rc 125
 	expect_err_has "snapshot 'after' is built on it"
+	# inspect: "key: value" lines for people, JSON with --json.
+	o snapshot inspect after
+	expect_rc 0
+	grep -q '^parent: provisioned$' "$T/out" || err "inspect lacks 'parent: provisioned': $(cat "$T/out")"
+	grep -q '^  memory_mib: 256$' "$T/out" || err "inspect lacks the machine's memory: $(cat "$T/out")"
+	o snapshot inspect --json after
+	expect_rc 0
+	grep -q '"parent": *"provisioned"' "$T/out" || err "inspect --json lacks the parent: $(cat "$T/out")"
 }
 
 t_layers() {
@@ -531,7 +555,7 @@ t_pool_keeper_killed() {
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
-t_qemu_killed_mid_run t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
+t_qemu_killed_mid_run t_qemu_refuses_arguments t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
 t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
 t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 

@@ -7,32 +7,32 @@
 
 static int tap_n, tap_failed;
 
-#define ok(cond, ...)                                                                              \
-	do {                                                                                       \
-		tap_n++;                                                                           \
-		bool _c = (cond);                                                                  \
-		if (!_c)                                                                           \
-			tap_failed++;                                                              \
-		printf("%sok %d - ", _c ? "" : "not ", tap_n);                                     \
-		printf(__VA_ARGS__);                                                               \
-		printf("%s\n", _c ? "" : "   <-- " #cond);                                         \
+#define ok(cond, ...)                                                                                                  \
+	do {                                                                                                           \
+		tap_n++;                                                                                               \
+		bool _c = (cond);                                                                                      \
+		if (!_c)                                                                                               \
+			tap_failed++;                                                                                  \
+		printf("%sok %d - ", _c ? "" : "not ", tap_n);                                                         \
+		printf(__VA_ARGS__);                                                                                   \
+		printf("%s\n", _c ? "" : "   <-- " #cond);                                                             \
 	} while (0)
 
-#define is_int(a, b, ...)                                                                          \
-	do {                                                                                       \
-		long long _a = (a), _b = (b);                                                      \
-		ok(_a == _b, __VA_ARGS__);                                                         \
-		if (_a != _b)                                                                      \
-			printf("#   got %lld, expected %lld\n", _a, _b);                              \
+#define is_int(a, b, ...)                                                                                              \
+	do {                                                                                                           \
+		long long _a = (a), _b = (b);                                                                          \
+		ok(_a == _b, __VA_ARGS__);                                                                             \
+		if (_a != _b)                                                                                          \
+			printf("#   got %lld, expected %lld\n", _a, _b);                                               \
 	} while (0)
 
-#define is_str(a, b, ...)                                                                          \
-	do {                                                                                       \
-		const char *_a = (a), *_b = (b);                                                   \
-		bool _e = _a && _b && !strcmp(_a, _b);                                             \
-		ok(_e, __VA_ARGS__);                                                               \
-		if (!_e)                                                                           \
-			printf("#   got '%s', expected '%s'\n", _a ? _a : "(null)", _b ? _b : "(null)"); \
+#define is_str(a, b, ...)                                                                                              \
+	do {                                                                                                           \
+		const char *_a = (a), *_b = (b);                                                                       \
+		bool _e = _a && _b && !strcmp(_a, _b);                                                                 \
+		ok(_e, __VA_ARGS__);                                                                                   \
+		if (!_e)                                                                                               \
+			printf("#   got '%s', expected '%s'\n", _a ? _a : "(null)", _b ? _b : "(null)");               \
 	} while (0)
 
 static inline int tap_done(void)

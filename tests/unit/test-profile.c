@@ -90,7 +90,8 @@ int main(void)
 	is_str(after(v, "-rtc"), "base=localtime", "RTC in local time");
 	is_str(after(v, "-action"), "reboot=shutdown", "a guest reboot ends the stage's QEMU");
 	ok(any_contains(v, "memory-backend-ram,id=ram0,size=4096M"), "a stage's RAM is anonymous");
-	ok(any_contains(v, "file=/iso/setup,,1.iso,if=none,id=cd1,media=cdrom,readonly=on"), "media read-only, escaped");
+	ok(any_contains(v, "file=/iso/setup,,1.iso,if=none,id=cd1,media=cdrom,readonly=on"),
+	   "media read-only, escaped");
 	ok(any_contains(v, "ide-cd,drive=cd0,bus=ide.0,bootindex=0") && any_contains(v, "bootindex=1"),
 	   "Setup boots from the first medium, the disk after");
 	ok(any_contains(v, "format=qcow2"), "qcow2 disk only (raw blocks snapshots)");

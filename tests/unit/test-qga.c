@@ -25,16 +25,16 @@ static void script_agent(int fd)
 	char line[8192];
 	answer_sync(fd, true);
 	peer_read_line(fd, line, sizeof line);
-	if (!strstr(line, "\"guest-exec\"") || !strstr(line, "\"path\":\"\\/bin\\/sh\"") ||
-	    !strstr(line, "\"A=1\"") || !strstr(line, "\"capture-output\":true") ||
-	    !strstr(line, "\"input-data\":\"aGk=\""))
+	if (!strstr(line, "\"guest-exec\"") || !strstr(line, "\"path\":\"\\/bin\\/sh\"") || !strstr(line, "\"A=1\"") ||
+	    !strstr(line, "\"capture-output\":true") || !strstr(line, "\"input-data\":\"aGk=\""))
 		_exit(2);
 	peer_say(fd, "{\"return\": {\"pid\": 42}}\n");
 	peer_read_line(fd, line, sizeof line);
 	if (!strstr(line, "\"guest-exec-status\"") || !strstr(line, "\"pid\":42"))
 		_exit(2);
 	/* out-data "\x00\xff\n" and err-data "err" */
-	peer_say(fd, "{\"return\": {\"exitcode\": 3, \"out-data\": \"AP8K\", \"err-data\": \"ZXJy\", \"exited\": true}}\n");
+	peer_say(fd,
+		 "{\"return\": {\"exitcode\": 3, \"out-data\": \"AP8K\", \"err-data\": \"ZXJy\", \"exited\": true}}\n");
 	peer_read_line(fd, line, sizeof line);
 	if (!strstr(line, "\"guest-exec-status\""))
 		_exit(2);
@@ -42,7 +42,8 @@ static void script_agent(int fd)
 	peer_read_line(fd, line, sizeof line);
 	if (!strstr(line, "\"guest-set-time\"") || !strstr(line, "\"time\":1700000000000000000"))
 		_exit(2);
-	peer_say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"this feature or command is not currently supported\"}}\n");
+	peer_say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"this feature or command is not currently "
+		     "supported\"}}\n");
 }
 
 /* An agent that starts late: the first sync goes unanswered. */
@@ -72,7 +73,8 @@ static void test_agent(void)
 	is_int(qga_sync(g, USEC_PER_SEC, 5 * USEC_PER_SEC), 0, "sync skips stale replies and the 0xFF complaint");
 
 	char *argv[] = {"-c", "true", NULL}, *env[] = {"A=1", NULL};
-	struct qga_exec x = {.path = "/bin/sh", .argv = argv, .env = env, .capture = true, .input = "hi", .input_len = 2};
+	struct qga_exec x = {
+		.path = "/bin/sh", .argv = argv, .env = env, .capture = true, .input = "hi", .input_len = 2};
 	is_int(qga_exec(g, &x, 5 * USEC_PER_SEC, &pid, &err), 0, "guest-exec");
 	is_int(pid, 42, "guest-exec pid");
 
@@ -107,7 +109,8 @@ static void test_late_and_silent(void)
 	p = peer_start(script_silent);
 	qga_new(p.fd, &g);
 	usec_t t0 = now_usec();
-	is_int(qga_sync(g, 100 * USEC_PER_MSEC, 500 * USEC_PER_MSEC), -ETIMEDOUT, "an agent that never answers: -ETIMEDOUT");
+	is_int(qga_sync(g, 100 * USEC_PER_MSEC, 500 * USEC_PER_MSEC), -ETIMEDOUT,
+	       "an agent that never answers: -ETIMEDOUT");
 	ok(now_usec() - t0 < 2 * USEC_PER_SEC, "within the timeout");
 	qga_free(g);
 	peer_finish(&p);

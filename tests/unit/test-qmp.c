@@ -6,7 +6,9 @@
 #include "peer.h"
 #include "tap.h"
 
-#define GREETING "{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, \"capabilities\": [\"oob\"]}}\r\n"
+#define GREETING                                                                                                       \
+	"{\"QMP\": {\"version\": {\"qemu\": {\"micro\": 22, \"minor\": 2, \"major\": 7}, \"package\": \"\"}, "         \
+	"\"capabilities\": [\"oob\"]}}\r\n"
 
 static void expect_caps(int fd)
 {
@@ -44,7 +46,8 @@ static void script_normal(int fd)
 	peer_read_line(fd, line, sizeof line);
 	peer_id_of(line, id, sizeof id);
 	snprintf(buf, sizeof buf,
-		 "{\"id\": %s, \"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command nope has not been found\"}}\r\n",
+		 "{\"id\": %s, \"error\": {\"class\": \"CommandNotFound\", \"desc\": \"The command nope has not been "
+		 "found\"}}\r\n",
 		 id);
 	peer_say(fd, buf);
 
@@ -65,7 +68,8 @@ static void script_normal(int fd)
 	snprintf(buf, sizeof buf, "{\"return\": %s, \"id\": %s}\r\n", verdict, id);
 	peer_say(fd, buf);
 
-	peer_say(fd, "{\"event\": \"MIGRATION\", \"data\": {\"status\": \"completed\"}, \"timestamp\": {\"seconds\": 1, \"microseconds\": 2}}\r\n");
+	peer_say(fd, "{\"event\": \"MIGRATION\", \"data\": {\"status\": \"completed\"}, \"timestamp\": {\"seconds\": "
+		     "1, \"microseconds\": 2}}\r\n");
 	/* then EOF */
 }
 
@@ -102,7 +106,11 @@ static void script_flood(int fd)
 	sleep(5);
 }
 
-static void script_no_greeting(int fd) { peer_say(fd, "{\"hello\": 1}\r\n"); sleep(5); }
+static void script_no_greeting(int fd)
+{
+	peer_say(fd, "{\"hello\": 1}\r\n");
+	sleep(5);
+}
 
 static void test_normal(void)
 {

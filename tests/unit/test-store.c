@@ -24,8 +24,11 @@ static void touch(const char *dir, const char *name)
 
 static struct snapshot_meta meta_for(const char *parent)
 {
-	struct snapshot_meta m = {.parent = (char *)parent, .image = "linux-0", .created = "2026-11-23T00:00:00Z",
-				  .made_by = "test", .qemu_version = "7.2.22"};
+	struct snapshot_meta m = {.parent = (char *)parent,
+				  .image = "linux-0",
+				  .created = "2026-11-23T00:00:00Z",
+				  .made_by = "test",
+				  .qemu_version = "7.2.22"};
 	snprintf(m.machine.profile, sizeof m.machine.profile, "linux");
 	m.machine.memory_mib = 256;
 	m.machine.cpus = 1;
@@ -122,7 +125,8 @@ static void test_lifecycle(void)
 	struct snapshot_new *live = NULL;
 	snapshot_new_begin(s, "live", &live);
 	/* Not yet locked by its maker: left alone while young, swept when old. */
-	char *young = path_join(s->snapshots, ".making-young.abc123"), *old = path_join(s->snapshots, ".making-old.abc123");
+	char *young = store_path(s, STORE_SNAPSHOTS, ".making-young.abc123", NULL),
+	     *old = store_path(s, STORE_SNAPSHOTS, ".making-old.abc123", NULL);
 	mkdir(young, 0755);
 	mkdir(old, 0755);
 	struct timeval tv[2] = {{.tv_sec = time(NULL) - 3600}, {.tv_sec = time(NULL) - 3600}};
@@ -152,6 +156,44 @@ static void test_lifecycle(void)
 	free(root);
 }
 
+/* The layout is the store's alone: every path into it comes from here. */
+static void test_layout(void)
+{
+	char *root = path_join(tmp, "layout"), *p;
+	struct store *s = NULL;
+	is_int(store_open(root, &s), 0, "store opens");
+	p = store_path(s, STORE_STAGES, "base-00000000000000ff", "disk.qcow2");
+	ok(p && !strcmp(p + strlen(root), "/stages/base-00000000000000ff/disk.qcow2"), "stage path: %s", p);
+	free(p);
+	p = store_path(s, STORE_IMAGES, NULL, NULL);
+	ok(p && !strcmp(p + strlen(root), "/images"), "area path: %s", p);
+	free(p);
+	p = store_entry_name("build", 0xabc);
+	is_str(p, "build-0000000000000abc", "entry names carry 16 hex digits");
+	free(p);
+	p = store_disk_backing(STORE_SNAPSHOTS, STORE_SNAPSHOTS, "base");
+	is_str(p, "../base/disk.qcow2", "a snapshot's backing in the same area is a sibling");
+	free(p);
+	p = store_disk_backing(STORE_STAGES, STORE_IMAGES, "linux-1");
+	is_str(p, "../../images/linux-1/disk.qcow2", "across areas it goes up to the root");
+	free(p);
+	p = store_pool_socket(root, "provisioned");
+	ok(p && !strcmp(p + strlen(root), "/pools/provisioned.sock"), "pool socket: %s", p);
+	free(p);
+	/* Private areas are made on first use, 0700 even when they existed wider. */
+	p = store_path(s, STORE_POOLS, NULL, NULL);
+	struct stat st;
+	ok(stat(p, &st) < 0 && errno == ENOENT, "no pools directory before one is needed");
+	is_int(store_area_make(s, STORE_POOLS), 0, "pools directory made");
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0700, "pools directory is 0700");
+	chmod(p, 0755);
+	is_int(store_area_make(s, STORE_POOLS), 0, "pools directory made again");
+	ok(stat(p, &st) == 0 && (st.st_mode & 0777) == 0700, "a wider pools directory is narrowed to 0700");
+	free(p);
+	store_free(s);
+	free(root);
+}
+
 int main(void)
 {
 	char t[] = "/tmp/osrun-unit.XXXXXX";
@@ -159,6 +201,7 @@ int main(void)
 	test_names();
 	test_meta();
 	test_lifecycle();
+	test_layout();
 	rm_rf(tmp);
 	return tap_done();
 }

@@ -2,8 +2,8 @@
 #include <libxml/parser.h>
 #include <libxml/xpath.h>
 
-#include "../../runner/lib/unattend.h"
-#include "../../runner/lib/wim.h"
+#include "../../iso-builder/unattend.h"
+#include "../../iso-builder/wim.h"
 #include "tap.h"
 
 /* The text of the first node matching expr (local names only), or "". */
@@ -50,8 +50,10 @@ int main(void)
 		check(doc, "//*[local-name()='CreatePartition'][2]/*[local-name()='Type']", "MSR", "then MSR");
 		check(doc, "//*[local-name()='CreatePartition'][3]/*[local-name()='Extend']", "true",
 		      "then Windows, to the end of the disk");
-		check(doc, "//*[local-name()='ModifyPartition'][1]/*[local-name()='Format']", "FAT32", "the ESP is FAT32");
-		check(doc, "//*[local-name()='InstallTo']/*[local-name()='PartitionID']", "3", "Windows on partition 3");
+		check(doc, "//*[local-name()='ModifyPartition'][1]/*[local-name()='Format']", "FAT32",
+		      "the ESP is FAT32");
+		check(doc, "//*[local-name()='InstallTo']/*[local-name()='PartitionID']", "3",
+		      "Windows on partition 3");
 		char *n = first(doc, "//*[local-name()='ProductKey']");
 		is_str(n, "", "no product key when none is given (volume or evaluation media)");
 		xmlFree(n);
@@ -60,9 +62,15 @@ int main(void)
 	free(xml);
 
 	struct edition ed[] = {
-		{.index = 1, .name = "Windows Server 2022 Standard", .edition_id = "ServerStandard",
-		 .install_type = "Server Core", .build = 20348},
-		{.index = 2, .name = "Windows 10 Education", .edition_id = "Education", .install_type = "Client",
+		{.index = 1,
+		 .name = "Windows Server 2022 Standard",
+		 .edition_id = "ServerStandard",
+		 .install_type = "Server Core",
+		 .build = 20348},
+		{.index = 2,
+		 .name = "Windows 10 Education",
+		 .edition_id = "Education",
+		 .install_type = "Client",
 		 .build = 19045},
 	};
 	struct edition_list l = {.v = ed, .n = 2};

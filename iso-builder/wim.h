@@ -1,15 +1,15 @@
 /* The editions a Windows install image offers, read from the WIM/ESD's XML
  * with wimlib, and the choice of one by name or index. Never prints. */
 #pragma once
-#include "util.h"
+#include "../runner/lib/util.h"
 
 struct edition {
-	unsigned index;	  /* /IMAGE/INDEX, 1-based */
-	char *name;	  /* "Windows 11 Pro" */
-	char *edition_id; /* "Professional", "ServerStandard"; may be NULL */
+	unsigned index;	    /* /IMAGE/INDEX, 1-based */
+	char *name;	    /* "Windows 11 Pro" */
+	char *edition_id;   /* "Professional", "ServerStandard"; may be NULL */
 	char *install_type; /* "Client", "Server", "Server Core"; may be NULL */
-	unsigned build;	  /* 22631; 0 when unknown */
-	char *arch;	  /* "9" (amd64) as the XML has it; may be NULL */
+	unsigned build;	    /* 22631; 0 when unknown */
+	char *arch;	    /* "9" (amd64) as the XML has it; may be NULL */
 };
 
 struct edition_list {

@@ -2,7 +2,7 @@
  * mounted or changed) and making a small one. Never prints; a failed
  * xorriso's first line of output comes back in *ret_msg. */
 #pragma once
-#include "util.h"
+#include "../runner/lib/util.h"
 
 /* 0 when path is an ISO 9660 image; -EMEDIUMTYPE when it is something
  * else; -errno when it cannot be read. */

@@ -69,7 +69,8 @@ int edition_pick(const struct edition_list *l, const char *want, const struct ed
 		for (size_t i = 0; i < l->n; i++) {
 			const struct edition *e = &l->v[i];
 			bool by_index = *want && !*end && e->index == idx;
-			if (by_index || !strcasecmp(e->name, want) || (e->edition_id && !strcasecmp(e->edition_id, want))) {
+			if (by_index || !strcasecmp(e->name, want) ||
+			    (e->edition_id && !strcasecmp(e->edition_id, want))) {
 				*ret = e;
 				return 0;
 			}

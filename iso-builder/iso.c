@@ -4,7 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 
-#include "proc.h"
+#include "../runner/lib/proc.h"
 
 /* The primary volume descriptor is sector 16 (2 KiB sectors). */
 #define PVD_OFFSET (16 * 2048)
@@ -66,8 +66,8 @@ static int xorriso(char *const *argv, char **ret_msg)
 
 int iso_extract(const char *iso, const char *inner, const char *dest, char **ret_msg)
 {
-	char *argv[] = {"xorriso", "-abort_on", "FAILURE", "-osirrox", "on", "-indev", (char *)iso,
-			"-extract", (char *)inner, (char *)dest, NULL};
+	char *argv[] = {"xorriso",   "-abort_on", "FAILURE",	 "-osirrox",   "on", "-indev",
+			(char *)iso, "-extract",  (char *)inner, (char *)dest, NULL};
 	int r = xorriso(argv, ret_msg);
 	/* A missing path is a SORRY, which xorriso may still exit 0 on. */
 	if (r == 0 && !file_exists(dest))
@@ -80,7 +80,7 @@ int iso_extract(const char *iso, const char *inner, const char *dest, char **ret
 
 int iso_make(const char *dir, const char *volid, const char *out, char **ret_msg)
 {
-	char *argv[] = {"xorriso", "-as", "mkisofs", "-quiet", "-J", "-joliet-long", "-R", "-V", (char *)volid,
-			"-o", (char *)out, (char *)dir, NULL};
+	char *argv[] = {"xorriso",     "-as", "mkisofs",   "-quiet",	"-J", "-joliet-long", "-R", "-V",
+			(char *)volid, "-o",  (char *)out, (char *)dir, NULL};
 	return xorriso(argv, ret_msg);
 }

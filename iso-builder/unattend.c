@@ -90,8 +90,8 @@ static void locales(struct w *w, const struct unattend *u, bool winpe)
 
 /* Setup's own hardware checks (Windows 11) would stop an install on a VM
  * without TPM or Secure Boot. */
-static const char *const labconfig[] = {"BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck",
-					"BypassCPUCheck", "BypassStorageCheck"};
+static const char *const labconfig[] = {"BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck", "BypassCPUCheck",
+					"BypassStorageCheck"};
 
 static void run_sync(struct w *w, const char *item, unsigned order, const char *path_elem, const char *cmd)
 {
@@ -113,8 +113,7 @@ static void partition(struct w *w, unsigned order, const char *type, unsigned si
 	end(w);
 }
 
-static void modify(struct w *w, unsigned order, const char *format, const char *label, const char *letter,
-		   bool active)
+static void modify(struct w *w, unsigned order, const char *format, const char *label, const char *letter, bool active)
 {
 	add_item(w, "ModifyPartition");
 	elemf(w, "Order", "%u", order);
@@ -127,6 +126,33 @@ static void modify(struct w *w, unsigned order, const char *format, const char *
 		elem(w, "Label", label);
 	if (letter)
 		elem(w, "Letter", letter);
+	end(w);
+}
+
+/* One disk, wiped: MBR with one partition, or GPT with EFI, MSR and Windows. */
+static void disk_configuration(struct w *w, const struct unattend *u)
+{
+	start(w, "DiskConfiguration");
+	add_item(w, "Disk");
+	elem(w, "DiskID", "0");
+	elem(w, "WillWipeDisk", "true");
+	start(w, "CreatePartitions");
+	if (u->uefi) {
+		partition(w, 1, "EFI", 100);
+		partition(w, 2, "MSR", 16);
+		partition(w, 3, "Primary", 0);
+	} else
+		partition(w, 1, "Primary", 0);
+	end(w);
+	start(w, "ModifyPartitions");
+	if (u->uefi) {
+		modify(w, 1, "FAT32", "System", NULL, false);
+		modify(w, 2, NULL, NULL, NULL, false);
+		modify(w, 3, "NTFS", "Windows", "C", false);
+	} else
+		modify(w, 1, "NTFS", "Windows", "C", true);
+	end(w);
+	end(w);
 	end(w);
 }
 
@@ -163,28 +189,7 @@ static void windows_pe(struct w *w, const struct unattend *u)
 	}
 	end(w);
 
-	start(w, "DiskConfiguration");
-	add_item(w, "Disk");
-	elem(w, "DiskID", "0");
-	elem(w, "WillWipeDisk", "true");
-	start(w, "CreatePartitions");
-	if (u->uefi) {
-		partition(w, 1, "EFI", 100);
-		partition(w, 2, "MSR", 16);
-		partition(w, 3, "Primary", 0);
-	} else
-		partition(w, 1, "Primary", 0);
-	end(w);
-	start(w, "ModifyPartitions");
-	if (u->uefi) {
-		modify(w, 1, "FAT32", "System", NULL, false);
-		modify(w, 2, NULL, NULL, NULL, false);
-		modify(w, 3, "NTFS", "Windows", "C", false);
-	} else
-		modify(w, 1, "NTFS", "Windows", "C", true);
-	end(w);
-	end(w);
-	end(w);
+	disk_configuration(w, u);
 
 	start(w, "ImageInstall");
 	start(w, "OSImage");
@@ -230,9 +235,11 @@ static void specialize(struct w *w)
 	/* A local account without a network; no BitLocker on a disk that
 	 * is copied for every run. */
 	run_sync(w, "RunSynchronousCommand", 1, "Path",
-		 "reg.exe add \"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\OOBE\" /v BypassNRO /t REG_DWORD /d 1 /f");
+		 "reg.exe add \"HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\OOBE\" /v BypassNRO /t REG_DWORD "
+		 "/d 1 /f");
 	run_sync(w, "RunSynchronousCommand", 2, "Path",
-		 "reg.exe add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\BitLocker\" /v PreventDeviceEncryption /t REG_DWORD /d 1 /f");
+		 "reg.exe add \"HKLM\\SYSTEM\\CurrentControlSet\\Control\\BitLocker\" /v PreventDeviceEncryption /t "
+		 "REG_DWORD /d 1 /f");
 	end(w);
 	end(w);
 	end(w);

@@ -1,0 +1,32 @@
+/* The Windows setup medium: a small second ISO beside the untouched Windows
+ * ISO, with the generated autounattend.xml, the guest-init scripts, the
+ * virtio drivers Setup loads and the guest agent's MSI. It is kept in the
+ * store under a key of its content, and that key, with the Windows ISO's
+ * identity, seeds the install stages' keys. */
+#pragma once
+#include "../runner/lib/error.h"
+#include "../snapshots/store.h"
+#include "wim.h"
+
+#define MEDIUM_ADMIN_USER "osrun"
+
+struct medium_inputs {
+	const char *iso;	 /* the Windows ISO */
+	const char *virtio;	 /* the virtio-win ISO */
+	const char *edition;	 /* name, edition id or index; NULL: the default */
+	const char *password;	 /* NULL: the store's, else a new random one */
+	const char *product_key; /* NULL: the edition's generic key */
+	const char *guest_init;	 /* the folder of guest-init/windows scripts */
+	unsigned size_gib;	 /* the disk the stages install onto */
+};
+
+/* Both media are ISO 9660 images. */
+int medium_check_isos(const struct medium_inputs *in, struct error *e);
+/* Reads the install image's editions (extracted into work, then removed)
+ * and picks the one to install; a failure lists what the ISO has. */
+int medium_pick_edition(const struct medium_inputs *in, const char *work, struct edition_list *l,
+			const struct edition **ret, struct error *e);
+/* Assembles the medium in work, makes its ISO in the store (once) and
+ * gives its path and the seed for the stages' keys. */
+int medium_make(struct store *s, const struct medium_inputs *in, const struct edition *ed, const char *work,
+		char **ret_iso, uint64_t *ret_seed, struct error *e);

@@ -1,0 +1,159 @@
+#define _GNU_SOURCE
+#include "options.h"
+
+#include <assert.h>
+#include <getopt.h>
+#include <string.h>
+
+#include "../snapshots/store.h"
+#include "lib/proc.h"
+#include "run.h"
+
+static const char *default_expect(const struct opt *o)
+{
+	switch (o->kind) {
+	case OPT_SECONDS:
+		return "expected a positive number of seconds";
+	case OPT_ENV:
+		return "expected NAME=VALUE";
+	default:
+		return "expected a number";
+	}
+}
+
+/* Stores one option's argument where its table entry says. */
+static int opt_apply(const struct opt *o, const char *arg, struct error *e)
+{
+	const char *expect = o->expect ? o->expect : default_expect(o);
+	switch (o->kind) {
+	case OPT_FLAG:
+		*(bool *)o->dest = true;
+		return 0;
+	case OPT_COUNT:
+		(*(int *)o->dest)++;
+		return 0;
+	case OPT_STRING:
+		*(const char **)o->dest = arg;
+		return 0;
+	case OPT_SECONDS:
+		if (parse_seconds(arg, o->dest) < 0)
+			return error_set(e, -EINVAL, "--%s '%s': %s", o->name, arg, expect);
+		return 0;
+	case OPT_UINT:
+		if (parse_uint(arg, o->min, o->max, o->dest) < 0)
+			return error_set(e, -EINVAL, "--%s '%s': %s", o->name, arg, expect);
+		return 0;
+	case OPT_ENV:
+		if (!strchr(arg, '=') || arg[0] == '=')
+			return error_set(e, -EINVAL, "--%s '%s': %s", o->name, arg, expect);
+		if (!(*(char ***)o->dest = strv_append(*(char ***)o->dest, arg)))
+			return error_errno(e, -ENOMEM, "--%s", o->name);
+		return 0;
+	default:
+		return 0;
+	}
+}
+
+static int bad_option(int c, char **argv, struct error *e)
+{
+	const char *arg = argv[optind - 1];
+	if (c == ':')
+		return error_set(e, -EINVAL, "option '%s' needs a value (see 'osrun --help')", arg);
+	if (optopt && arg[0] == '-' && arg[1] != '-')
+		return error_set(e, -EINVAL, "unknown option '-%c' (see 'osrun --help')", optopt);
+	return error_set(e, -EINVAL, "unknown option '%s' (see 'osrun --help')", arg);
+}
+
+#define OPTS_MAX 32
+
+int options_parse(const struct opt *table, void (*help)(void), bool in_order, int argc, char **argv, int *ret_optind,
+		  struct error *e)
+{
+	struct option longs[OPTS_MAX + 1] = {{0}};
+	char shorts[2 + 3 * OPTS_MAX + 1] = {0}, *w = shorts;
+	*w++ = in_order ? '+' : ':';
+	if (in_order)
+		*w++ = ':';
+	size_t n = 0;
+	for (; table[n].name; n++) {
+		assert(n < OPTS_MAX);
+		bool arg = table[n].kind >= OPT_STRING && table[n].kind <= OPT_ENV;
+		longs[n] = (struct option){table[n].name, arg ? required_argument : no_argument, NULL, 0x100 + (int)n};
+		if (table[n].short_name) {
+			*w++ = (char)table[n].short_name;
+			if (arg)
+				*w++ = ':';
+		}
+	}
+	opterr = 0;
+	optind = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, shorts, longs, NULL)) >= 0) {
+		const struct opt *o = NULL;
+		if (c >= 0x100 && c < 0x100 + (int)n)
+			o = &table[c - 0x100];
+		for (size_t i = 0; !o && c != '?' && c != ':' && i < n; i++)
+			if (table[i].short_name == c)
+				o = &table[i];
+		if (!o)
+			return bad_option(c, argv, e);
+		if (o->kind == OPT_HELP) {
+			help();
+			return 1;
+		}
+		if (o->kind == OPT_VERSION) {
+			printf("osrun %s\n", OSRUN_VERSION);
+			return 1;
+		}
+		int r = opt_apply(o, optarg, e);
+		if (r < 0)
+			return r;
+		if (o->kind == OPT_COUNT && o->dest && *(int *)o->dest > 0)
+			log_set_level(LOG_DEBUG);
+	}
+	*ret_optind = optind;
+	return 0;
+}
+
+int options_no_operands(const char *command, int argc, char **argv, int first, struct error *e)
+{
+	if (first < argc)
+		return error_set(e, -EINVAL, "%s: unexpected argument '%s' (see 'osrun %s --help')", command,
+				 argv[first], command);
+	return 0;
+}
+
+int options_check_snapshot_name(const char *name, struct error *e)
+{
+	const char *why;
+	if (snapshot_name_check(name, &why) < 0)
+		return error_set(e, -EINVAL, "snapshot name '%s' %s", name, why);
+	return 0;
+}
+
+/* An error line each. */
+static void log_lines(const char *m)
+{
+	for (size_t n; m && *m; m += n + (m[n] == '\n'))
+		if ((n = strcspn(m, "\n")) > 0)
+			log_error("%.*s", (int)n, m);
+}
+
+int options_report(const struct error *e)
+{
+	log_lines(e->msg);
+	if (e->code == -ECANCELED && e->signal > 0)
+		return 128 + e->signal;
+	if (e->code == -ETIME)
+		return EXIT_TIMEOUT;
+	return EXIT_OSRUN;
+}
+
+/* What the guest command's end means to the user. */
+int options_report_result(const struct run_result *res)
+{
+	log_lines(res->helper_stderr);
+	if (res->signal)
+		log_error("command killed by signal %d (SIG%s)", res->signal, signal_name(res->signal));
+	return res->status;
+}

@@ -1,0 +1,245 @@
+#define _GNU_SOURCE
+#include "pool.h"
+
+#include <poll.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+
+#include "lib/fdpass.h"
+#include "lib/log.h"
+
+static void add_string(json_object *o, const char *k, const char *v)
+{
+	if (v)
+		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+int pool_request_encode(const struct run_plan *p, char **ret, size_t *ret_len)
+{
+	json_object *o = json_object_new_object(), *env = json_object_new_array();
+	if (!o || !env) {
+		json_object_put(o);
+		json_object_put(env);
+		return -ENOMEM;
+	}
+	json_object_object_add(o, "version", json_object_new_int(POOL_PROTOCOL_VERSION));
+	add_string(o, "snapshot", p->snapshot);
+	add_string(o, "command", p->command);
+	for (char **v = p->env; v && *v; v++)
+		json_object_array_add(env, json_object_new_string(*v));
+	json_object_object_add(o, "env", env);
+	add_string(o, "workdir", p->workdir);
+	json_object_object_add(o, "timeout_us", json_object_new_uint64(p->timeout));
+	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
+	json_object_object_add(o, "no_stdin", json_object_new_boolean(p->no_stdin));
+	json_object_object_add(o, "verbose", json_object_new_int(p->verbose));
+	size_t n;
+	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
+	char *copy = s ? strndup(s, n) : NULL;
+	json_object_put(o);
+	if (!copy)
+		return -ENOMEM;
+	if (n > POOL_REQUEST_MAX) {
+		free(copy);
+		return -E2BIG;
+	}
+	*ret = copy;
+	*ret_len = n;
+	return 0;
+}
+
+/* A member of o of type t, or NULL. */
+static json_object *member(json_object *o, const char *k, json_type t)
+{
+	json_object *v;
+	return json_object_object_get_ex(o, k, &v) && json_object_is_type(v, t) ? v : NULL;
+}
+
+static const char *string_member(json_object *o, const char *k)
+{
+	json_object *v = member(o, k, json_type_string);
+	return v ? json_object_get_string(v) : NULL;
+}
+
+static int decode_plan(json_object *o, struct run_plan *p)
+{
+	json_object *v = member(o, "version", json_type_int), *env = member(o, "env", json_type_array),
+		    *timeout = member(o, "timeout_us", json_type_int), *mem = member(o, "memory_mib", json_type_int),
+		    *no_stdin = member(o, "no_stdin", json_type_boolean),
+		    *verbose = member(o, "verbose", json_type_int);
+	const char *command = string_member(o, "command");
+	if (!v || json_object_get_int(v) != POOL_PROTOCOL_VERSION || !env || !timeout || !mem || !no_stdin ||
+	    !verbose || !command || !*command)
+		return -EBADMSG;
+	int64_t m = json_object_get_int64(mem);
+	if (m < 0 || m > (1 << 20))
+		return -EBADMSG;
+	p->snapshot = string_member(o, "snapshot");
+	p->workdir = string_member(o, "workdir");
+	p->timeout = json_object_get_uint64(timeout);
+	p->memory_mib = (unsigned)m;
+	p->no_stdin = json_object_get_boolean(no_stdin);
+	p->verbose = json_object_get_int(verbose);
+	if (!p->snapshot || !(p->command = strdup(command)))
+		return -EBADMSG;
+	for (size_t i = 0; i < json_object_array_length(env); i++) {
+		json_object *e = json_object_array_get_idx(env, i);
+		const char *s = json_object_is_type(e, json_type_string) ? json_object_get_string(e) : NULL;
+		if (!s || !strchr(s, '=') || s[0] == '=')
+			return -EBADMSG;
+		if (!(p->env = strv_append(p->env, s)))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int pool_request_decode(const char *buf, size_t len, struct pool_request *ret)
+{
+	if (len == 0 || len > POOL_REQUEST_MAX || memchr(buf, 0, len))
+		return -EBADMSG;
+	json_tokener *tok = json_tokener_new();
+	if (!tok)
+		return -ENOMEM;
+	json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
+	bool whole = json_tokener_get_error(tok) == json_tokener_success && json_tokener_get_parse_end(tok) == len;
+	json_tokener_free(tok);
+	struct pool_request r = {.root = o};
+	int k = o && whole && json_object_is_type(o, json_type_object) ? decode_plan(o, &r.plan) : -EBADMSG;
+	if (k < 0) {
+		pool_request_release(&r);
+		return k;
+	}
+	*ret = r;
+	return 0;
+}
+
+void pool_request_release(struct pool_request *r)
+{
+	run_plan_release(&r->plan);
+	json_object_put(r->root);
+	*r = (struct pool_request){0};
+}
+
+static int socket_address(const char *path, struct sockaddr_un *ret)
+{
+	*ret = (struct sockaddr_un){.sun_family = AF_UNIX};
+	size_t n = strlen(path);
+	if (n >= sizeof ret->sun_path)
+		return -ENAMETOOLONG;
+	memcpy(ret->sun_path, path, n + 1);
+	return 0;
+}
+
+int pool_listen(const char *path, int *ret_fd)
+{
+	struct sockaddr_un sa;
+	int r = socket_address(path, &sa);
+	if (r < 0)
+		return r;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
+		if (errno != EADDRINUSE)
+			return -errno;
+		/* A live pool answers; a dead one's socket file is stale. */
+		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0)
+			return -EADDRINUSE;
+		if (unlink(path) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+			return -errno;
+	}
+	if (listen(fd, 64) < 0)
+		return -errno;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+void pool_send_exit(int conn, int code)
+{
+	char m[1 + sizeof(int)] = {POOL_MSG_EXIT};
+	memcpy(m + 1, &code, sizeof code);
+	fdpass_send(conn, m, sizeof m, NULL, 0);
+}
+
+/* Connected to the pool for p's snapshot, with the request sent. */
+static int pool_connect(const struct run_plan *p, int *ret_fd)
+{
+	_cleanup_free_ char *root = p->cache ? strdup(p->cache) : store_default_root();
+	_cleanup_free_ char *path = root ? store_pool_socket(root, p->snapshot) : NULL;
+	struct sockaddr_un sa;
+	if (!path || socket_address(path, &sa) < 0)
+		return -EAGAIN;
+	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
+		return -EAGAIN; /* no pool: the usual case */
+	_cleanup_free_ char *req = NULL;
+	size_t len;
+	int fds[3] = {STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO};
+	if (pool_request_encode(p, &req, &len) < 0 || fdpass_send(fd, req, len, fds, 3) < 0)
+		return -EAGAIN;
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+static int interrupted_by(int sig, const char *how, struct error *e)
+{
+	error_set(e, -ECANCELED, "interrupted by SIG%s%s", signal_name(sig), how);
+	e->signal = sig;
+	return -ECANCELED;
+}
+
+int pool_run(const struct run_plan *p, int *ret_status, struct error *e)
+{
+	_cleanup_close_ int fd = -1;
+	if (pool_connect(p, &fd) < 0)
+		return -EAGAIN;
+	int forwarded = 0;  /* a signal passed on to the member */
+	bool taken = false; /* a member has the command: it must answer */
+	usec_t deadline = USEC_INFINITY;
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = fd, .events = POLLIN}, {.fd = cancel_fd_get(), .events = POLLIN}};
+		int k = poll(pf, 2, deadline_to_poll_ms(deadline));
+		if (k < 0 && errno != EINTR)
+			return error_errno(e, -errno, "poll");
+		if (k == 0)
+			return interrupted_by(forwarded, "; the pool's clone did not stop within 30 s", e);
+		struct signalfd_siginfo si;
+		if ((pf[1].revents & POLLIN) && read(cancel_fd_get(), &si, sizeof si) == sizeof si) {
+			forwarded = (int)si.ssi_signo;
+			char m[2] = {POOL_MSG_SIGNAL, (char)forwarded};
+			fdpass_send(fd, m, 2, NULL, 0);
+			deadline = deadline_after(30 * USEC_PER_SEC);
+		}
+		if (!(pf[0].revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		_cleanup_free_ char *msg = NULL;
+		size_t n;
+		int r = fdpass_recv(fd, 16, &msg, &n, NULL, NULL);
+		bool gone = r < 0 || n == 0;
+		if (gone && forwarded)
+			return interrupted_by(forwarded, "; the VM is stopped", e);
+		if (gone && !taken) {
+			log_debug("pool for '%s' closed the connection; restoring a clone here", p->snapshot);
+			return -EAGAIN;
+		}
+		if (gone)
+			return error_set(e, -ECONNRESET, "pool for '%s': its clone ended without an exit status",
+					 p->snapshot);
+		if (msg[0] == POOL_MSG_BUSY) {
+			if (forwarded)
+				return interrupted_by(forwarded, "", e);
+			log_debug("pool for '%s' has no clone ready; restoring one here", p->snapshot);
+			return -EAGAIN;
+		}
+		if (msg[0] == POOL_MSG_TAKEN) {
+			taken = true;
+			log_debug("running in a warm clone of pool '%s'", p->snapshot);
+		} else if (msg[0] == POOL_MSG_EXIT && n >= 1 + sizeof(int)) {
+			memcpy(ret_status, msg + 1, sizeof *ret_status);
+			return 0;
+		}
+	}
+}

@@ -1,0 +1,444 @@
+#define _GNU_SOURCE
+#include "run.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/log.h"
+
+void run_plan_release(struct run_plan *p)
+{
+	free(p->command);
+	strv_free(p->env);
+}
+
+void run_result_release(struct run_result *r) { free(r->helper_stderr); }
+
+/* stdin goes to the guest when it is data: a pipe, a file or a socket. */
+static bool stdin_is_data(void)
+{
+	struct stat st;
+	if (fstat(STDIN_FILENO, &st) < 0)
+		return false;
+	return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+static int snapshot_error(struct store *s, const char *name, int r, struct error *e)
+{
+	if (r == -EBADMSG)
+		return error_set(e, r, "snapshot '%s': meta.json is missing or damaged", name);
+	if (r != -ENOENT)
+		return error_errno(e, r, "snapshot '%s'", name);
+	_cleanup_strv_free_ char **names = NULL;
+	char have[512] = "";
+	if (store_list(s, &names) == 0)
+		for (char **n = names; *n; n++)
+			snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", n == names ? "" : ", ", *n);
+	if (!strcmp(name, "provisioned") && !*have)
+		return error_set(e, r, "snapshot 'provisioned': not found in %s (make it with 'osrun provision')",
+				 s->root);
+	return error_set(e, r, "snapshot '%s': not found in %s (have: %s)", name, s->root, *have ? have : "none");
+}
+
+static int check_machine(const struct run_plan *p, const struct snapshot *sn, enum accel accel, struct error *e)
+{
+	const struct machine *m = &sn->meta.machine;
+	if (p->memory_mib && p->memory_mib != m->memory_mib)
+		return error_set(e, -EINVAL,
+				 "snapshot '%s' was saved with %u MiB of guest memory; it cannot be restored into a %u "
+				 "MiB machine",
+				 sn->name, m->memory_mib, p->memory_mib);
+	if (m->accel != accel)
+		return error_set(e, -EINVAL,
+				 "snapshot '%s' was saved under %s and this host runs %s; make a new one here, or set "
+				 "OSRUN_ACCEL=%s",
+				 sn->name, accel_to_string(m->accel), accel_to_string(accel),
+				 accel_to_string(m->accel));
+	if (!profile_find(m->profile))
+		return error_set(e, -EINVAL, "snapshot '%s' needs machine profile '%s', which this osrun does not have",
+				 sn->name, m->profile);
+	return 0;
+}
+
+/* The profile's variables, then -e (later entries win in the guest: -e
+ * PATH=... replaces the default), then osrun's own. */
+static char **guest_env(const struct run_plan *p, const struct profile *prof, const char *run_id)
+{
+	char **env = NULL;
+	for (const char *const *v = prof->base_env; *v; v++)
+		if (!(env = strv_append(env, *v)))
+			return NULL;
+	for (char **v = p->env; v && *v; v++)
+		if (!(env = strv_append(env, *v)))
+			return NULL;
+	char *extra[4] = {NULL};
+	if (asprintf(&extra[0], "OSRUN_CMD=%s", p->command ? p->command : "") < 0 ||
+	    asprintf(&extra[1], "OSRUN_SHARE=%s", prof->share_unc) < 0 ||
+	    asprintf(&extra[2], "OSRUN_RUN_ID=%s", run_id) < 0 ||
+	    asprintf(&extra[3], "OSRUN_WORKDIR=%s", p->workdir ? p->workdir : "") < 0) {
+		for (size_t i = 0; i < ELEMENTSOF(extra); i++)
+			free(extra[i]);
+		strv_free(env);
+		return NULL;
+	}
+	for (size_t i = 0; i < ELEMENTSOF(extra); i++) {
+		if (env)
+			env = strv_append(env, extra[i]);
+		free(extra[i]);
+	}
+	return env;
+}
+
+static const char *run_id(const struct warm *w) { return strrchr(w->j.rundir->path, '.') + 1; }
+
+static int wait_for_enter(void)
+{
+	log_info("paused: the VM keeps running; press Enter to stop it");
+	_cleanup_close_ int fd = open("/dev/tty", O_RDONLY | O_CLOEXEC);
+	int in = fd >= 0 ? fd : STDIN_FILENO;
+	for (;;) {
+		int r = fd_wait(in, POLLIN, USEC_INFINITY);
+		if (r < 0)
+			return r;
+		char c;
+		ssize_t k = read(in, &c, 1);
+		if (k <= 0 || c == '\n')
+			return 0;
+	}
+}
+
+/* A guest helper's captured stderr as "guest: " lines, each ending in a
+ * newline, for a message to the user. */
+static char *helper_lines(const struct qga_exec_status *st)
+{
+	_cleanup_free_ char *copy = st->err_len ? strndup(st->err, st->err_len) : NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = copy ? open_memstream(&out, &len) : NULL;
+	if (!f)
+		return NULL;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		fprintf(f, "guest: %s\n", line);
+	fclose(f);
+	return out;
+}
+
+/* Starts the profile's share helper, so that it (and smbd's start on the
+ * host) runs while the clock is set. *ret_pid is -1 when there is none to
+ * wait for: no helper in the profile, or a snapshot older than it. */
+static int share_prepare_start(struct warm *w, char **env, int64_t *ret_pid, struct error *e)
+{
+	*ret_pid = -1;
+	if (!w->prof->prepare_path)
+		return 0;
+	struct remote_error err;
+	struct qga_exec x = {.path = w->prof->prepare_path,
+			     .argv = (char *const *)w->prof->prepare_argv,
+			     .env = env,
+			     .capture = true};
+	int r = qga_exec(vm_qga(w->j.vm), &x, 10 * USEC_PER_SEC, ret_pid, &err);
+	if (r == -EREMOTEIO) {
+		log_debug("no share helper in this snapshot (%s); the command's helper mounts it", err.desc);
+		*ret_pid = -1;
+		return 0;
+	}
+	return r < 0 ? job_fail(&w->j, r, &err, "preparing the share", e) : 0;
+}
+
+static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
+{
+	if (pid < 0)
+		return 0;
+	struct qga_exec_status st;
+	int r = job_wait_guest_process(&w->j, pid, 60 * USEC_PER_SEC, &st, e);
+	if (r < 0)
+		return r;
+	if (!st.signal && st.exitcode == 0) {
+		qga_exec_status_release(&st);
+		return 0;
+	}
+	_cleanup_free_ char *said = helper_lines(&st);
+	if (st.signal)
+		r = error_set(e, -EIO, "%sthe guest's share helper was killed by signal %d", said ? said : "",
+			      st.signal);
+	else
+		r = error_set(e, -EIO, "%sthe guest could not open the run's share (helper exit status %d)",
+			      said ? said : "", st.exitcode);
+	qga_exec_status_release(&st);
+	return r;
+}
+
+/* The command's end as the agent tells it: 1 when it has exited (*ret
+ * filled), 0 while it runs. */
+static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
+{
+	struct remote_error err;
+	struct qga_exec_status st;
+	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
+	if (r == -ETIMEDOUT)
+		return error_set(e, r, "the guest agent stopped answering while the command ran");
+	if (r < 0)
+		return job_fail(&w->j, r, &err, "guest agent", e);
+	if (!st.exited) {
+		qga_exec_status_release(&st);
+		return 0;
+	}
+	r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO);
+	if (r < 0)
+		log_warn("reading the guest's output: %s", strerror(-r));
+	*ret = (struct run_result){
+		.status = st.signal ? 128 + st.signal : st.exitcode,
+		.signal = st.signal,
+		.helper_stderr = helper_lines(&st),
+	};
+	qga_exec_status_release(&st);
+	return 1;
+}
+
+/* Follows the command until it ends, the timeout, a signal or QEMU's death. */
+static int follow(struct warm *w, const struct run_plan *p, int64_t pid, struct run_result *ret, struct error *e)
+{
+	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
+	/* The agent has no event for a process's end. The share's close of
+	 * stdout says when to ask; the slow ask catches commands that close it
+	 * early or leave a child holding it. */
+	usec_t next_ask = deadline_after(USEC_PER_SEC);
+	int quick_asks = 0, r;
+	for (;;) {
+		usec_t wake = next_ask < deadline ? next_ask : deadline;
+		struct pollfd pf[3] = {
+			{.fd = cancel_fd_get(), .events = POLLIN},
+			{.fd = share_fd(w->sh), .events = POLLIN},
+			{.fd = qmp_fd(vm_qmp(w->j.vm)), .events = POLLIN},
+		};
+		if (poll(pf, 3, deadline_to_poll_ms(wake)) < 0 && errno != EINTR)
+			return error_errno(e, -errno, "poll");
+		if (pf[0].revents & POLLIN) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return error_interrupted(e);
+		}
+		bool closed = false;
+		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, &closed)) < 0)
+			return error_errno(e, r, "reading the guest's output");
+		if (closed) {
+			next_ask = now_usec();
+			quick_asks = 50;
+		}
+		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return job_fail(&w->j, r, NULL, "while the command ran", e);
+		}
+		usec_t now = now_usec();
+		if (now >= deadline) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return error_set(e, -ETIME, "command timed out after %.1f s; the VM is stopped",
+					 (double)p->timeout / USEC_PER_SEC);
+		}
+		if (now < next_ask)
+			continue;
+		if ((r = follow_ask(w, pid, ret, e)) != 0)
+			return r < 0 ? r : 0;
+		next_ask = now_usec() + (quick_asks > 0 ? 10 * USEC_PER_MSEC : USEC_PER_SEC);
+		if (quick_asks > 0)
+			quick_asks--;
+	}
+}
+
+bool run_plan_poolable(const struct run_plan *p) { return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc; }
+
+void warm_release(struct warm *w)
+{
+	w->sh = share_free(w->sh);
+	job_release(&w->j);
+	w->nsn = snapshot_new_free(w->nsn);
+	w->sn = snapshot_free(w->sn);
+}
+
+int run_plan_check(const struct run_plan *p, const struct warm *w, struct error *e)
+{
+	return check_machine(p, w->sn, w->sn->meta.machine.accel, e);
+}
+
+/* The snapshot to restore, checked against this host, and with -n the new
+ * one begun. */
+static int warm_open(const struct run_plan *p, struct warm *w, struct error *e)
+{
+	struct job *j = &w->j;
+	int r = job_open_store(j, p->cache, true, e);
+	if (r < 0)
+		return r;
+	r = snapshot_open(j->store, p->snapshot, &w->sn);
+	if (r < 0)
+		return snapshot_error(j->store, p->snapshot, r, e);
+	enum accel accel;
+	if ((r = job_accel(&accel, e)) < 0 || (r = check_machine(p, w->sn, accel, e)) < 0)
+		return r;
+	w->prof = profile_find(w->sn->meta.machine.profile);
+	if (p->new_snapshot) {
+		r = snapshot_new_begin(j->store, p->new_snapshot, &w->nsn);
+		if (r == -EEXIST)
+			return error_set(e, r, "snapshot '%s' already exists (remove it with 'osrun snapshot rm %s')",
+					 p->new_snapshot, p->new_snapshot);
+		if (r < 0)
+			return error_errno(e, r, "snapshot '%s'", p->new_snapshot);
+	}
+	return job_make_rundir(j, e);
+}
+
+/* The run's disk is a layer over the snapshot's. With -n it is made where
+ * the new snapshot is, with a relative backing path, so it can be renamed
+ * into place as the new snapshot's own layer; its RAM starts as a copy of
+ * the parent's and the VM writes into it (share=on), the parent's stays
+ * untouched. Without -n the VM maps the snapshot's RAM privately. */
+static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct error *e)
+{
+	_cleanup_free_ char *sn_disk = snapshot_path(w->sn, "disk.qcow2"), *sn_mem = snapshot_path(w->sn, "memory"),
+			    *disk = NULL, *memory = NULL, *backing = NULL;
+	if (w->nsn) {
+		disk = snapshot_new_path(w->nsn, "disk.qcow2");
+		memory = snapshot_new_path(w->nsn, "memory");
+		backing = store_disk_backing(STORE_SNAPSHOTS, STORE_SNAPSHOTS, w->sn->name);
+	} else {
+		disk = path_join(w->j.rundir->path, "disk.qcow2");
+		memory = sn_mem ? strdup(sn_mem) : NULL;
+		backing = sn_disk ? strdup(sn_disk) : NULL;
+	}
+	if (!sn_disk || !sn_mem || !disk || !memory || !backing)
+		return error_errno(e, -ENOMEM, "paths");
+	int r = job_make_overlay(backing, disk, e);
+	if (r < 0)
+		return r;
+	if (w->nsn) {
+		usec_t t0 = now_usec();
+		r = copy_file_sparse(sn_mem, memory, 0644);
+		if (r < 0)
+			return error_errno(e, r, "copying %s", sn_mem);
+		log_debug("copied guest memory for the new snapshot in %.2f s", seconds_since(t0));
+	}
+	*ret_disk = TAKE_PTR(disk);
+	*ret_memory = TAKE_PTR(memory);
+	return 0;
+}
+
+/* QEMU started on the snapshot's state, its agent answering. */
+static int warm_restore(const struct run_plan *p, struct warm *w, struct error *e)
+{
+	struct job *j = &w->j;
+	_cleanup_free_ char *disk = NULL, *memory = NULL, *state = snapshot_path(w->sn, "state"),
+			    *share = path_join(j->rundir->path, "share"),
+			    *console = path_join(j->rundir->path, "console.log"),
+			    *monitor = p->monitor ? path_join(j->rundir->path, "monitor.sock") : NULL,
+			    *kernel = store_image_path(j->store, w->sn->meta.image, "vmlinuz"),
+			    *initrd = store_image_path(j->store, w->sn->meta.image, "initrd.img");
+	if (!state || !share || !console || (p->monitor && !monitor) || !kernel || !initrd)
+		return error_errno(e, -ENOMEM, "paths");
+	int r = share_new(share, &w->sh);
+	if (r < 0)
+		return error_errno(e, r, "share %s", share);
+	if ((r = warm_disks(w, &disk, &memory, e)) < 0)
+		return r;
+	struct vm_plan plan = {
+		.machine = w->sn->meta.machine,
+		.kernel = kernel,
+		.initrd = initrd,
+		.disk = disk,
+		.memory = memory,
+		.memory_shared = w->nsn != NULL,
+		.share = share,
+		.incoming = true,
+		.serial_log = console,
+		.monitor = monitor,
+		.vnc = p->vnc,
+	};
+	usec_t t0 = w->qemu_started = now_usec();
+	if ((r = job_start_vm(j, &plan, e)) < 0 || (r = job_start_debug(j, &plan, p->novnc, e)) < 0)
+		return r;
+	struct remote_error err;
+	r = vm_restore(j->vm, state, 120 * USEC_PER_SEC, &err);
+	if (r < 0)
+		return job_fail(j, r, &err, "restoring snapshot", e);
+	log_debug("restored '%s' in %.3f s", w->sn->name, seconds_since(t0));
+	return job_wait_agent(j, p->agent_timeout, "restored guest", e);
+}
+
+int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e)
+{
+	int r;
+	if ((r = warm_open(p, w, e)) < 0 || (r = warm_restore(p, w, e)) < 0)
+		return r;
+	usec_t t0 = w->qemu_started;
+	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w));
+	if (!env)
+		return error_errno(e, -ENOMEM, "environment");
+	int64_t prepare_pid;
+	if ((r = share_prepare_start(w, env, &prepare_pid, e)) < 0)
+		return r;
+	struct remote_error err;
+	r = qga_set_time(vm_qga(w->j.vm), (int64_t)realtime_usec() * 1000, 10 * USEC_PER_SEC, &err);
+	if (r < 0)
+		return job_fail(&w->j, r, &err, "setting the guest clock", e);
+	log_debug("guest clock set %.3f s after QEMU", seconds_since(t0));
+	if ((r = share_prepare_wait(w, prepare_pid, e)) < 0)
+		return r;
+	if (prepare_pid >= 0)
+		log_debug("share ready %.3f s after QEMU", seconds_since(t0));
+	return 0;
+}
+
+static int save_new_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
+{
+	struct snapshot_meta meta = {
+		.parent = w->sn->name,
+		.image = w->sn->meta.image,
+		.machine = w->sn->meta.machine,
+		.created = iso_time_now(),
+		.made_by = p->command,
+	};
+	int r = job_save_snapshot(&w->j, w->prof, w->nsn, &meta, e);
+	free(meta.created);
+	free(meta.qemu_version);
+	return r;
+}
+
+int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
+{
+	int r;
+	if (!p->no_stdin && stdin_is_data() && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
+		return error_errno(e, r, "reading stdin");
+	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w));
+	if (!env)
+		return error_errno(e, -ENOMEM, "environment");
+	int64_t pid;
+	struct remote_error err;
+	struct qga_exec x = {
+		.path = w->prof->exec_path, .argv = (char *const *)w->prof->exec_argv, .env = env, .capture = true};
+	r = qga_exec(vm_qga(w->j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
+	if (r < 0)
+		return job_fail(&w->j, r, &err, "starting the command", e);
+	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
+
+	struct run_result res = {0};
+	r = follow(w, p, pid, &res, e);
+	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
+	if (r < 0) {
+		if (w->nsn) {
+			size_t n = strlen(e->msg);
+			snprintf(e->msg + n, sizeof e->msg - n, "\nsnapshot '%s' not saved: the command did not finish",
+				 p->new_snapshot);
+		}
+		return r;
+	}
+	if (p->pause && wait_for_enter() == -ECANCELED)
+		r = error_interrupted(e);
+	if (r == 0 && w->nsn)
+		r = save_new_snapshot(p, w, e);
+	if (r < 0) {
+		run_result_release(&res);
+		return r;
+	}
+	*ret = res;
+	return 0;
+}

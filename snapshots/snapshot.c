@@ -1,0 +1,177 @@
+/* Snapshots: named, locked, layered entries of the store. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "store.h"
+
+int snapshot_name_check(const char *name, const char **ret_why)
+{
+	const char *why = NULL;
+	size_t n = strlen(name);
+	if (n == 0)
+		why = "is empty";
+	else if (n > SNAPSHOT_NAME_MAX)
+		why = "is longer than 64 characters";
+	else if (name[0] == '.' || name[0] == '-')
+		why = "starts with '.' or '-'";
+	else {
+		for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
+			if (*p == '/')
+				why = "contains '/'";
+			else if (*p < 0x20 || *p == 0x7f)
+				why = "contains a control character";
+			else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
+				 !strchr("._-+@", *p))
+				why = "may only contain letters, digits and . _ - + @";
+			if (why)
+				break;
+		}
+	}
+	if (why) {
+		if (ret_why)
+			*ret_why = why;
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_(snapshot_freep) struct snapshot *sn = calloc(1, sizeof *sn);
+	if (!sn)
+		return -ENOMEM;
+	sn->lock_fd = -1;
+	sn->name = strdup(name);
+	sn->dir = store_path(s, STORE_SNAPSHOTS, name, NULL);
+	if (!sn->name || !sn->dir)
+		return -ENOMEM;
+	r = store_lock_dir(sn->dir, LOCK_SH, &sn->lock_fd);
+	if (r < 0)
+		return r == -ENOTDIR ? -ENOENT : r;
+	/* A removal renames the directory away while holding its lock: what
+	 * we locked must still be what the name points at. */
+	struct stat locked, named;
+	if (fstat(sn->lock_fd, &locked) < 0)
+		return -errno;
+	if (stat(sn->dir, &named) < 0 || named.st_ino != locked.st_ino || named.st_dev != locked.st_dev)
+		return -ENOENT;
+	r = snapshot_meta_read(sn->dir, &sn->meta);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(sn);
+	return 0;
+}
+
+struct snapshot *snapshot_free(struct snapshot *sn)
+{
+	if (!sn)
+		return NULL;
+	if (sn->lock_fd >= 0)
+		close(sn->lock_fd);
+	snapshot_meta_release(&sn->meta);
+	free(sn->name);
+	free(sn->dir);
+	free(sn);
+	return NULL;
+}
+
+char *snapshot_path(const struct snapshot *sn, const char *part) { return path_join(sn->dir, part); }
+char *snapshot_new_path(const struct snapshot_new *n, const char *part) { return path_join(n->dir, part); }
+
+int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	return store_new_begin(s, STORE_SNAPSHOTS, name, ret);
+}
+
+int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta)
+{
+	_cleanup_free_ char *json = NULL, *mp = snapshot_new_path(n, "meta.json");
+	if (!mp)
+		return -ENOMEM;
+	int r = snapshot_meta_to_json(meta, &json);
+	if (r < 0)
+		return r;
+	r = write_file_atomic(mp, json, strlen(json), 0644);
+	if (r < 0)
+		return r;
+	return store_new_commit(n);
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int store_list(struct store *s, char ***ret)
+{
+	_cleanup_free_ char *dir = store_path(s, STORE_SNAPSHOTS, NULL, NULL);
+	if (!dir)
+		return -ENOMEM;
+	DIR *d = opendir(dir);
+	if (!d)
+		return -errno;
+	char **v = calloc(1, sizeof(char *));
+	struct dirent *e;
+	while (v && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		v = strv_append(v, e->d_name);
+	}
+	closedir(d);
+	if (!v)
+		return -ENOMEM;
+	qsort(v, strv_length(v), sizeof(char *), cmp_str);
+	*ret = v;
+	return 0;
+}
+
+int store_remove(struct store *s, const char *name, char **ret_child)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	_cleanup_strv_free_ char **names = NULL;
+	r = store_list(s, &names);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *area = store_path(s, STORE_SNAPSHOTS, NULL, NULL),
+			    *dir = store_path(s, STORE_SNAPSHOTS, name, NULL);
+	if (!area || !dir)
+		return -ENOMEM;
+	if (!file_exists(dir))
+		return -ENOENT;
+	for (char **p = names; *p; p++) {
+		_cleanup_free_ char *d = path_join(area, *p);
+		if (!d)
+			return -ENOMEM;
+		struct snapshot_meta m;
+		if (snapshot_meta_read(d, &m) < 0)
+			continue;
+		bool child = m.parent && !strcmp(m.parent, name);
+		snapshot_meta_release(&m);
+		if (child) {
+			if (ret_child)
+				*ret_child = strdup(*p);
+			return -ENOTEMPTY;
+		}
+	}
+	_cleanup_close_ int fd = -1;
+	r = store_lock_dir(dir, LOCK_EX | LOCK_NB, &fd);
+	if (r < 0)
+		return r;
+	/* Renamed out of the namespace first: no reader can open it now. */
+	_cleanup_free_ char *gone = NULL;
+	if (asprintf(&gone, "%s/" STORE_NEW_PREFIX "removed-%s.%d", area, name, (int)getpid()) < 0)
+		return -ENOMEM;
+	if (rename(dir, gone) < 0)
+		return -errno;
+	fsync_path(area);
+	return rm_rf(gone);
+}
