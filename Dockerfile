@@ -1,9 +1,11 @@
 # osrun as a container:
 #   docker run --rm --device=/dev/kvm -v $PWD/cache:/cache osrun 'dir C:\'
 # Build arguments: BASE (the Debian base image), WITH_TEST_GUEST=1 (include
-# the Linux test guest, for `osrun provision` without Windows).
+# the Linux test guest, for `osrun provision` without Windows), WITH_NOVNC=1
+# (noVNC and websockify for --novnc; they bring Node.js and NumPy along).
 ARG BASE=debian:bookworm-slim
 ARG WITH_TEST_GUEST=0
+ARG WITH_NOVNC=0
 
 FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config libjson-c-dev \
@@ -30,11 +32,12 @@ RUN mkdir -p /out
 FROM guest-${WITH_TEST_GUEST} AS guest
 
 FROM ${BASE}
-# novnc + websockify serve --novnc; wimtools and xorriso are for the Windows
-# image builder.
+ARG WITH_NOVNC
+# wimtools and xorriso are for the Windows image builder; libnss-wrapper gives
+# QEMU a user name under `docker run --user UID:GID` (no passwd entry).
 RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
-    libxml2 libwim15 \
-    novnc websockify wimtools xorriso \
+    libxml2 libwim15 libnss-wrapper wimtools xorriso \
+    $(if [ "$WITH_NOVNC" = 1 ]; then echo novnc websockify; fi) \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun
 COPY --from=guest /out /usr/local/share/osrun

@@ -16,11 +16,13 @@ OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
 
 # wimlib's .pc names private deps (ntfs-3g, fuse) that static linking
 # would need; -lwim is all a dynamic link needs.
-JSONC_CFLAGS := $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0)
-JSONC_LIBS := $(shell $(PKG_CONFIG) --libs json-c libxml-2.0) -lwim
+# Expanded when a compiler runs, not when make reads this file: `make deps
+# demo` on a fresh machine installs the libraries first.
+JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0)
+JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0) -lwim
 
 CFLAGS ?= -O2 -g
-BASE_CFLAGS := -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
+BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
 	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
@@ -65,7 +67,7 @@ $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-i
 
 # Unit tests: one program per module, always with the sanitizers.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
-UNIT_CFLAGS := $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+UNIT_CFLAGS = $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all -Irunner
 # Everything but main(), so that engines and the options parser are testable.
 UNIT_SRC := $(LIB_SRC) $(ENGINE_SRC) runner/options.c

@@ -283,7 +283,7 @@ static int stage_run(struct job *j, const struct build *b, size_t idx, const cha
 		return r;
 	_cleanup_free_ char *log = snapshot_new_path(n, STATUS_FILE);
 	if (log)
-		copy_file_sparse(status, log, 0644); /* what the guest said, for later reading */
+		copy_file_sparse(status, log, 0600); /* what the guest said, for later reading */
 	r = store_new_commit(n);
 	if (r < 0)
 		return error_errno(e, r, "stage %s", st->name);
@@ -312,10 +312,10 @@ static int image_flatten(struct job *j, const struct build *b, const char *id, c
 				    *to = snapshot_new_path(n, *f);
 		if (!from || !to)
 			return error_errno(e, -ENOMEM, "image");
-		if (link(from, to) < 0 && (r = copy_file_sparse(from, to, 0444)) < 0)
+		if (link(from, to) < 0 && (r = copy_file_sparse(from, to, 0400)) < 0)
 			return error_errno(e, r, "copying %s", from);
 	}
-	chmod(disk, 0444);
+	chmod(disk, 0400);
 	r = store_new_commit(n);
 	if (r < 0 && r != -EEXIST)
 		return error_errno(e, r, "image %s", id);

@@ -22,7 +22,9 @@ static void run_help(void)
 	       "\n"
 	       "Options:\n"
 	       "  -s, --use-snapshot NAME  restore NAME (default: provisioned)\n"
-	       "  -n, --new-snapshot NAME  save the VM's end state as snapshot NAME\n"
+	       "  -n, --new-snapshot NAME  save the VM's end state as snapshot NAME, when\n"
+	       "                           COMMAND exits 0\n"
+	       "      --save-failed        with -n: save it whatever the exit status\n"
 	       "  -t, --timeout SECONDS    stop the command after SECONDS; exit 124\n"
 	       "  -e, --env K=V            set an environment variable for COMMAND\n"
 	       "  -w, --workdir DIR        run COMMAND in DIR in the guest\n"
@@ -96,6 +98,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 	const struct opt table[] = {
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"new-snapshot", 'n', OPT_STRING, &p->new_snapshot, 0, 0, NULL},
+		{"save-failed", 0, OPT_FLAG, &p->save_failed, 0, 0, NULL},
 		{"timeout", 't', OPT_SECONDS, &p->timeout, 0, 0, NULL},
 		{"env", 'e', OPT_ENV, &p->env, 0, 0, NULL},
 		{"workdir", 'w', OPT_STRING, &p->workdir, 0, 0, NULL},

@@ -93,6 +93,15 @@ int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
 		return error_set(e, -ECHILD, "starting QEMU: QEMU exited (%s)", how);
 	if (r == -ETIMEDOUT)
 		return error_set(e, r, "starting QEMU: QMP did not answer within 30 s");
+	if (r == -EUSERS)
+		return error_set(e, r,
+				 "user %u has no passwd entry, and QEMU's SMB share needs a user name: install "
+				 "libnss-wrapper (osrun then gives QEMU alone an entry) or add one",
+				 (unsigned)geteuid());
+	if (r == -EPERM)
+		return error_set(e, r,
+				 "osrun cannot run as user 'nobody': QEMU's smbd uses it as its guest account, and the "
+				 "guest could not write its output; run as another user");
 	if (r < 0)
 		return error_errno(e, r, "starting QEMU");
 	if (log_get_level() >= LOG_DEBUG) {

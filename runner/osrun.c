@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 
 #include "commands.h"
 #include "lib/proc.h"
@@ -36,6 +37,10 @@ int main(int argc, char **argv)
 		return error_errno(&e, -errno, "signalfd"), options_report(&e);
 	cancel_fd_set(sfd);
 	signal(SIGPIPE, SIG_IGN);
+	/* Guest RAM, disks and the setup medium's password are private from
+	 * the moment they exist, whoever creates them: osrun, qemu-img,
+	 * xorriso or QEMU. */
+	umask(077);
 	int r = proc_become_subreaper();
 	if (r < 0)
 		return error_errno(&e, r, "PR_SET_CHILD_SUBREAPER"), options_report(&e);

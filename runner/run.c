@@ -313,7 +313,7 @@ static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct
 		return r;
 	if (w->nsn) {
 		usec_t t0 = now_usec();
-		r = copy_file_sparse(sn_mem, memory, 0644);
+		r = copy_file_sparse(sn_mem, memory, 0600);
 		if (r < 0)
 			return error_errno(e, r, "copying %s", sn_mem);
 		log_debug("copied guest memory for the new snapshot in %.2f s", seconds_since(t0));
@@ -433,7 +433,12 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	}
 	if (p->pause && wait_for_enter() == -ECANCELED)
 		r = error_interrupted(e);
-	if (r == 0 && w->nsn)
+	/* A failed command's state is no layer to build on: kept only when
+	 * asked for, so a broken layer never passes for a good one. */
+	if (r == 0 && w->nsn && res.status != 0 && !p->save_failed)
+		log_info("snapshot '%s' not saved: the command exited with status %d (--save-failed keeps it)",
+			 p->new_snapshot, res.status);
+	else if (r == 0 && w->nsn)
 		r = save_new_snapshot(p, w, e);
 	if (r < 0) {
 		run_result_release(&res);

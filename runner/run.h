@@ -13,7 +13,8 @@ struct run_plan {
 	int verbose;
 	const char *snapshot;
 	const char *new_snapshot;
-	char *command; /* NULL while a pool member warms up for any command */
+	bool save_failed; /* -n saves also after a non-zero exit status */
+	char *command;	  /* NULL while a pool member warms up for any command */
 	char **env;
 	const char *workdir;
 	usec_t timeout;

@@ -101,7 +101,7 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
 	int r = snapshot_meta_to_json(meta, &json);
 	if (r < 0)
 		return r;
-	r = write_file_atomic(mp, json, strlen(json), 0644);
+	r = write_file_atomic(mp, json, strlen(json), 0600);
 	if (r < 0)
 		return r;
 	return store_new_commit(n);

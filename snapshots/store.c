@@ -18,8 +18,8 @@ static const struct {
 	mode_t mode;
 	bool at_open; /* made by store_open; the others on first use */
 } areas[] = {
-	[STORE_SNAPSHOTS] = {"snapshots", 0755, true}, [STORE_IMAGES] = {"images", 0755, true},
-	[STORE_STAGES] = {"stages", 0755, true},       [STORE_POOLS] = {"pools", 0700, false},
+	[STORE_SNAPSHOTS] = {"snapshots", 0700, true}, [STORE_IMAGES] = {"images", 0700, true},
+	[STORE_STAGES] = {"stages", 0700, true},       [STORE_POOLS] = {"pools", 0700, false},
 	[STORE_SECRETS] = {"windows", 0700, false},
 };
 
@@ -51,9 +51,14 @@ int store_open(const char *root, struct store **ret)
 			continue;
 		_cleanup_free_ char *dir = path_join(root, areas[a].dir);
 		int r = dir ? mkdir_p(dir, areas[a].mode) : -ENOMEM;
+		/* A store an older osrun made is narrowed. */
+		if (r == 0 && chmod(dir, areas[a].mode) < 0)
+			r = -errno;
 		if (r < 0)
 			return r;
 	}
+	/* The root may be a volume somebody else made: narrowed where ours. */
+	(void)chmod(root, 0700);
 	*ret = TAKE_PTR(st);
 	return 0;
 }
@@ -139,7 +144,6 @@ int store_new_begin(struct store *s, enum store_area a, const char *name, struct
 		return -ENOMEM;
 	if (!mkdtemp(tmpl))
 		return -errno;
-	chmod(tmpl, 0755);
 	struct snapshot_new *n = calloc(1, sizeof *n);
 	if (!n) {
 		rm_rf(tmpl);
@@ -300,7 +304,7 @@ int store_import_image(struct store *s, const char *prefix, const char *src_dir,
 		int r = store_new_begin(s, STORE_IMAGES, id, &n);
 		for (size_t i = 0; r == 0 && files[i]; i++) {
 			_cleanup_free_ char *from = path_join(src_dir, files[i]), *to = path_join(n->dir, files[i]);
-			r = from && to ? copy_file_sparse(from, to, 0444) : -ENOMEM;
+			r = from && to ? copy_file_sparse(from, to, 0400) : -ENOMEM;
 		}
 		if (r == 0)
 			r = store_new_commit(n);

@@ -10,7 +10,11 @@
  *                             media-KEY/setup.iso, a Windows setup medium
  *   ROOT/pools/NAME.sock      a running pool's socket (the directory is 0700:
  *                             whoever connects runs commands)
- *   ROOT/windows/             secrets (0700): admin-password
+ *   ROOT/windows/             secrets: admin-password
+ *
+ * Every directory is 0700 and every file 0600 (images 0400): they hold guest
+ * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
+ * qemu-img and xorriso create are private from creation too.
  *   AREA/.making-NAME.XXXXXX/ an entry being made, for the instant before its
  *                             maker has locked it
  *   AREA/.new-NAME.XXXXXX/    an entry being made, locked by its maker

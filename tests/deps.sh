@@ -1,12 +1,13 @@
 #!/bin/sh
 # Installs what building and testing osrun needs, from Debian's packages
-# (buildah, podman and debootstrap are for `make image-test`; wimtools,
-# xorriso, libxml2-utils for the Windows builder's offline tests).
+# (docker.io, buildah, podman and debootstrap are for `make image-test`; wimtools,
+# xorriso, libxml2-utils for the Windows builder's offline tests; libnss-wrapper
+# gives QEMU a user name when osrun runs as a user without a passwd entry).
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev wimtools xorriso libxml2-utils mtools
-qemu-system-x86 qemu-utils samba qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
+qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
 novnc websockify python3
-buildah podman debootstrap"
+buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

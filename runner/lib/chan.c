@@ -6,12 +6,16 @@
 #include <poll.h>
 #include <string.h>
 
-#define CHAN_MAX_PENDING (64u << 20) /* a reply larger than this is broken */
+/* A reply larger than this is broken: qemu-ga keeps at most 16 MiB of a
+ * command's stdout and as much of its stderr (GUEST_EXEC_MAX_OUTPUT in
+ * qga/commands.c), base64 makes that 43 MiB. */
+#define CHAN_MAX_MESSAGE (64u << 20)
 
 struct chan {
 	int fd;
 	char *buf;
 	size_t len, cap;
+	size_t parsed; /* bytes of the message in progress already in the tokener */
 	json_tokener *tok;
 };
 
@@ -89,7 +93,7 @@ static int fill(struct chan *c)
 {
 	if (c->cap - c->len < 4096) {
 		size_t ncap = c->cap ? c->cap * 2 : 8192;
-		if (ncap > CHAN_MAX_PENDING)
+		if (ncap > CHAN_MAX_MESSAGE)
 			return -EMSGSIZE;
 		char *nb = realloc(c->buf, ncap);
 		if (!nb)
@@ -120,10 +124,18 @@ static int parse(struct chan *c, json_object **ret)
 	json_object *o = json_tokener_parse_ex(c->tok, c->buf, (int)c->len);
 	enum json_tokener_error e = json_tokener_get_error(c->tok);
 	if (e == json_tokener_continue) {
-		/* The tokener keeps what it has seen; only unseen bytes stay. */
+		/* The tokener keeps what it has seen; only unseen bytes stay. It
+		 * keeps it without limit, so the limit is counted here. */
+		c->parsed += c->len;
 		consume(c, c->len);
+		if (c->parsed > CHAN_MAX_MESSAGE) {
+			json_tokener_reset(c->tok);
+			c->parsed = 0;
+			return -EMSGSIZE;
+		}
 		return -EAGAIN;
 	}
+	c->parsed = 0;
 	if (e != json_tokener_success || !o) {
 		json_tokener_reset(c->tok);
 		c->len = 0;
@@ -167,6 +179,7 @@ int chan_recv(struct chan *c, usec_t deadline, json_object **ret)
 int chan_skip_until(struct chan *c, unsigned char b, usec_t deadline)
 {
 	json_tokener_reset(c->tok);
+	c->parsed = 0;
 	for (;;) {
 		char *p = c->len ? memchr(c->buf, b, c->len) : NULL;
 		if (p) {

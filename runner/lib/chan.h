@@ -27,7 +27,8 @@ int chan_send(struct chan *c, json_object *msg, int pass_fd, usec_t deadline);
 int chan_send_raw(struct chan *c, const void *data, size_t n, usec_t deadline);
 
 /* Next complete JSON object. -ECONNRESET at EOF, -EBADMSG on bytes that are
- * not JSON (the buffer is then dropped), -ETIMEDOUT, -ECANCELED. */
+ * not JSON (the buffer is then dropped), -EMSGSIZE for a message over 64 MiB
+ * (what was read of it is dropped), -ETIMEDOUT, -ECANCELED. */
 int chan_recv(struct chan *c, usec_t deadline, json_object **ret);
 /* Like chan_recv, but returns -EAGAIN instead of waiting. */
 int chan_try_recv(struct chan *c, json_object **ret);

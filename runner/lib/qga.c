@@ -167,12 +167,31 @@ void qga_exec_status_release(struct qga_exec_status *s)
 	s->out = s->err = NULL;
 }
 
+/* The guest is untrusted: a member of the wrong type (null, a number) is
+ * a broken reply, never a crash. */
 static int get_data(json_object *o, const char *key, char **ret, size_t *ret_len)
 {
 	json_object *v;
 	if (!json_object_object_get_ex(o, key, &v))
 		return 0;
+	if (!json_object_is_type(v, json_type_string))
+		return -EBADMSG;
 	return base64_decode(json_object_get_string(v), ret, ret_len);
+}
+
+/* An int member that fits an int, when present. */
+static int get_int(json_object *o, const char *key, int *ret)
+{
+	json_object *v;
+	if (!json_object_object_get_ex(o, key, &v))
+		return 0;
+	if (!json_object_is_type(v, json_type_int))
+		return -EBADMSG;
+	int64_t n = json_object_get_int64(v);
+	if (n < INT32_MIN || n > INT32_MAX)
+		return -EBADMSG;
+	*ret = (int)n;
+	return 0;
 }
 
 int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct remote_error *err)
@@ -185,12 +204,17 @@ int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_
 		return r;
 	struct qga_exec_status s = {.exitcode = -1};
 	json_object *v;
-	s.exited = json_object_object_get_ex(o, "exited", &v) && json_object_get_boolean(v);
-	if (json_object_object_get_ex(o, "exitcode", &v))
-		s.exitcode = json_object_get_int(v);
-	if (json_object_object_get_ex(o, "signal", &v))
-		s.signal = json_object_get_int(v);
-	r = get_data(o, "out-data", &s.out, &s.out_len);
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "exited", &v) ||
+	    !json_object_is_type(v, json_type_boolean)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	s.exited = json_object_get_boolean(v);
+	r = get_int(o, "exitcode", &s.exitcode);
+	if (r == 0)
+		r = get_int(o, "signal", &s.signal);
+	if (r == 0)
+		r = get_data(o, "out-data", &s.out, &s.out_len);
 	if (r == 0)
 		r = get_data(o, "err-data", &s.err, &s.err_len);
 	json_object_put(o);

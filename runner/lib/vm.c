@@ -2,6 +2,7 @@
 #include "vm.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -37,6 +38,54 @@ char *vm_exit_describe(const struct vm *vm)
 	return r < 0 ? NULL : s;
 }
 
+/* QEMU's smb= asks for the user's name (getpwuid) and gives up without one,
+ * as under `docker run --user UID` with no passwd entry. nss_wrapper then
+ * gives QEMU and its smbd alone an entry, from files in the run directory,
+ * and the system's files stay as they are. */
+static const char *const nss_wrapper_paths[] = {
+	"/usr/lib/x86_64-linux-gnu/libnss_wrapper.so",
+	"/usr/lib64/libnss_wrapper.so",
+	"/usr/lib/libnss_wrapper.so",
+};
+
+static int user_env(const char *tmpdir, char ***env)
+{
+	struct passwd *pw = getpwuid(geteuid());
+	/* smbd's guest account is "nobody": forced to be it as well, the guest's
+	 * session may not write (measured: EACCES on every create). */
+	if (pw && !strcmp(pw->pw_name, "nobody"))
+		return -EPERM;
+	if (pw)
+		return 0;
+	const char *lib = NULL;
+	for (size_t i = 0; !lib && i < ELEMENTSOF(nss_wrapper_paths); i++)
+		if (access(nss_wrapper_paths[i], R_OK) == 0)
+			lib = nss_wrapper_paths[i];
+	if (!lib)
+		return -EUSERS;
+	_cleanup_free_ char *passwd = path_join(tmpdir, "passwd"), *group = path_join(tmpdir, "group"), *pw_line = NULL,
+			    *gr_line = NULL, *e_lib = NULL, *e_pw = NULL, *e_gr = NULL;
+	if (!passwd || !group ||
+	    /* smbd maps the guest's anonymous session to its guest account. */
+	    asprintf(&pw_line,
+		     "osrun:x:%u:%u:osrun:%s:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
+		     (unsigned)geteuid(), (unsigned)getegid(), tmpdir) < 0 ||
+	    asprintf(&gr_line, "osrun:x:%u:\nnogroup:x:65534:\n", (unsigned)getegid()) < 0 ||
+	    asprintf(&e_lib, "LD_PRELOAD=%s", lib) < 0 || asprintf(&e_pw, "NSS_WRAPPER_PASSWD=%s", passwd) < 0 ||
+	    asprintf(&e_gr, "NSS_WRAPPER_GROUP=%s", group) < 0)
+		return -ENOMEM;
+	int r = write_file_atomic(passwd, pw_line, strlen(pw_line), 0600);
+	if (r == 0)
+		r = write_file_atomic(group, gr_line, strlen(gr_line), 0600);
+	if (r < 0)
+		return r;
+	const char *add[] = {e_lib, e_pw, e_gr};
+	for (size_t i = 0; i < ELEMENTSOF(add); i++)
+		if (!(*env = strv_append(*env, add[i])))
+			return -ENOMEM;
+	return 0;
+}
+
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit)
 {
 	int qmp_sp[2], qga_sp[2];
@@ -61,10 +110,14 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	_cleanup_free_ char *env_tmp = NULL;
 	if (!vm->log_path || asprintf(&env_tmp, "TMPDIR=%s", tmpdir) < 0)
 		return -ENOMEM;
+	_cleanup_strv_free_ char **setenv = strv_append(NULL, env_tmp);
+	if (!setenv)
+		return -ENOMEM;
+	if ((r = user_env(tmpdir, &setenv)) < 0)
+		return r;
 	_cleanup_close_ int log = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log < 0)
 		return -errno;
-	char *setenv[] = {env_tmp, NULL};
 	int keep[] = {qmp_theirs, qga_theirs};
 	struct proc_spec spec = {
 		.argv = vm->argv,
@@ -275,7 +328,7 @@ int vm_save(struct vm *vm, const char *state_path, usec_t timeout, struct remote
 		if (r < 0)
 			return r;
 	}
-	_cleanup_close_ int out = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	_cleanup_close_ int out = open(state_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (out < 0)
 		return -errno;
 	r = uri_call(vm->qmp, "migrate", "fd:osrun-state", timeout, err);

@@ -1,18 +1,33 @@
 #!/bin/sh
-# Builds the Dockerfile without a Docker engine (buildah, chroot isolation,
-# vfs storage) on a base image made here with debootstrap from the machine's
-# own apt source, then runs osrun inside the image: --help, --version, and a
-# real provision + run on the test guest.
+# The container image as users run it. A Debian base image is made here with
+# debootstrap from the machine's own apt source. Then, under a real Docker
+# engine (Debian's docker.io, started here with a private data root and
+# socket, no iptables, no bridge; containers run with --network none), the
+# image is built and run the README's way: provision and runs with the
+# store on a volume on another filesystem (a tmpfs), stdin piped with -i,
+# -n/-s layers, a user without a passwd entry, and docker stop during a run.
+# Where no engine can run, buildah builds the image and runs it without one.
+# Everything started is stopped; everything made is removed.
 set -eu
 top=$(cd "$(dirname "$0")/../.." && pwd)
 T=$(mktemp -d /tmp/osrun-image.XXXXXX)
-S="--storage-driver vfs --root $T/storage --runroot $T/run"
-ctr=""
+dockerd_pid=""
 cleanup() {
-	[ -n "$ctr" ] && buildah $S rm "$ctr" >/dev/null 2>&1
-	buildah $S rm --all >/dev/null 2>&1
-	buildah $S rmi --all --force >/dev/null 2>&1
-	rm -rf "$T" 2>/dev/null || { umount -R "$T"/storage/* 2>/dev/null; rm -rf "$T"; }
+	rc=$?
+	set +e
+	if [ -n "$dockerd_pid" ]; then
+		$DK ps -aq 2>/dev/null | xargs -r $DK rm -f >/dev/null 2>&1
+		kill "$dockerd_pid" 2>/dev/null
+		i=0; while kill -0 "$dockerd_pid" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+		kill -9 "$dockerd_pid" 2>/dev/null
+	fi
+	if command -v buildah >/dev/null && [ -d "$T/storage" ]; then
+		buildah $S rm --all >/dev/null 2>&1
+		buildah $S rmi --all --force >/dev/null 2>&1
+	fi
+	grep " $T/" /proc/mounts | awk '{ print $2 }' | sort -r | xargs -r umount -l 2>/dev/null
+	rm -rf "$T" 2>/dev/null
+	exit $rc
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -25,29 +40,93 @@ mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.source
 echo "# debootstrap from $mirror"
 debootstrap --variant=minbase bookworm "$T/base" "$mirror" >"$T/debootstrap.log" 2>&1 ||
 	{ tail -5 "$T/debootstrap.log"; exit 1; }
-tar -C "$T/base" -c . | podman $S import - localhost/debian:bookworm-slim >/dev/null
+tar -C "$T/base" -c . >"$T/base.tar"
 rm -rf "$T/base"
+BASE=localhost/debian:bookworm-slim
 
-echo "# buildah bud"
-buildah $S bud --isolation chroot --network host --layers=false \
-	--build-arg BASE=localhost/debian:bookworm-slim --build-arg WITH_TEST_GUEST=1 \
-	-t localhost/osrun:test "$top" >"$T/build.log" 2>&1 || { tail -30 "$T/build.log"; exit 1; }
+# --- under Docker ----------------------------------------------------------
+docker_tests() {
+	img=localhost/osrun:test
+	echo "# docker build"
+	$DK import - $BASE <"$T/base.tar" >/dev/null
+	$DK build --network host --build-arg BASE=$BASE --build-arg WITH_TEST_GUEST=1 -t $img "$top" \
+		>"$T/build.log" 2>&1 || { tail -30 "$T/build.log"; return 1; }
+	# The store on a filesystem of its own, as a volume usually is.
+	mkdir -p "$T/vol"
+	mount -t tmpfs -o size=3g tmpfs "$T/vol"
+	C="$T/vol/cache"
+	mkdir -p "$C"
+	run() { $DK run --rm --network none -v "$C:/cache" "$@"; }
 
-ctr=$(buildah $S from localhost/osrun:test)
-in_image() { buildah $S run --isolation chroot "$ctr" -- "$@"; }
+	check "osrun --help" 'run $img --help | grep -q "Usage: osrun"'
+	check "no compiler in the final image" '! run --entrypoint sh $img -c "command -v cc || command -v gcc" >/dev/null 2>&1'
+	check "image build finds its Windows guest-init and checks its inputs" \
+		'run $img image build --iso /nope.iso --virtio-win /nope 2>&1 | grep -q "/nope.iso: No such file"'
+	check "provision with the store on another filesystem" \
+		'run $img provision >"$T/p.log" 2>&1 || { tail -5 "$T/p.log"; false; }'
+	rc=0
+	run $img 'uname -s; echo to-stderr >&2; exit 3' >"$T/out" 2>"$T/err" || rc=$?
+	check "a run: stdout" '[ "$(cat "$T/out")" = Linux ] || { cat "$T/out" "$T/err"; false; }'
+	check "a run: stderr apart" 'grep -q "^to-stderr$" "$T/err"'
+	check "a run: its exit code" '[ "$rc" = 3 ]'
+	check "stdin piped with -i" \
+		'[ "$(seq 1 100000 | run -i $img md5sum 2>/dev/null | cut -d" " -f1)" = "$(seq 1 100000 | md5sum | cut -d" " -f1)" ]'
+	check "-n saves a layer on the volume, -s runs from it" \
+		'run $img -n layer "echo kept > /data/kept" >/dev/null 2>&1 &&
+		 [ "$(run $img -s layer cat /data/kept 2>/dev/null)" = kept ]'
 
-check "osrun --help in the image" 'in_image osrun --help | grep -q "Usage: osrun"'
-check "osrun --version in the image" 'in_image osrun --version | grep -q "^osrun "'
-check "image build finds its Windows guest-init and checks its inputs" \
-	'in_image osrun image build --iso /nope.iso --virtio-win /nope 2>&1 | grep -q "/nope.iso: No such file" &&
-	 in_image test -f /usr/local/share/osrun/guest-init/windows/firstlogon.ps1'
-check "no compiler in the final image" '! in_image sh -c "command -v cc || command -v gcc" >/dev/null 2>&1'
-check "provision the test guest in the image" 'in_image osrun provision >"$T/p.log" 2>&1 || { cat "$T/p.log"; false; }'
-rc=0
-out=$(in_image osrun 'echo hi; exit 4' 2>"$T/run.err") || rc=$?
-check "a run in the image prints hi" '[ "$out" = hi ] || { cat "$T/run.err"; false; }'
-check "and exits 4" '[ "$rc" = 4 ]'
-size=$(buildah $S images --format '{{.Size}}' localhost/osrun:test | head -n 1)
-echo "# image size: $size"
+	# docker stop: SIGTERM to osrun, the container's PID 1.
+	$DK run -d --name stopme --network none -v "$C:/cache" $img 'echo started; sleep 60' >/dev/null
+	i=0; while ! $DK logs stopme 2>/dev/null | grep -q started && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	t0=$(date +%s)
+	$DK stop -t 20 stopme >/dev/null
+	code=$($DK wait stopme)
+	took=$(($(date +%s) - t0))
+	check "docker stop during a run: exit 143, in $took s" '[ "$code" = 143 ] && [ "$took" -lt 10 ]'
+	check "docker stop: said so" '$DK logs stopme 2>&1 | grep -q "interrupted by SIGTERM"'
+	$DK rm stopme >/dev/null
+	check "docker stop: the store is clean" '[ -z "$(ls -A "$C/snapshots" | grep "^\.")" ]'
+
+	# A user with no passwd entry, the store a directory of its own.
+	U="$T/vol/user"
+	mkdir -p "$U"
+	chown 4321:4321 "$U"
+	urun() { $DK run --rm --network none --user 4321:4321 -v "$U:/cache" "$@"; }
+	check "--user 4321:4321 provisions" 'urun $img provision >"$T/u.log" 2>&1 || { tail -5 "$T/u.log"; false; }'
+	rc=0
+	out=$(urun $img 'echo as-user; exit 5' 2>"$T/u.err") || rc=$?
+	check "--user 4321:4321 runs" '[ "$out" = as-user ] && [ "$rc" = 5 ] || { cat "$T/u.err"; false; }'
+	check "--user: the store's files are the user's" '[ "$(find "$U" -printf "%u\n" | sort -u)" = 4321 ]'
+	size=$($DK image inspect -f '{{.Size}}' $img)
+	echo "# image size: $((size / 1000000)) MB (without noVNC)"
+}
+
+if command -v dockerd >/dev/null; then
+	DK="docker -H unix://$T/docker.sock"
+	[ -x /usr/bin/docker ] && DK="/usr/bin/docker -H unix://$T/docker.sock"
+	dockerd --data-root "$T/docker" --exec-root "$T/docker-exec" --pidfile "$T/docker.pid" \
+		-H "unix://$T/docker.sock" --iptables=false --ip6tables=false --bridge=none >"$T/dockerd.log" 2>&1 &
+	dockerd_pid=$!
+	i=0; while ! $DK info >/dev/null 2>&1 && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+fi
+if [ -n "$dockerd_pid" ] && $DK info >/dev/null 2>&1; then
+	docker_tests || fail=$((fail + 1))
+else
+	# --- buildah, no engine ------------------------------------------------
+	[ -n "$dockerd_pid" ] && { echo "# dockerd did not start:"; tail -3 "$T/dockerd.log"; }
+	S="--storage-driver vfs --root $T/storage --runroot $T/run"
+	podman $S import - $BASE <"$T/base.tar" >/dev/null
+	echo "# buildah bud"
+	buildah $S bud --isolation chroot --network host --layers=false \
+		--build-arg BASE=$BASE --build-arg WITH_TEST_GUEST=1 \
+		-t localhost/osrun:test "$top" >"$T/build.log" 2>&1 || { tail -30 "$T/build.log"; exit 1; }
+	ctr=$(buildah $S from localhost/osrun:test)
+	in_image() { buildah $S run --isolation chroot "$ctr" -- "$@"; }
+	check "osrun --help in the image" 'in_image osrun --help | grep -q "Usage: osrun"'
+	check "provision the test guest in the image" 'in_image osrun provision >"$T/p.log" 2>&1 || { cat "$T/p.log"; false; }'
+	rc=0
+	out=$(in_image osrun 'echo hi; exit 4' 2>"$T/run.err") || rc=$?
+	check "a run in the image prints hi and exits 4" '[ "$out" = hi ] && [ "$rc" = 4 ] || { cat "$T/run.err"; false; }'
+fi
 echo "image: $pass passed, $fail failed"
 [ "$fail" = 0 ]

@@ -239,6 +239,20 @@ t_new_snapshot_layers() {
 	expect_rc 1
 	o 'cat /data/disk-file'
 	expect_rc 1
+	# A failed command's state is not a layer, unless asked for.
+	o -n failed 'echo half > /data/half; exit 7'
+	expect_rc 7
+	expect_err_has "snapshot 'failed' not saved: the command exited with status 7"
+	[ ! -e "$OSRUN_CACHE/snapshots/failed" ] || err "a failed command's snapshot was saved"
+	[ -z "$(ls -A "$OSRUN_CACHE/snapshots" | grep '^\.')" ] || err "leftovers: $(ls -A "$OSRUN_CACHE/snapshots")"
+	o -n failed --save-failed 'echo half > /data/half; exit 7'
+	expect_rc 7
+	o -s failed 'cat /data/half'
+	expect_out half
+	o snapshot rm failed
+	# Guest RAM, disks and state: private, from provision on.
+	wide=$(find "$OSRUN_CACHE" ! -type l -perm /077 -printf '%m %p\n')
+	[ -z "$wide" ] || err "store entries open to group or others: $wide"
 }
 
 t_parallel_runs_isolated() {
@@ -318,6 +332,41 @@ t_qemu_refuses_arguments() {
 	OSRUN_QEMU="$T/no-such-qemu" o 'echo never'
 	expect_rc 125
 	expect_err_has "starting QEMU: No such file or directory"
+}
+
+# A user without a passwd entry (docker run --user UID:GID): QEMU gets one
+# from nss_wrapper; the store's files are that user's. "nobody" is refused.
+# user_store UID DIR: a copy of the store and a TMPDIR in DIR, UID's own.
+user_store() {
+	mkdir -p "$2/tmp"
+	cp -a --sparse=always "$OSRUN_CACHE" "$2/cache"
+	chown -R "$1:$1" "$2"
+}
+as_user() { # as_user UID DIR ARGS...: osrun as UID with its store and TMPDIR in DIR
+	u=$1 d=$2; shift 2
+	setpriv --reuid "$u" --regid "$u" --clear-groups env HOME=/nonexistent OSRUN_CACHE="$d/cache" TMPDIR="$d/tmp" \
+		"$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null
+	rc=$?
+	[ -z "$(ls -A "$d/tmp")" ] || err "run directories left: $(ls -A "$d/tmp")"
+}
+t_user_without_passwd_entry() {
+	getent passwd 4321 >/dev/null && { err "uid 4321 has a passwd entry here"; return; }
+	chmod o+x "$T" # the users may pass through to their own directories
+	user_store 4321 "$T/user4321"
+	as_user 4321 "$T/user4321" 'echo hi; id -u; echo err >&2; exit 3'
+	expect_rc 3
+	expect_out "$(printf 'hi\n0')"
+	expect_err_has "err"
+	as_user 4321 "$T/user4321" -n mine 'echo layer > /data/layer'
+	expect_rc 0
+	owners=$(find "$T/user4321/cache/snapshots/mine" -printf '%u\n' | sort -u)
+	[ "$owners" = 4321 ] || err "files of the new snapshot belong to: $owners"
+	user_store 65534 "$T/nobody"
+	as_user 65534 "$T/nobody" 'echo hi'
+	expect_rc 125
+	expect_err_has "cannot run as user 'nobody'"
+	one_line_err
+	rm -rf "$T/user4321" "$T/nobody"
 }
 
 interrupt() {
@@ -555,7 +604,7 @@ t_pool_keeper_killed() {
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
 t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
-t_qemu_killed_mid_run t_qemu_refuses_arguments t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
+t_qemu_killed_mid_run t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
 t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
 t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 

@@ -46,6 +46,46 @@ static void script_agent(int fd)
 		     "supported\"}}\n");
 }
 
+/* A guest that lies: replies of the wrong shape, and one without end. */
+static void script_hostile(int fd)
+{
+	char line[4096];
+	answer_sync(fd, false);
+	peer_read_line(fd, line, sizeof line);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"out-data\": null}}\n");
+	peer_read_line(fd, line, sizeof line);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"exitcode\": \"3\"}}\n");
+	peer_read_line(fd, line, sizeof line);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"exitcode\": 9999999999}}\n");
+	peer_read_line(fd, line, sizeof line);
+	peer_say(fd, "{\"return\": [1]}\n");
+	peer_read_line(fd, line, sizeof line);
+	/* 65 MiB of one string, never closed. */
+	static char chunk[1 << 20];
+	memset(chunk, 'A', sizeof chunk);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"out-data\": \"");
+	for (int i = 0; i < 65; i++)
+		if (write(fd, chunk, sizeof chunk) != (ssize_t)sizeof chunk)
+			break;
+}
+
+static void test_hostile(void)
+{
+	struct peer p = peer_start(script_hostile);
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	struct remote_error err;
+	struct qga_exec_status st;
+	is_int(qga_sync(g, USEC_PER_SEC, 5 * USEC_PER_SEC), 0, "sync");
+	is_int(qga_exec_status(g, 1, 5 * USEC_PER_SEC, &st, &err), -EBADMSG, "out-data null: a broken reply, no crash");
+	is_int(qga_exec_status(g, 1, 5 * USEC_PER_SEC, &st, &err), -EBADMSG, "exitcode a string: refused");
+	is_int(qga_exec_status(g, 1, 5 * USEC_PER_SEC, &st, &err), -EBADMSG, "exitcode past 32 bits: refused");
+	is_int(qga_exec_status(g, 1, 5 * USEC_PER_SEC, &st, &err), -EBADMSG, "a return that is no object: refused");
+	is_int(qga_exec_status(g, 1, 20 * USEC_PER_SEC, &st, &err), -EMSGSIZE, "a reply over 64 MiB: refused");
+	qga_free(g);
+	peer_finish(&p);
+}
+
 /* An agent that starts late: the first sync goes unanswered. */
 static void script_late(int fd)
 {
@@ -144,6 +184,7 @@ int main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_agent();
 	test_late_and_silent();
+	test_hostile();
 	test_base64();
 	return tap_done();
 }

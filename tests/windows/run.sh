@@ -71,6 +71,8 @@ check "Pro is the default edition (index 2)" 'has_err "edition 2: Windows 11 Pro
 medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
 check "the setup medium is written to the store" '[ -f "$medium" ] && case $medium in "$OSRUN_CACHE"/*) true ;; *) false ;; esac'
 check "the medium (it holds the password) is 0600" '[ "$(stat -c %a "$medium")" = 600 ]'
+check "nothing in the store is open to group or others" \
+	'[ -z "$(find "$OSRUN_CACHE" ! -type l -perm /077 -printf "%m %p\n" | tee "$T/wide")" ] || { cat "$T/wide"; false; }'
 for s in setup firstboot configure cleanup; do
 	check "stage $s's QEMU command line is printed" 'grep -A3 "^stage [0-9]/4 $s:" "$T/out" | grep -q "^  qemu: [^ ]* -nodefaults "'
 done
