@@ -26,6 +26,11 @@
 #include "options.h"
 #include "pool.h"
 
+/* How long a connected client has to send its request. */
+#define REQUEST_TIMEOUT (10 * USEC_PER_SEC)
+/* Clones at once, waiting and running; --clones is at most 64. */
+#define MEMBERS_MAX 96
+
 /* ---- member ------------------------------------------------------------ */
 
 /* Turns the client's messages into this process's signals, so the run's
@@ -68,7 +73,11 @@ static int member_accept(int conn, struct warm *w, struct pool_request *req, int
 	_cleanup_free_ char *buf = NULL;
 	size_t len, nfds;
 	int fds[FDPASS_MAX_FDS];
-	int r = fdpass_recv(conn, POOL_REQUEST_MAX, &buf, &len, fds, &nfds);
+	/* A client sends its request as it connects; one that says nothing
+	 * must not hold a clone. */
+	int r = fd_wait(conn, POLLIN, deadline_after(REQUEST_TIMEOUT));
+	if (r > 0)
+		r = fdpass_recv(conn, POOL_REQUEST_MAX, &buf, &len, fds, &nfds);
 	if (r == 0 && nfds != 3) {
 		for (size_t i = 0; i < nfds; i++)
 			close(fds[i]);
@@ -280,7 +289,9 @@ static void pool_accept(struct pool *pl)
 	_cleanup_close_ int c = accept4(pl->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 	if (c < 0)
 		return;
-	for (size_t i = 0; i < pl->n; i++) {
+	/* Every claimed clone is replaced: past MEMBERS_MAX, clients run on
+	 * their own rather than the pool growing without bound. */
+	for (size_t i = 0; pl->n < MEMBERS_MAX && i < pl->n; i++) {
 		struct member *mb = &pl->m[i];
 		if (!mb->ready || mb->busy)
 			continue;
@@ -379,7 +390,7 @@ static int pool_open(const struct run_plan *plan, char **ret_path, int *ret_fd, 
  * 1 stops (Ctrl-C), <0 stops on a failure in e. */
 static int pool_step(struct pool *pl, struct error *e)
 {
-	while (pool_count(pl, false) < pl->want) {
+	while (pool_count(pl, false) < pl->want && pl->n < MEMBERS_MAX) {
 		int r = member_spawn(pl);
 		if (r < 0)
 			return error_errno(e, r, "starting a clone");
@@ -389,7 +400,7 @@ static int pool_step(struct pool *pl, struct error *e)
 			 pl->want, pl->want == 1 ? "" : "s", pl->plan->snapshot);
 		pl->announced = true;
 	}
-	struct pollfd pf[2 + 64 * 2];
+	struct pollfd pf[2 + MEMBERS_MAX];
 	size_t np = 0;
 	pf[np++] = (struct pollfd){.fd = cancel_fd_get(), .events = POLLIN};
 	pf[np++] = (struct pollfd){.fd = pl->listen_fd, .events = POLLIN};

@@ -550,6 +550,33 @@ t_pool_busy_falls_back() {
 	pool_stop
 }
 
+# A client that connects and says nothing holds a clone 10 s at most; the
+# pool replaces the clone and goes on serving.
+t_pool_silent_client() {
+	pool_start -j 1
+	python3 - "$OSRUN_CACHE/pools/provisioned.sock" >"$T/silent" 2>&1 <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+t0 = time.monotonic()
+s.settimeout(30)
+try:
+    data = s.recv(16)
+except socket.timeout:
+    data = b"timeout"
+print("%.1f %r" % (time.monotonic() - t0, data))
+PY
+	silent=$!
+	wait $silent
+	read -r took said <"$T/silent"
+	awk -v t="$took" 'BEGIN { exit !(t >= 9 && t < 15) }' || err "the silent client was dropped after $took s ($said)"
+	[ "$said" = "b''" ] || err "the silent client got $said"
+	o 'echo served'
+	expect_rc 0
+	expect_out served
+	pool_stop
+}
+
 t_pool_sigint_client() {
 	pool_start -j 1
 	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
@@ -606,7 +633,7 @@ t_binary_output_exact t_utf8 t_stdin_piped t_env_and_workdir t_timeout t_new_sna
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
 t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
-t_pool_runs t_pool_busy_falls_back t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
+t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
