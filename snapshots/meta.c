@@ -89,7 +89,9 @@ int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
 	m.created = get_str(o, "created");
 	m.made_by = get_str(o, "made_by");
 	m.build = get_str(o, "build");
-	if (!m.image)
+	/* image and parent become paths into the store (kernel, initrd, the
+	 * backing disk): a tampered meta.json must not lead outside it. */
+	if (!m.image || snapshot_name_check(m.image, NULL) < 0 || (m.parent && snapshot_name_check(m.parent, NULL) < 0))
 		r = -EBADMSG;
 	json_object_put(o);
 	if (r < 0) {

@@ -67,6 +67,21 @@ static void test_meta(void)
 	free(json);
 	is_int(snapshot_meta_from_json("{\"machine\": {}}", &back), -EBADMSG, "incomplete meta refused");
 	is_int(snapshot_meta_from_json("[1", &back), -EBADMSG, "broken JSON refused");
+	/* Fields that become paths into the store may not lead out of it. */
+	static const char *const bad[][2] = {{"../../../etc", NULL},
+					     {"linux-1/../../x", NULL},
+					     {".hidden", NULL},
+					     {"linux-1", "../other"},
+					     {"linux-1", "a/b"}};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		struct snapshot_meta t = meta_for(bad[i][1]);
+		t.image = (char *)bad[i][0];
+		char *text = NULL;
+		snapshot_meta_to_json(&t, &text);
+		is_int(snapshot_meta_from_json(text, &back), -EBADMSG, "meta with image '%s', parent '%s' refused",
+		       bad[i][0], bad[i][1] ? bad[i][1] : "(none)");
+		free(text);
+	}
 }
 
 static void test_lifecycle(void)
