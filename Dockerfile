@@ -9,7 +9,7 @@ ARG WITH_NOVNC=0
 
 FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config libjson-c-dev \
-    libxml2-dev libwim-dev \
+    libxml2-dev libwim-dev libarchive-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Makefile /src/
 COPY runner /src/runner
@@ -22,7 +22,7 @@ RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
 # The test guest is built from Debian packages like on a host.
 FROM ${BASE} AS guest-1
 RUN apt-get update && apt-get install -y --no-install-recommends busybox-static qemu-guest-agent kmod cpio \
-    e2fsprogs qemu-utils gzip
+    e2fsprogs qemu-utils gzip git
 COPY guest-init/linux /src/guest-init/linux
 RUN sh /src/guest-init/linux/build.sh /out/guest && rm -f /out/guest/*.deb
 
@@ -36,7 +36,7 @@ ARG WITH_NOVNC
 # wimtools and xorriso are for the Windows image builder; libnss-wrapper gives
 # QEMU a user name under `docker run --user UID:GID` (no passwd entry).
 RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
-    libxml2 libwim15 libnss-wrapper wimtools xorriso \
+    libxml2 libwim15 libarchive13 libnss-wrapper wimtools xorriso \
     $(if [ "$WITH_NOVNC" = 1 ]; then echo novnc websockify; fi) \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun

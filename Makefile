@@ -18,8 +18,8 @@ OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
 # would need; -lwim is all a dynamic link needs.
 # Expanded when a compiler runs, not when make reads this file: `make deps
 # demo` on a fresh machine installs the libraries first.
-JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0)
-JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0) -lwim
+JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive)
+JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive) -lwim
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
@@ -39,11 +39,11 @@ endif
 # Libraries (protocols, processes, the store, the Windows medium) and the
 # command layer with the engines it calls.
 LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
-ENGINE_SRC := runner/run.c runner/pool.c runner/job.c runner/build.c runner/final.c
+ENGINE_SRC := runner/run.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/job.c runner/build.c runner/final.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check layout unit integration windows-offline image-test bench clean format
+.PHONY: all deps demo guest check layout unit integration windows-offline image-test bench bench-io bench-ci clean format
 
 all: $(BUILD)/osrun guest
 
@@ -62,7 +62,7 @@ demo: $(BUILD)/osrun guest
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img
 $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec guest-init/linux/osrun-mount \
-		guest-init/linux/osrun-detach $(wildcard guest-init/linux/stages/*.sh)
+		guest-init/linux/osrun-detach guest-init/linux/osrun-copy $(wildcard guest-init/linux/stages/*.sh)
 	sh guest-init/linux/build.sh $(GUEST_DIR)
 
 # Unit tests: one program per module, always with the sanitizers.
@@ -96,6 +96,12 @@ image-test:
 
 bench: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/restore.py $(BENCH_ARGS)
+
+bench-ci: $(BUILD)/osrun guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/ci_job.py
+
+bench-io: $(BUILD)/osrun guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py
 
 FORMAT_SRC = $(wildcard runner/*.[ch] runner/lib/*.[ch] snapshots/*.[ch] iso-builder/*.[ch] tests/unit/*.[ch])
 format:

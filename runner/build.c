@@ -123,7 +123,7 @@ int build_print(struct job *j, const struct build *b, FILE *out, struct error *e
 			return error_errno(e, -ENOMEM, "build");
 		struct vm_plan plan = stage_plan(b, st, disk, share, NULL);
 		_cleanup_strv_free_ char **argv = NULL;
-		if ((r = profile_argv(&plan, 3, 4, &argv)) < 0)
+		if ((r = profile_argv(&plan, 3, 4, 5, &argv)) < 0)
 			return error_errno(e, r, "stage %s: QEMU command line", st->name);
 		fprintf(out, "stage %zu/%zu %s: %s%s\n", i + 1, b->n_stages, st->name,
 			file_exists(dir) ? "cached in " : "would be made in ", dir);

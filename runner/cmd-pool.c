@@ -26,77 +26,26 @@
 #include "options.h"
 #include "pool.h"
 
-/* How long a connected client has to send its request. */
-#define REQUEST_TIMEOUT (10 * USEC_PER_SEC)
 /* Clones at once, waiting and running; --clones is at most 64. */
 #define MEMBERS_MAX 96
 
 /* ---- member ------------------------------------------------------------ */
 
-/* Turns the client's messages into this process's signals, so the run's
- * own signal handling (teardown, exit 128+N) serves the client: 'S' is the
- * client's Ctrl-C or SIGTERM; the client going away is a SIGTERM. */
-struct bridge {
-	int conn;
-	int stop; /* eventfd: the run is over, stop listening */
-	pthread_t thread;
-};
-
-static void *bridge_main(void *arg)
-{
-	struct bridge *b = arg;
-	for (;;) {
-		struct pollfd pf[2] = {{.fd = b->conn, .events = POLLIN}, {.fd = b->stop, .events = POLLIN}};
-		if (poll(pf, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			return NULL;
-		}
-		if (pf[1].revents)
-			return NULL;
-		char *msg = NULL;
-		size_t n = 0;
-		int r = fdpass_recv(b->conn, 16, &msg, &n, NULL, NULL);
-		int sig = r < 0 || n == 0 ? SIGTERM : n == 2 && msg[0] == POOL_MSG_SIGNAL ? msg[1] : 0;
-		free(msg);
-		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
-			kill(getpid(), sig);
-		if (r < 0 || n == 0)
-			return NULL;
-	}
-}
-
 /* The client's plan, checked against this clone: 0, or the exit code
  * already reported to the client. */
 static int member_accept(int conn, struct warm *w, struct pool_request *req, int *ret_code)
 {
-	_cleanup_free_ char *buf = NULL;
-	size_t len, nfds;
-	int fds[FDPASS_MAX_FDS];
-	/* A client sends its request as it connects; one that says nothing
-	 * must not hold a clone. */
-	int r = fd_wait(conn, POLLIN, deadline_after(REQUEST_TIMEOUT));
-	if (r > 0)
-		r = fdpass_recv(conn, POOL_REQUEST_MAX, &buf, &len, fds, &nfds);
-	if (r == 0 && nfds != 3) {
-		for (size_t i = 0; i < nfds; i++)
-			close(fds[i]);
-		r = -EBADMSG;
-	}
-	if (r < 0) {
+	int r = pool_request_accept(conn, req);
+	if (r == -ENOTCONN) {
 		*ret_code = EXIT_OSRUN; /* not a client: nobody to tell */
 		return r;
 	}
-	for (int i = 0; i < 3; i++) {
-		dup2(fds[i], i);
-		close(fds[i]);
-	}
-	char m[1] = {POOL_MSG_TAKEN};
-	fdpass_send(conn, m, 1, NULL, 0);
 	struct error e = {0};
-	r = pool_request_decode(buf, len, req);
 	if (r < 0)
 		error_set(&e, r, "pool: the request is not one this osrun understands (another version?)");
+	else if (req->plan.op != RUN_OP_COMMAND || req->plan.new_snapshot || req->plan.n_copy_in ||
+		 req->plan.n_copy_out)
+		r = error_set(&e, -EINVAL, "pool: a pool's clone runs one command, nothing else");
 	else if (strcmp(req->plan.snapshot, w->sn->name))
 		r = error_set(&e, -EINVAL, "pool: the request is for snapshot '%s', not '%s'", req->plan.snapshot,
 			      w->sn->name);
@@ -118,19 +67,12 @@ static int member_serve(int conn, struct warm *w)
 	int code;
 	if (member_accept(conn, w, &req, &code) < 0)
 		return code;
-	struct bridge b = {.conn = conn, .stop = eventfd(0, EFD_CLOEXEC)};
-	bool bridged = b.stop >= 0 && pthread_create(&b.thread, NULL, bridge_main, &b) == 0;
+	struct pool_bridge b;
+	pool_bridge_start(&b, conn);
 	struct error e = {0};
 	_cleanup_(run_result_release) struct run_result res = {0};
 	int r = run_command(&req.plan, w, &res, &e);
-	if (bridged) {
-		uint64_t one = 1;
-		if (write(b.stop, &one, sizeof one) < 0)
-			pthread_cancel(b.thread);
-		pthread_join(b.thread, NULL);
-	}
-	if (b.stop >= 0)
-		close(b.stop);
+	pool_bridge_stop(&b);
 	code = r < 0 ? options_report(&e) : options_report_result(&res);
 	/* QEMU stops before the client hears the end, as in a plain run. */
 	warm_release(w);

@@ -13,6 +13,7 @@ static void run_help(void)
 	       "       osrun provision [OPTIONS]\n"
 	       "       osrun snapshot list|inspect|rm|gc [OPTIONS]\n"
 	       "       osrun pool [-s NAME] [-j N]   keep clones warm for fast runs\n"
+	       "       osrun session start|exec|cp|stop|list   one VM for many commands (a CI job)\n"
 	       "       osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
 	       "\n"
 	       "Runs COMMAND in a short-lived VM restored from a snapshot, streams its\n"
@@ -35,6 +36,12 @@ static void run_help(void)
 	       "      --vnc                the VM's screen over VNC on 127.0.0.1 (port printed)\n"
 	       "      --novnc ADDR:PORT    also serve it as a noVNC web page on ADDR:PORT\n"
 	       "                           (in a container: --novnc 0.0.0.0:6080 -p)\n"
+	       "      --volume HOST_DIR:GUEST_PATH[:ro]  share HOST_DIR with COMMAND at\n"
+	       "                           GUEST_PATH (read-only with :ro, enforced on the host)\n"
+	       "      --cache-volume NAME:GUEST_PATH  share the store's cache volume NAME\n"
+	       "                           (made on first use, kept between runs, one run at a time)\n"
+	       "      --copy-in HOST:GUEST    copy a file or tree into the guest before COMMAND\n"
+	       "      --copy-out GUEST:HOST   copy one out after COMMAND, also when it failed\n"
 	       "      --memory MIB         refuse a snapshot of another memory size\n"
 	       "      --agent-timeout SECONDS  how long to wait for the guest agent (60)\n"
 	       "      --cache DIR          the store (default: $OSRUN_CACHE, else\n"
@@ -44,10 +51,12 @@ static void run_help(void)
 	       "      --version            osrun's version\n"
 	       "\n"
 	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
-	       "(see 'osrun pool --help'); -n, -p, --vnc and --monitor always restore anew.\n"
+	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, volumes and copies\n"
+	       "always restore anew.\n"
 	       "\n"
-	       "stdin is passed to COMMAND when it is a file or a pipe (read to its end\n"
-	       "before COMMAND starts), not when it is a terminal.\n"
+	       "stdin is passed to COMMAND when it is a file or a pipe, not when it is a\n"
+	       "terminal. A pipe is streamed while COMMAND runs (Windows guests: read to\n"
+	       "its end first); --timeout counts the wait for it.\n"
 	       "\n"
 	       "Exit status:\n"
 	       "  N     COMMAND's own exit status\n"
@@ -91,10 +100,25 @@ static int check_novnc(const char *addr, struct error *e)
 	return 0;
 }
 
+/* The repeatable options, as given, until options_volumes and
+ * options_copies check them. */
+struct run_lists {
+	char **volumes, **caches, **copy_in, **copy_out;
+};
+
+static void run_lists_release(struct run_lists *l)
+{
+	strv_free(l->volumes);
+	strv_free(l->caches);
+	strv_free(l->copy_in);
+	strv_free(l->copy_out);
+}
+
 /* 0: go on; 1: --help or --version said all. */
 static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 {
 	struct common_opts c = {0};
+	_cleanup_(run_lists_release) struct run_lists l = {0};
 	const struct opt table[] = {
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"new-snapshot", 'n', OPT_STRING, &p->new_snapshot, 0, 0, NULL},
@@ -109,6 +133,10 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"novnc", 0, OPT_STRING, &p->novnc, 0, 0, NULL},
 		{"memory", 0, OPT_UINT, &p->memory_mib, 64, 1u << 20, "expected MiB, 64 or more"},
 		{"agent-timeout", 0, OPT_SECONDS, &p->agent_timeout, 0, 0, NULL},
+		{"volume", 0, OPT_LIST, &l.volumes, 0, 0, NULL},
+		{"cache-volume", 0, OPT_LIST, &l.caches, 0, 0, NULL},
+		{"copy-in", 0, OPT_LIST, &l.copy_in, 0, 0, NULL},
+		{"copy-out", 0, OPT_LIST, &l.copy_out, 0, 0, NULL},
 		{"version", 0, OPT_VERSION, NULL, 0, 0, NULL},
 		OPTS_COMMON(&c),
 	};
@@ -126,6 +154,9 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 	    (r = options_check_snapshot_name(p->snapshot, e)) < 0)
 		return r;
 	if (p->new_snapshot && (r = options_check_snapshot_name(p->new_snapshot, e)) < 0)
+		return r;
+	if ((r = options_volumes(l.volumes, l.caches, p, e)) < 0 ||
+	    (r = options_copies(l.copy_in, l.copy_out, p, e)) < 0)
 		return r;
 	return 0;
 }

@@ -1,6 +1,7 @@
 /* osrun snapshot list|inspect|rm|gc: look after the store. */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <ftw.h>
 #include <json-c/json.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -11,9 +12,9 @@
 
 static void snapshot_help(void)
 {
-	printf("Usage: osrun snapshot list [--json]\n"
+	printf("Usage: osrun snapshot list [--json] [--cache-volumes]\n"
 	       "       osrun snapshot inspect NAME [--json]\n"
-	       "       osrun snapshot rm NAME [--json]\n"
+	       "       osrun snapshot rm NAME [--json] [--cache-volumes]\n"
 	       "       osrun snapshot gc [--json]\n"
 	       "\n"
 	       "list     every snapshot: name, parent, size on disk, created, made by\n"
@@ -22,7 +23,11 @@ static void snapshot_help(void)
 	       "         snapshot is built on it)\n"
 	       "gc       remove what killed runs left behind\n"
 	       "\n"
-	       "Options: --cache DIR, --json, -v, -h\n");
+	       "With --cache-volumes, list and rm act on cache volumes instead (the\n"
+	       "directories 'osrun --cache-volume NAME:PATH' keeps between runs); rm is\n"
+	       "refused while a run uses one.\n"
+	       "\n"
+	       "Options: --cache DIR, --json, --cache-volumes, -v, -h\n");
 }
 
 static uint64_t dir_size(const char *dir)
@@ -121,6 +126,61 @@ static int do_list(struct job *j, bool json, struct error *e)
 	return 0;
 }
 
+static uint64_t tree_total;
+static int tree_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	tree_total += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+static int do_list_caches(struct job *j, bool json, struct error *e)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	int r = store_list_area(j->store, STORE_CACHES, &names);
+	if (r < 0)
+		return error_errno(e, r, "listing cache volumes in %s", j->store->root);
+	json_object *arr = json_object_new_array();
+	if (!json)
+		printf("%-20s %10s  %s\n", "CACHE VOLUME", "SIZE", "IN USE");
+	for (char **n = names; *n; n++) {
+		_cleanup_free_ char *dir = store_path(j->store, STORE_CACHES, *n, NULL);
+		_cleanup_(cache_volume_freep) struct cache_volume *c = NULL;
+		bool busy = cache_volume_open(j->store, *n, &c) == -EBUSY;
+		tree_total = 0;
+		if (dir)
+			(void)nftw(dir, tree_add, 16, FTW_PHYS | FTW_MOUNT);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(*n));
+		json_object_object_add(o, "size", json_object_new_uint64(tree_total));
+		json_object_object_add(o, "in_use", json_object_new_boolean(busy));
+		json_object_array_add(arr, o);
+		char size[32];
+		human_size(tree_total, size, sizeof size);
+		if (!json)
+			printf("%-20s %10s  %s\n", *n, size, busy ? "yes" : "no");
+	}
+	if (json)
+		printf("%s\n", json_object_to_json_string_ext(arr, JSON_FLAGS));
+	json_object_put(arr);
+	return 0;
+}
+
+static int do_rm_cache(struct job *j, const char *name, bool json, struct error *e)
+{
+	int r = cache_volume_remove(j->store, name);
+	if (r == -ENOENT)
+		return error_set(e, r, "cache volume '%s': not found in %s", name, j->store->root);
+	if (r == -EBUSY)
+		return error_set(e, r, "cache volume '%s': not removed, a run is using it", name);
+	if (r < 0)
+		return error_errno(e, r, "cache volume '%s'", name);
+	if (json)
+		printf("{ \"removed\": \"%s\" }\n", name);
+	else
+		log_info("removed cache volume '%s'", name);
+	return 0;
+}
+
 static int not_found(struct job *j, const char *name, struct error *e)
 {
 	return error_set(e, -ENOENT, "snapshot '%s': not found in %s", name, j->store->root);
@@ -205,10 +265,11 @@ static int do_gc(struct job *j, bool json, struct error *e)
 
 /* The action and, for inspect and rm, the snapshot it names. */
 static int snapshot_parse(int argc, char **argv, const char **ret_action, const char **ret_name, struct common_opts *c,
-			  bool *json, struct error *e)
+			  bool *json, bool *caches, struct error *e)
 {
 	const struct opt table[] = {
 		{"json", 0, OPT_FLAG, json, 0, 0, NULL},
+		{"cache-volumes", 0, OPT_FLAG, caches, 0, 0, NULL},
 		OPTS_COMMON(c),
 	};
 	int first, r = options_parse(table, snapshot_help, false, argc, argv, &first, e);
@@ -230,15 +291,19 @@ static int snapshot_parse(int argc, char **argv, const char **ret_action, const 
 	return *ret_name ? options_check_snapshot_name(*ret_name, e) : 0;
 }
 
-static int snapshot_execute(const char *action, const char *name, const struct common_opts *c, bool json,
+static int snapshot_execute(const char *action, const char *name, const struct common_opts *c, bool json, bool caches,
 			    struct error *e)
 {
 	_cleanup_(job_release) struct job j = {0};
 	int r = job_open_store(&j, c->cache, strcmp(action, "gc") != 0, e);
 	if (r < 0)
 		return r;
+	if (caches && strcmp(action, "list") && strcmp(action, "rm"))
+		return error_set(e, -EINVAL, "snapshot %s: --cache-volumes goes with list and rm only", action);
 	if (!strcmp(action, "list"))
-		return do_list(&j, json, e);
+		return caches ? do_list_caches(&j, json, e) : do_list(&j, json, e);
+	if (!strcmp(action, "rm") && caches)
+		return do_rm_cache(&j, name, json, e);
 	if (!strcmp(action, "inspect"))
 		return do_inspect(&j, name, json, e);
 	if (!strcmp(action, "rm"))
@@ -251,9 +316,9 @@ int cmd_snapshot(int argc, char **argv)
 	struct common_opts c = {0};
 	struct error e = {0};
 	const char *action = NULL, *name = NULL;
-	bool json = false;
-	int r = snapshot_parse(argc, argv, &action, &name, &c, &json, &e);
+	bool json = false, caches = false;
+	int r = snapshot_parse(argc, argv, &action, &name, &c, &json, &caches, &e);
 	if (r == 0)
-		r = snapshot_execute(action, name, &c, json, &e);
+		r = snapshot_execute(action, name, &c, json, caches, &e);
 	return r < 0 ? options_report(&e) : 0;
 }

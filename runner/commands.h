@@ -7,3 +7,4 @@ int cmd_provision(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
+int cmd_session(int argc, char **argv);

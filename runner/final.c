@@ -43,7 +43,7 @@ int build_print_final(struct job *j, const struct build *b, const struct build_f
 		return error_errno(e, -ENOMEM, "build");
 	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, "RUNDIR/share", NULL);
 	_cleanup_strv_free_ char **argv = NULL;
-	if ((r = profile_argv(&plan, 3, 4, &argv)) < 0)
+	if ((r = profile_argv(&plan, 3, 4, 5, &argv)) < 0)
 		return error_errno(e, r, "QEMU command line");
 	fprintf(out, "snapshot %s: boot image %s, wait for the agent and for idle, save\n  qemu: ", name, image);
 	build_print_argv(out, argv);

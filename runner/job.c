@@ -50,12 +50,16 @@ int job_make_rundir(struct job *j, struct error *e)
 
 int job_accel(enum accel *ret, struct error *e)
 {
-	bool missing;
-	int r = accel_detect(ret, &missing);
-	if (r < 0)
+	_cleanup_free_ char *why = NULL;
+	int r = accel_detect(NULL, ret, &why);
+	if (r == -EINVAL)
 		return error_errno(e, r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL"));
-	if (missing)
-		log_warn("no usable /dev/kvm: the guest runs under TCG, slowly (in a container: --device=/dev/kvm)");
+	if (r < 0)
+		return error_errno(e, r, "choosing KVM or TCG");
+	if (why)
+		log_warn("no usable /dev/kvm (%s): the guest runs under TCG, slowly (in a container: "
+			 "--device=/dev/kvm)",
+			 why);
 	return 0;
 }
 
@@ -102,6 +106,8 @@ int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
 		return error_set(e, r,
 				 "osrun cannot run as user 'nobody': QEMU's smbd uses it as its guest account, and the "
 				 "guest could not write its output; run as another user");
+	if (r == -EINVAL && plan->n_volumes)
+		return error_set(e, r, "a shared folder's path holds characters smb.conf cannot (a newline, '[')");
 	if (r < 0)
 		return error_errno(e, r, "starting QEMU");
 	if (log_get_level() >= LOG_DEBUG) {
@@ -212,6 +218,50 @@ int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qg
 		if (r == -ECANCELED)
 			return error_interrupted(e);
 	}
+}
+
+/* A guest helper's captured stderr as "guest: " lines, each ending in a
+ * newline, for a message to the user. */
+char *job_helper_lines(const struct qga_exec_status *st)
+{
+	_cleanup_free_ char *copy = st->err_len ? strndup(st->err, st->err_len) : NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = copy ? open_memstream(&out, &len) : NULL;
+	if (!f)
+		return NULL;
+	char *save = NULL;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		fprintf(f, "guest: %s\n", line);
+	fclose(f);
+	return out;
+}
+
+int job_run_guest_helper(struct job *j, const struct qga_exec *x, usec_t timeout, const char *what, struct error *e)
+{
+	struct remote_error err;
+	int64_t pid;
+	struct qga_exec xc = *x;
+	xc.capture = true;
+	int r = qga_exec(vm_qga(j->vm), &xc, 10 * USEC_PER_SEC, &pid, &err);
+	if (r < 0)
+		return job_fail(j, r, &err, what, e);
+	struct qga_exec_status st;
+	if ((r = job_wait_guest_process(j, pid, timeout, &st, e)) < 0)
+		return r;
+	if (!st.signal && st.exitcode == 0) {
+		qga_exec_status_release(&st);
+		return 0;
+	}
+	_cleanup_free_ char *said = job_helper_lines(&st);
+	if (st.signal)
+		r = error_set(e, -EIO, "%s%s: the guest's helper was killed by signal %d", said ? said : "", what,
+			      st.signal);
+	else
+		r = error_set(e, -EIO, "%s%s failed in the guest (helper exit status %d)", said ? said : "", what,
+			      st.exitcode);
+	qga_exec_status_release(&st);
+	return r;
 }
 
 int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta,

@@ -46,6 +46,12 @@ int job_fail(struct job *j, int r, const struct remote_error *err, const char *w
 
 /* Polls the agent until guest process pid has exited. */
 int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct error *e);
+/* A guest helper's captured stderr as "guest: " lines, each ending in a
+ * newline, for a message to the user; NULL when it said nothing. */
+char *job_helper_lines(const struct qga_exec_status *st);
+/* Runs a guest helper to its end (its output captured): 0 when it exited
+ * 0, else -EIO with what failed and the helper's stderr. */
+int job_run_guest_helper(struct job *j, const struct qga_exec *x, usec_t timeout, const char *what, struct error *e);
 
 /* Drops the run's share in the guest, saves state into n, quits QEMU and
  * commits n with meta. */

@@ -49,6 +49,10 @@ static int opt_apply(const struct opt *o, const char *arg, struct error *e)
 		if (!(*(char ***)o->dest = strv_append(*(char ***)o->dest, arg)))
 			return error_errno(e, -ENOMEM, "--%s", o->name);
 		return 0;
+	case OPT_LIST:
+		if (!(*(char ***)o->dest = strv_append(*(char ***)o->dest, arg)))
+			return error_errno(e, -ENOMEM, "--%s", o->name);
+		return 0;
 	default:
 		return 0;
 	}
@@ -77,7 +81,7 @@ int options_parse(const struct opt *table, void (*help)(void), bool in_order, in
 	size_t n = 0;
 	for (; table[n].name; n++) {
 		assert(n < OPTS_MAX);
-		bool arg = table[n].kind >= OPT_STRING && table[n].kind <= OPT_ENV;
+		bool arg = table[n].kind >= OPT_STRING && table[n].kind <= OPT_LIST;
 		longs[n] = (struct option){table[n].name, arg ? required_argument : no_argument, NULL, 0x100 + (int)n};
 		if (table[n].short_name) {
 			*w++ = (char)table[n].short_name;
@@ -156,4 +160,37 @@ int options_report_result(const struct run_result *res)
 	if (res->signal)
 		log_error("command killed by signal %d (SIG%s)", res->signal, signal_name(res->signal));
 	return res->status;
+}
+
+int options_volumes(char **volumes, char **caches, struct run_plan *p, struct error *e)
+{
+	size_t nv = strv_length(volumes), nc = strv_length(caches);
+	if (nv + nc > RUN_VOLUMES_MAX)
+		return error_set(e, -E2BIG, "at most %d --volume and --cache-volume in all", RUN_VOLUMES_MAX);
+	for (size_t i = 0; i < nv + nc; i++) {
+		int r = i < nv ? volume_parse(volumes[i], &p->volumes[i], e)
+			       : cache_volume_parse(caches[i - nv], &p->volumes[i], e);
+		if (r < 0)
+			return r;
+		p->n_volumes++;
+		for (size_t k = 0; k < i; k++)
+			if (!strcmp(p->volumes[k].guest, p->volumes[i].guest))
+				return error_set(e, -EINVAL, "two volumes at guest path '%s'", p->volumes[i].guest);
+	}
+	return 0;
+}
+
+int options_copies(char **copy_in, char **copy_out, struct run_plan *p, struct error *e)
+{
+	size_t ni = strv_length(copy_in), no = strv_length(copy_out);
+	if (ni > RUN_COPIES_MAX || no > RUN_COPIES_MAX)
+		return error_set(e, -E2BIG, "at most %d --copy-in and %d --copy-out", RUN_COPIES_MAX, RUN_COPIES_MAX);
+	int r;
+	for (; p->n_copy_in < ni; p->n_copy_in++)
+		if ((r = copy_parse(copy_in[p->n_copy_in], false, &p->copy_in[p->n_copy_in], e)) < 0)
+			return r;
+	for (; p->n_copy_out < no; p->n_copy_out++)
+		if ((r = copy_parse(copy_out[p->n_copy_out], true, &p->copy_out[p->n_copy_out], e)) < 0)
+			return r;
+	return 0;
 }

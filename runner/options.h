@@ -24,6 +24,7 @@ enum opt_kind {
 	OPT_SECONDS, /* usec_t *, a positive number of seconds */
 	OPT_UINT,    /* unsigned *, from min to max */
 	OPT_ENV,     /* char ***, NAME=VALUE appended */
+	OPT_LIST,    /* char ***, each argument appended (repeatable) */
 	OPT_HELP,    /* the command's help, then exit 0 */
 	OPT_VERSION, /* osrun's version, then exit 0 */
 };
@@ -65,3 +66,10 @@ struct run_result;
 /* Reports how a guest command ended (its helper's words, a signal) and
  * returns the exit status it implies. */
 int options_report_result(const struct run_result *res);
+
+struct run_plan;
+/* --volume and --cache-volume specs into p: at most RUN_VOLUMES_MAX in
+ * all, folders that exist, no two at one guest path. */
+int options_volumes(char **volumes, char **caches, struct run_plan *p, struct error *e);
+/* --copy-in and --copy-out specs into p. */
+int options_copies(char **copy_in, char **copy_out, struct run_plan *p, struct error *e);

@@ -14,10 +14,8 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{"provision", cmd_provision},
-	{"snapshot", cmd_snapshot},
-	{"pool", cmd_pool},
-	{"image", cmd_image},
+	{"provision", cmd_provision}, {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
+	{"session", cmd_session},     {"image", cmd_image},
 };
 
 int main(int argc, char **argv)

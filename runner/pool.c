@@ -2,7 +2,9 @@
 #include "pool.h"
 
 #include <poll.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -14,6 +16,20 @@ static void add_string(json_object *o, const char *k, const char *v)
 {
 	if (v)
 		json_object_object_add(o, k, json_object_new_string(v));
+}
+
+static void encode_copies(json_object *o, const char *k, const struct run_copy *c, size_t n)
+{
+	if (!n)
+		return;
+	json_object *arr = json_object_new_array();
+	for (size_t i = 0; i < n; i++) {
+		json_object *pair = json_object_new_array();
+		json_object_array_add(pair, json_object_new_string(c[i].host));
+		json_object_array_add(pair, json_object_new_string(c[i].guest));
+		json_object_array_add(arr, pair);
+	}
+	json_object_object_add(o, k, arr);
 }
 
 int pool_request_encode(const struct run_plan *p, char **ret, size_t *ret_len)
@@ -35,6 +51,11 @@ int pool_request_encode(const struct run_plan *p, char **ret, size_t *ret_len)
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
 	json_object_object_add(o, "no_stdin", json_object_new_boolean(p->no_stdin));
 	json_object_object_add(o, "verbose", json_object_new_int(p->verbose));
+	if (p->op != RUN_OP_COMMAND)
+		json_object_object_add(o, "op", json_object_new_string(p->op == RUN_OP_COPY ? "copy" : "stop"));
+	add_string(o, "new_snapshot", p->new_snapshot);
+	encode_copies(o, "copy_in", p->copy_in, p->n_copy_in);
+	encode_copies(o, "copy_out", p->copy_out, p->n_copy_out);
 	size_t n;
 	const char *s = json_object_to_json_string_length(o, JSON_C_TO_STRING_PLAIN, &n);
 	char *copy = s ? strndup(s, n) : NULL;
@@ -63,6 +84,41 @@ static const char *string_member(json_object *o, const char *k)
 	return v ? json_object_get_string(v) : NULL;
 }
 
+static int decode_copies(json_object *o, const char *k, struct run_copy *c, size_t *n)
+{
+	json_object *arr = member(o, k, json_type_array);
+	size_t len = arr ? json_object_array_length(arr) : 0;
+	if (len > RUN_COPIES_MAX)
+		return -EBADMSG;
+	for (size_t i = 0; i < len; i++) {
+		json_object *pair = json_object_array_get_idx(arr, i), *h, *g;
+		if (!json_object_is_type(pair, json_type_array) || json_object_array_length(pair) != 2 ||
+		    !json_object_is_type(h = json_object_array_get_idx(pair, 0), json_type_string) ||
+		    !json_object_is_type(g = json_object_array_get_idx(pair, 1), json_type_string))
+			return -EBADMSG;
+		c[i] = (struct run_copy){.host = strdup(json_object_get_string(h)),
+					 .guest = strdup(json_object_get_string(g))};
+		(*n)++;
+		if (!c[i].host || !c[i].guest)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static int decode_op(json_object *o, struct run_plan *p)
+{
+	const char *op = string_member(o, "op");
+	p->op = !op || !strcmp(op, "run") ? RUN_OP_COMMAND
+		: !strcmp(op, "copy")	  ? RUN_OP_COPY
+		: !strcmp(op, "stop")	  ? RUN_OP_STOP
+					  : -1;
+	if ((int)p->op < 0)
+		return -EBADMSG;
+	p->new_snapshot = string_member(o, "new_snapshot");
+	int r = decode_copies(o, "copy_in", p->copy_in, &p->n_copy_in);
+	return r < 0 ? r : decode_copies(o, "copy_out", p->copy_out, &p->n_copy_out);
+}
+
 static int decode_plan(json_object *o, struct run_plan *p)
 {
 	json_object *v = member(o, "version", json_type_int), *env = member(o, "env", json_type_array),
@@ -70,8 +126,11 @@ static int decode_plan(json_object *o, struct run_plan *p)
 		    *no_stdin = member(o, "no_stdin", json_type_boolean),
 		    *verbose = member(o, "verbose", json_type_int);
 	const char *command = string_member(o, "command");
+	int r = decode_op(o, p);
+	if (r < 0)
+		return r;
 	if (!v || json_object_get_int(v) != POOL_PROTOCOL_VERSION || !env || !timeout || !mem || !no_stdin ||
-	    !verbose || !command || !*command)
+	    !verbose || (p->op == RUN_OP_COMMAND && (!command || !*command)))
 		return -EBADMSG;
 	int64_t m = json_object_get_int64(mem);
 	if (m < 0 || m > (1 << 20))
@@ -82,7 +141,7 @@ static int decode_plan(json_object *o, struct run_plan *p)
 	p->memory_mib = (unsigned)m;
 	p->no_stdin = json_object_get_boolean(no_stdin);
 	p->verbose = json_object_get_int(verbose);
-	if (!p->snapshot || !(p->command = strdup(command)))
+	if (!p->snapshot || (command && !(p->command = strdup(command))))
 		return -EBADMSG;
 	for (size_t i = 0; i < json_object_array_length(env); i++) {
 		json_object *e = json_object_array_get_idx(env, i);
@@ -164,11 +223,9 @@ void pool_send_exit(int conn, int code)
 	fdpass_send(conn, m, sizeof m, NULL, 0);
 }
 
-/* Connected to the pool for p's snapshot, with the request sent. */
-static int pool_connect(const struct run_plan *p, int *ret_fd)
+/* Connected to the socket at path, with the request sent. */
+static int pool_connect(const char *path, const struct run_plan *p, int *ret_fd)
 {
-	_cleanup_free_ char *root = p->cache ? strdup(p->cache) : store_default_root();
-	_cleanup_free_ char *path = root ? store_pool_socket(root, p->snapshot) : NULL;
 	struct sockaddr_un sa;
 	if (!path || socket_address(path, &sa) < 0)
 		return -EAGAIN;
@@ -193,8 +250,15 @@ static int interrupted_by(int sig, const char *how, struct error *e)
 
 int pool_run(const struct run_plan *p, int *ret_status, struct error *e)
 {
+	_cleanup_free_ char *root = p->cache ? strdup(p->cache) : store_default_root();
+	_cleanup_free_ char *path = root ? store_pool_socket(root, p->snapshot) : NULL;
+	return pool_run_socket(path, p, ret_status, e);
+}
+
+int pool_run_socket(const char *path, const struct run_plan *p, int *ret_status, struct error *e)
+{
 	_cleanup_close_ int fd = -1;
-	if (pool_connect(p, &fd) < 0)
+	if (pool_connect(path, p, &fd) < 0)
 		return -EAGAIN;
 	int forwarded = 0;  /* a signal passed on to the member */
 	bool taken = false; /* a member has the command: it must answer */
@@ -242,4 +306,77 @@ int pool_run(const struct run_plan *p, int *ret_status, struct error *e)
 			return 0;
 		}
 	}
+}
+
+static void *bridge_main(void *arg)
+{
+	struct pool_bridge *b = arg;
+	for (;;) {
+		struct pollfd pf[2] = {{.fd = b->conn, .events = POLLIN}, {.fd = b->stop, .events = POLLIN}};
+		if (poll(pf, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return NULL;
+		}
+		if (pf[1].revents)
+			return NULL;
+		char *msg = NULL;
+		size_t n = 0;
+		int r = fdpass_recv(b->conn, 16, &msg, &n, NULL, NULL);
+		int sig = r < 0 || n == 0 ? SIGTERM : n == 2 && msg[0] == POOL_MSG_SIGNAL ? msg[1] : 0;
+		free(msg);
+		if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP)
+			kill(getpid(), sig);
+		if (r < 0 || n == 0)
+			return NULL;
+	}
+}
+
+void pool_bridge_start(struct pool_bridge *b, int conn)
+{
+	*b = (struct pool_bridge){.conn = conn, .stop = eventfd(0, EFD_CLOEXEC)};
+	b->running = b->stop >= 0 && pthread_create(&b->thread, NULL, bridge_main, b) == 0;
+}
+
+void pool_bridge_stop(struct pool_bridge *b)
+{
+	if (b->running) {
+		uint64_t one = 1;
+		if (write(b->stop, &one, sizeof one) < 0)
+			pthread_cancel(b->thread);
+		pthread_join(b->thread, NULL);
+	}
+	if (b->stop >= 0)
+		close(b->stop);
+	b->running = false;
+	b->stop = -1;
+}
+
+/* How long a connected client has to send its request. */
+#define REQUEST_TIMEOUT (10 * USEC_PER_SEC)
+
+int pool_request_accept(int conn, struct pool_request *ret)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t len, nfds;
+	int fds[FDPASS_MAX_FDS];
+	/* A client sends its request as it connects; one that says nothing
+	 * must not hold a clone. */
+	int r = fd_wait(conn, POLLIN, deadline_after(REQUEST_TIMEOUT));
+	if (r > 0)
+		r = fdpass_recv(conn, POOL_REQUEST_MAX, &buf, &len, fds, &nfds);
+	if (r == 0 && nfds != 3) {
+		for (size_t i = 0; i < nfds; i++)
+			close(fds[i]);
+		r = -EBADMSG;
+	}
+	if (r < 0)
+		return -ENOTCONN;
+	for (int i = 0; i < 3; i++) {
+		dup2(fds[i], i);
+		close(fds[i]);
+	}
+	char m[1] = {POOL_MSG_TAKEN};
+	fdpass_send(conn, m, 1, NULL, 0);
+	return pool_request_decode(buf, len, ret);
 }

@@ -4,7 +4,9 @@
  *
  *   client -> member  the request: the parsed run plan as a versioned JSON
  *                     object, with the client's fds 0-2 attached; later
- *                     'S' + signal number to pass Ctrl-C or SIGTERM on
+ *                     'S' + signal number to pass Ctrl-C or SIGTERM on.
+ *                     A session also takes "op": "copy" (copy_in and
+ *                     copy_out, no command) and "stop" (new_snapshot).
  *   keeper -> client  'B': busy, no clone ready (run it yourself)
  *   member -> keeper  'R': ready
  *   keeper -> member  'J' with the client's connection attached
@@ -14,6 +16,8 @@
  * The client parses its command line itself, so a member parses nothing
  * and never touches getopt's global state. */
 #pragma once
+#include <pthread.h>
+
 #include "run.h"
 
 enum {
@@ -48,3 +52,22 @@ void pool_send_exit(int conn, int code);
  * one ready: 0 with *ret_status the exit code the member sent. -EAGAIN: no
  * pool, or none ready: run it here. */
 int pool_run(const struct run_plan *p, int *ret_status, struct error *e);
+/* The same through the socket at path (a pool's or a session's). */
+int pool_run_socket(const char *path, const struct run_plan *p, int *ret_status, struct error *e);
+
+/* Turns a client's messages into this process's signals while it runs the
+ * client's request, so the run's own signal handling (teardown, exit
+ * 128+N) serves the client: 'S' is the client's Ctrl-C or SIGTERM; the
+ * client going away is a SIGTERM. */
+struct pool_bridge {
+	int conn;
+	int stop; /* eventfd: the run is over, stop listening */
+	pthread_t thread;
+	bool running;
+};
+void pool_bridge_start(struct pool_bridge *b, int conn);
+void pool_bridge_stop(struct pool_bridge *b);
+
+/* A client's request on conn (sent as it connected, within 10 s), with its
+ * fds 0-2 put in place of ours: 0, else nothing is to be told to anyone. */
+int pool_request_accept(int conn, struct pool_request *ret);

@@ -6,23 +6,38 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "copy.h"
 #include "lib/log.h"
 
 void run_plan_release(struct run_plan *p)
 {
 	free(p->command);
 	strv_free(p->env);
+	for (size_t i = 0; i < p->n_volumes; i++)
+		run_volume_release(&p->volumes[i]);
+	for (size_t i = 0; i < p->n_copy_in; i++)
+		run_copy_release(&p->copy_in[i]);
+	for (size_t i = 0; i < p->n_copy_out; i++)
+		run_copy_release(&p->copy_out[i]);
 }
 
 void run_result_release(struct run_result *r) { free(r->helper_stderr); }
 
-/* stdin goes to the guest when it is data: a pipe, a file or a socket. */
-static bool stdin_is_data(void)
+/* stdin goes to the guest when it is data. A file, whose end is known, is
+ * copied before the command starts; a pipe or a socket is streamed while it
+ * runs. A terminal is not data. */
+enum stdin_kind { STDIN_NONE, STDIN_FILE, STDIN_STREAM };
+
+static enum stdin_kind stdin_kind(const struct run_plan *p, const struct profile *prof)
 {
 	struct stat st;
-	if (fstat(STDIN_FILENO, &st) < 0)
-		return false;
-	return S_ISFIFO(st.st_mode) || S_ISREG(st.st_mode) || S_ISSOCK(st.st_mode);
+	if (p->no_stdin || fstat(STDIN_FILENO, &st) < 0)
+		return STDIN_NONE;
+	if (S_ISREG(st.st_mode))
+		return STDIN_FILE;
+	if (!S_ISFIFO(st.st_mode) && !S_ISSOCK(st.st_mode))
+		return STDIN_NONE;
+	return prof->stdin_stream ? STDIN_STREAM : STDIN_FILE;
 }
 
 static int snapshot_error(struct store *s, const char *name, int r, struct error *e)
@@ -64,7 +79,7 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 
 /* The profile's variables, then -e (later entries win in the guest: -e
  * PATH=... replaces the default), then osrun's own. */
-static char **guest_env(const struct run_plan *p, const struct profile *prof, const char *run_id)
+static char **guest_env(const struct run_plan *p, const struct profile *prof, const char *run_id, bool stream)
 {
 	char **env = NULL;
 	for (const char *const *v = prof->base_env; *v; v++)
@@ -88,10 +103,22 @@ static char **guest_env(const struct run_plan *p, const struct profile *prof, co
 			env = strv_append(env, extra[i]);
 		free(extra[i]);
 	}
+	if (env && stream)
+		env = strv_append(env, "OSRUN_STDIN=stream");
+	if (env && p->n_volumes) {
+		_cleanup_free_ char *list = volume_guest_list(p->volumes, p->n_volumes), *var = NULL;
+		if (!list || asprintf(&var, "OSRUN_VOLUMES=%s", list) < 0) {
+			strv_free(env);
+			return NULL;
+		}
+		env = strv_append(env, var);
+	}
 	return env;
 }
 
 static const char *run_id(const struct warm *w) { return strrchr(w->j.rundir->path, '.') + 1; }
+
+char **run_guest_env(const struct run_plan *p, const struct warm *w) { return guest_env(p, w->prof, run_id(w), false); }
 
 static int wait_for_enter(void)
 {
@@ -107,23 +134,6 @@ static int wait_for_enter(void)
 		if (k <= 0 || c == '\n')
 			return 0;
 	}
-}
-
-/* A guest helper's captured stderr as "guest: " lines, each ending in a
- * newline, for a message to the user. */
-static char *helper_lines(const struct qga_exec_status *st)
-{
-	_cleanup_free_ char *copy = st->err_len ? strndup(st->err, st->err_len) : NULL;
-	char *out = NULL;
-	size_t len = 0;
-	FILE *f = copy ? open_memstream(&out, &len) : NULL;
-	if (!f)
-		return NULL;
-	char *save = NULL;
-	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
-		fprintf(f, "guest: %s\n", line);
-	fclose(f);
-	return out;
 }
 
 /* Starts the profile's share helper, so that it (and smbd's start on the
@@ -160,7 +170,7 @@ static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 		qga_exec_status_release(&st);
 		return 0;
 	}
-	_cleanup_free_ char *said = helper_lines(&st);
+	_cleanup_free_ char *said = job_helper_lines(&st);
 	if (st.signal)
 		r = error_set(e, -EIO, "%sthe guest's share helper was killed by signal %d", said ? said : "",
 			      st.signal);
@@ -192,14 +202,16 @@ static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struc
 	*ret = (struct run_result){
 		.status = st.signal ? 128 + st.signal : st.exitcode,
 		.signal = st.signal,
-		.helper_stderr = helper_lines(&st),
+		.helper_stderr = job_helper_lines(&st),
 	};
 	qga_exec_status_release(&st);
 	return 1;
 }
 
-/* Follows the command until it ends, the timeout, a signal or QEMU's death. */
-static int follow(struct warm *w, const struct run_plan *p, int64_t pid, struct run_result *ret, struct error *e)
+/* Follows the command until it ends, the timeout, a signal or QEMU's death,
+ * streaming in_fd (if >= 0) into the share's stdin meanwhile. */
+static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_fd, struct run_result *ret,
+		  struct error *e)
 {
 	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
 	/* The agent has no event for a process's end. The share's close of
@@ -209,13 +221,19 @@ static int follow(struct warm *w, const struct run_plan *p, int64_t pid, struct 
 	int quick_asks = 0, r;
 	for (;;) {
 		usec_t wake = next_ask < deadline ? next_ask : deadline;
-		struct pollfd pf[3] = {
+		struct pollfd pf[4] = {
 			{.fd = cancel_fd_get(), .events = POLLIN},
 			{.fd = share_fd(w->sh), .events = POLLIN},
 			{.fd = qmp_fd(vm_qmp(w->j.vm)), .events = POLLIN},
+			{.fd = in_fd, .events = POLLIN},
 		};
-		if (poll(pf, 3, deadline_to_poll_ms(wake)) < 0 && errno != EINTR)
+		if (poll(pf, 4, deadline_to_poll_ms(wake)) < 0 && errno != EINTR)
 			return error_errno(e, -errno, "poll");
+		bool ended = false;
+		if ((pf[3].revents & (POLLIN | POLLHUP | POLLERR)) && (r = share_stdin_feed(w->sh, in_fd, &ended)) < 0)
+			return error_errno(e, r, "passing stdin to the guest");
+		if (ended)
+			in_fd = -1;
 		if (pf[0].revents & POLLIN) {
 			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
 			return error_interrupted(e);
@@ -247,12 +265,18 @@ static int follow(struct warm *w, const struct run_plan *p, int64_t pid, struct 
 	}
 }
 
-bool run_plan_poolable(const struct run_plan *p) { return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc; }
+bool run_plan_poolable(const struct run_plan *p)
+{
+	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->n_volumes && !p->n_copy_in &&
+	       !p->n_copy_out;
+}
 
 void warm_release(struct warm *w)
 {
 	w->sh = share_free(w->sh);
 	job_release(&w->j);
+	for (size_t i = 0; i < ELEMENTSOF(w->caches); i++)
+		w->caches[i] = cache_volume_free(w->caches[i]);
 	w->nsn = snapshot_new_free(w->nsn);
 	w->sn = snapshot_free(w->sn);
 }
@@ -277,6 +301,8 @@ static int warm_open(const struct run_plan *p, struct warm *w, struct error *e)
 	if ((r = job_accel(&accel, e)) < 0 || (r = check_machine(p, w->sn, accel, e)) < 0)
 		return r;
 	w->prof = profile_find(w->sn->meta.machine.profile);
+	if ((r = volume_open_caches(j->store, p->volumes, p->n_volumes, w->caches, e)) < 0)
+		return r;
 	if (p->new_snapshot) {
 		r = snapshot_new_begin(j->store, p->new_snapshot, &w->nsn);
 		if (r == -EEXIST)
@@ -340,8 +366,13 @@ static int warm_restore(const struct run_plan *p, struct warm *w, struct error *
 		return error_errno(e, r, "share %s", share);
 	if ((r = warm_disks(w, &disk, &memory, e)) < 0)
 		return r;
+	struct smb_share vols[RUN_VOLUMES_MAX];
+	char names[RUN_VOLUMES_MAX][8];
+	volume_shares(p->volumes, p->n_volumes, w->caches, vols, names);
 	struct vm_plan plan = {
 		.machine = w->sn->meta.machine,
+		.volumes = vols,
+		.n_volumes = p->n_volumes,
 		.kernel = kernel,
 		.initrd = initrd,
 		.disk = disk,
@@ -370,7 +401,7 @@ int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e)
 	if ((r = warm_open(p, w, e)) < 0 || (r = warm_restore(p, w, e)) < 0)
 		return r;
 	usec_t t0 = w->qemu_started;
-	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w));
+	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), false);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
 	int64_t prepare_pid;
@@ -388,7 +419,7 @@ int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e)
 	return 0;
 }
 
-static int save_new_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
+int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 {
 	struct snapshot_meta meta = {
 		.parent = w->sn->name,
@@ -406,11 +437,14 @@ static int save_new_snapshot(const struct run_plan *p, struct warm *w, struct er
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
 {
 	int r;
-	if (!p->no_stdin && stdin_is_data() && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
+	enum stdin_kind in = stdin_kind(p, w->prof);
+	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
 		return error_errno(e, r, "reading stdin");
-	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w));
+	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), in == STDIN_STREAM);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
+	if ((r = run_copy_in(p, w, env, e)) < 0)
+		return r;
 	int64_t pid;
 	struct remote_error err;
 	struct qga_exec x = {
@@ -421,25 +455,29 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
-	r = follow(w, p, pid, &res, e);
+	r = follow(w, p, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {
-		if (w->nsn) {
+		if (p->new_snapshot) {
 			size_t n = strlen(e->msg);
 			snprintf(e->msg + n, sizeof e->msg - n, "\nsnapshot '%s' not saved: the command did not finish",
 				 p->new_snapshot);
 		}
 		return r;
 	}
+	if ((r = run_copy_out_after(p, w, env, res.status, e)) < 0) {
+		run_result_release(&res);
+		return r;
+	}
 	if (p->pause && wait_for_enter() == -ECANCELED)
 		r = error_interrupted(e);
 	/* A failed command's state is no layer to build on: kept only when
 	 * asked for, so a broken layer never passes for a good one. */
-	if (r == 0 && w->nsn && res.status != 0 && !p->save_failed)
+	if (r == 0 && p->new_snapshot && w->nsn && res.status != 0 && !p->save_failed)
 		log_info("snapshot '%s' not saved: the command exited with status %d (--save-failed keeps it)",
 			 p->new_snapshot, res.status);
-	else if (r == 0 && w->nsn)
-		r = save_new_snapshot(p, w, e);
+	else if (r == 0 && p->new_snapshot && w->nsn)
+		r = run_save_snapshot(p, w, e);
 	if (r < 0) {
 		run_result_release(&res);
 		return r;

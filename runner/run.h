@@ -5,6 +5,11 @@
  * does both in one go, or hands its plan to a pool's warm clone (pool.h). */
 #pragma once
 #include "job.h"
+#include "volume.h"
+
+/* What a request to a warm clone asks: a pool's is always a command; a
+ * session's may also be copies, or its end. */
+enum run_op { RUN_OP_COMMAND, RUN_OP_COPY, RUN_OP_STOP };
 
 /* Everything a run needs, parsed and checked by the command layer. A pool
  * member gets the same struct from its client (pool.h encodes it). */
@@ -25,11 +30,17 @@ struct run_plan {
 	bool monitor;
 	bool vnc;
 	const char *novnc;
+	struct run_volume volumes[RUN_VOLUMES_MAX]; /* --volume, --cache-volume */
+	size_t n_volumes;
+	struct run_copy copy_in[RUN_COPIES_MAX], copy_out[RUN_COPIES_MAX];
+	size_t n_copy_in, n_copy_out;
+	enum run_op op;
 };
 
 void run_plan_release(struct run_plan *p);
-/* A pool's clones have private RAM and no debug listeners: plans that need
- * neither (no -n, -p, --vnc, --monitor) can run in one. */
+/* A pool's clones have private RAM, no debug listeners and only the run's
+ * share: plans that need none of these (no -n, -p, --vnc, --monitor,
+ * volumes or copies) can run in one. */
 bool run_plan_poolable(const struct run_plan *p);
 
 /* A restored guest whose clock is set and share is ready. Released in
@@ -42,6 +53,7 @@ struct warm {
 	struct share *sh;
 	const struct profile *prof;
 	usec_t qemu_started;
+	struct cache_volume *caches[RUN_VOLUMES_MAX]; /* locked while the VM runs */
 };
 void warm_release(struct warm *w);
 
@@ -61,3 +73,9 @@ void run_result_release(struct run_result *r);
 /* Runs p's command in w (stdin from fd 0, output to fds 1 and 2). A command
  * past its timeout fails with -ETIME. */
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e);
+
+/* The environment guest helpers get for p in w (copies use it). */
+char **run_guest_env(const struct run_plan *p, const struct warm *w);
+/* Saves w, begun with a new snapshot (w->nsn), as that snapshot: its
+ * parent is w's, made_by p->command. QEMU is stopped after. */
+int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e);

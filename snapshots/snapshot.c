@@ -109,9 +109,11 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-int store_list(struct store *s, char ***ret)
+int store_list(struct store *s, char ***ret) { return store_list_area(s, STORE_SNAPSHOTS, ret); }
+
+int store_list_area(struct store *s, enum store_area a, char ***ret)
 {
-	_cleanup_free_ char *dir = store_path(s, STORE_SNAPSHOTS, NULL, NULL);
+	_cleanup_free_ char *dir = store_path(s, a, NULL, NULL);
 	if (!dir)
 		return -ENOMEM;
 	DIR *d = opendir(dir);
@@ -174,4 +176,17 @@ int store_remove(struct store *s, const char *name, char **ret_child)
 		return -errno;
 	fsync_path(area);
 	return rm_rf(gone);
+}
+
+int snapshot_new_rename(struct snapshot_new *n, const char *name)
+{
+	int r = snapshot_name_check(name, NULL);
+	if (r < 0)
+		return r;
+	char *copy = strdup(name);
+	if (!copy)
+		return -ENOMEM;
+	free(n->name);
+	n->name = copy;
+	return 0;
 }

@@ -20,7 +20,8 @@ static const struct {
 } areas[] = {
 	[STORE_SNAPSHOTS] = {"snapshots", 0700, true}, [STORE_IMAGES] = {"images", 0700, true},
 	[STORE_STAGES] = {"stages", 0700, true},       [STORE_POOLS] = {"pools", 0700, false},
-	[STORE_SECRETS] = {"windows", 0700, false},
+	[STORE_SECRETS] = {"windows", 0700, false},    [STORE_CACHES] = {"caches", 0700, true},
+	[STORE_SESSIONS] = {"sessions", 0700, false},
 };
 
 char *store_default_root(void)
@@ -115,6 +116,12 @@ char *store_pool_socket(const char *root, const char *name)
 {
 	char *p;
 	return asprintf(&p, "%s/%s/%s.sock", root, areas[STORE_POOLS].dir, name) < 0 ? NULL : p;
+}
+
+char *store_session_file(const char *root, const char *name, const char *suffix)
+{
+	char *p;
+	return asprintf(&p, "%s/%s/%s%s", root, areas[STORE_SESSIONS].dir, name, suffix) < 0 ? NULL : p;
 }
 
 int store_lock_dir(const char *dir, int how, int *ret_fd)

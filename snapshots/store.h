@@ -11,6 +11,12 @@
  *   ROOT/pools/NAME.sock      a running pool's socket (the directory is 0700:
  *                             whoever connects runs commands)
  *   ROOT/windows/             secrets: admin-password
+ *   ROOT/caches/NAME/         a cache volume: a directory runs mount
+ *                             (--cache-volume), kept between them
+ *   ROOT/sessions/NAME.sock   a session's socket (0700 like pools), with
+ *                NAME.json    its description, flocked by its keeper,
+ *                NAME.busy    flocked by the client with a command in it,
+ *                NAME.log     the keeper's messages
  *
  * Every directory is 0700 and every file 0600 (images 0400): they hold guest
  * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
@@ -36,7 +42,15 @@
 /* Names the sweep looks at: an entry being made, or being removed. */
 #define STORE_NEW_PREFIX ".new-"
 
-enum store_area { STORE_SNAPSHOTS, STORE_IMAGES, STORE_STAGES, STORE_POOLS, STORE_SECRETS };
+enum store_area {
+	STORE_SNAPSHOTS,
+	STORE_IMAGES,
+	STORE_STAGES,
+	STORE_POOLS,
+	STORE_SECRETS,
+	STORE_CACHES,
+	STORE_SESSIONS,
+};
 
 struct store {
 	char *root;
@@ -62,6 +76,9 @@ int store_area_make(const struct store *s, enum store_area a);
 /* A pool's socket for snapshot name in the store at root (which need not
  * be open: clients only connect). */
 char *store_pool_socket(const char *root, const char *name);
+
+/* ROOT/sessions/NAME + suffix (".sock", ".json", ".busy", ".log"). */
+char *store_session_file(const char *root, const char *name, const char *suffix);
 
 /* 0, or -EINVAL with *ret_why saying what is wrong with the name. */
 int snapshot_name_check(const char *name, const char **ret_why);
@@ -119,9 +136,14 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
 struct snapshot_new *snapshot_new_free(struct snapshot_new *n);
 static inline void snapshot_new_freep(struct snapshot_new **n) { snapshot_new_free(*n); }
 char *snapshot_new_path(const struct snapshot_new *n, const char *part);
+/* The name it will be committed under (a session's snapshot is begun
+ * before its name is known). -EINVAL for a bad name. */
+int snapshot_new_rename(struct snapshot_new *n, const char *name);
 
 /* Names of all snapshots, sorted. */
 int store_list(struct store *s, char ***ret);
+/* The same for any area's entries. */
+int store_list_area(struct store *s, enum store_area a, char ***ret);
 /* Removes a snapshot: -EBUSY if a run reads it, -ENOTEMPTY with
  * *ret_child set if another snapshot is built on it. */
 int store_remove(struct store *s, const char *name, char **ret_child);
@@ -133,3 +155,21 @@ int store_sweep(struct store *s, char ***ret_removed);
  * their content). */
 int store_import_image(struct store *s, const char *prefix, const char *src_dir, const char *const *files,
 		       char **ret_id);
+
+/* A cache volume: a host directory in the store that runs mount
+ * (--cache-volume NAME:PATH) and that outlives them, for downloads a job
+ * would otherwise fetch again. It is made on first use. A run holds an
+ * exclusive flock on it while its VM runs: one writer at a time. */
+struct cache_volume {
+	char *name;
+	char *dir;
+	int lock_fd;
+};
+
+/* Opens (making it if missing) and locks a cache volume: -EBUSY while
+ * another run has it, -EINVAL for a bad name. */
+int cache_volume_open(struct store *s, const char *name, struct cache_volume **ret);
+struct cache_volume *cache_volume_free(struct cache_volume *c);
+static inline void cache_volume_freep(struct cache_volume **c) { cache_volume_free(*c); }
+/* Removes one: -ENOENT, -EBUSY while a run has it. */
+int cache_volume_remove(struct store *s, const char *name);

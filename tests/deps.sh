@@ -4,8 +4,8 @@
 # xorriso, libxml2-utils for the Windows builder's offline tests; libnss-wrapper
 # gives QEMU a user name when osrun runs as a user without a passwd entry).
 set -eu
-pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev wimtools xorriso libxml2-utils mtools
-qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static kmod cpio e2fsprogs procps iproute2
+pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev wimtools xorriso libxml2-utils mtools
+qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
 novnc websockify python3
 buildah podman debootstrap docker.io"
 missing=""

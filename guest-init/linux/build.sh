@@ -44,8 +44,17 @@ done
 # commands see.
 ln -s ../bin/true "$r/sbin/hwclock"
 
+# git: a CI job's get_sources stage clones in the job's environment (the
+# GitLab custom executor expects git on PATH). Its builtins (clone, fetch,
+# upload-pack for local clones) are one binary; http(s) remotes would need
+# git-remote-http and curl, which the test guest does without.
 cp /usr/sbin/qemu-ga "$r/usr/sbin/"
-for lib in $(ldd /usr/sbin/qemu-ga | awk '/=> \//{print $3}') /lib64/ld-linux-x86-64.so.2; do
+cp /usr/bin/git "$r/usr/bin/git"
+mkdir -p "$r/usr/lib/git-core" "$r/usr/share/git-core/templates"
+for a in git-upload-pack git-receive-pack git-upload-archive; do
+	ln -s ../../bin/git "$r/usr/lib/git-core/$a"
+done
+for lib in $(ldd /usr/sbin/qemu-ga /usr/bin/git | awk '/=> \//{print $3}' | sort -u) /lib64/ld-linux-x86-64.so.2; do
 	cp -L "$lib" "$r$lib"
 done
 
@@ -61,7 +70,7 @@ done
 depmod -b "$r" "$kver"
 
 cp "$here/init" "$r/init"
-cp "$here/osrun-exec" "$here/osrun-mount" "$here/osrun-detach" "$r/usr/lib/osrun/"
+cp "$here/osrun-exec" "$here/osrun-mount" "$here/osrun-detach" "$here/osrun-copy" "$r/usr/lib/osrun/"
 chmod 0755 "$r/init" "$r/usr/lib/osrun/"*
 echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
 echo "root:x:0:" > "$r/etc/group"

@@ -162,13 +162,45 @@ int proc_kill_and_reap(pid_t pid, usec_t grace)
 
 int proc_run(char *const *argv, usec_t timeout, char **ret_output)
 {
+	return proc_run_input(argv, NULL, timeout, ret_output);
+}
+
+/* input goes whole into a pipe before the child starts: it must fit the
+ * pipe's buffer (64 KiB), which a few commands do. */
+static int input_pipe(const char *input, int *ret_fd)
+{
+	*ret_fd = -1;
+	if (!input)
+		return 0;
+	size_t len = strlen(input);
 	int p[2];
+	if (len > 4096)
+		return -E2BIG;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	ssize_t k = write(p[1], input, len);
+	int r = k == (ssize_t)len ? 0 : k < 0 ? -errno : -EIO;
+	close(p[1]);
+	if (r < 0) {
+		close(p[0]);
+		return r;
+	}
+	*ret_fd = p[0];
+	return 0;
+}
+
+int proc_run_input(char *const *argv, const char *input, usec_t timeout, char **ret_output)
+{
+	_cleanup_close_ int in = -1;
+	int p[2], r = input_pipe(input, &in);
+	if (r < 0)
+		return r;
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return -errno;
 	_cleanup_close_ int rd = p[0];
-	struct proc_spec spec = {.argv = argv, .stdin_fd = -1, .stdout_fd = p[1], .stderr_fd = p[1]};
+	struct proc_spec spec = {.argv = argv, .stdin_fd = in, .stdout_fd = p[1], .stderr_fd = p[1]};
 	pid_t pid;
-	int r = proc_spawn(&spec, &pid);
+	r = proc_spawn(&spec, &pid);
 	close(p[1]);
 	if (r < 0)
 		return r;

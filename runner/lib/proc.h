@@ -26,6 +26,8 @@ int proc_kill_and_reap(pid_t pid, usec_t grace);
 /* Runs argv to completion with output captured (at most 64 KiB kept).
  * Returns the exit status (>= 0) or a negative errno. */
 int proc_run(char *const *argv, usec_t timeout, char **ret_output);
+/* The same with input (at most 4 KiB) on its stdin. */
+int proc_run_input(char *const *argv, const char *input, usec_t timeout, char **ret_output);
 
 /* Makes this process the subreaper of its descendants, so QEMU's smbd comes
  * back to us when QEMU goes, and can be stopped. */

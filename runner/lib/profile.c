@@ -38,6 +38,7 @@ static const char *const windows_env[] = {
 #define PS_FILE "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"
 static const char *const windows_exec_argv[] = {PS_FILE, "C:\\osrun\\osrun-exec.ps1", NULL};
 static const char *const windows_detach_argv[] = {PS_FILE, "C:\\osrun\\osrun-detach.ps1", NULL};
+static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
 
 static const struct profile profiles[] = {
 	{
@@ -45,9 +46,11 @@ static const struct profile profiles[] = {
 		.exec_path = "/usr/lib/osrun/osrun-exec",
 		.prepare_path = "/usr/lib/osrun/osrun-mount",
 		.detach_path = "/usr/lib/osrun/osrun-detach",
+		.copy_path = "/usr/lib/osrun/osrun-copy",
 		.base_env = linux_env,
 		.share_unc = "//10.0.2.4/qemu",
 		.stage_script = "stage.sh",
+		.stdin_stream = true,
 	},
 	{
 		.name = "windows",
@@ -55,6 +58,8 @@ static const struct profile profiles[] = {
 		.exec_argv = windows_exec_argv,
 		.detach_path = POWERSHELL,
 		.detach_argv = windows_detach_argv,
+		.copy_path = POWERSHELL,
+		.copy_argv = windows_copy_argv,
 		.base_env = windows_env,
 		.share_unc = "\\\\10.0.2.4\\qemu",
 		.stage_script = "stage.ps1",
@@ -67,38 +72,6 @@ const struct profile *profile_find(const char *name)
 		if (!strcmp(profiles[i].name, name))
 			return &profiles[i];
 	return NULL;
-}
-
-const char *accel_to_string(enum accel a) { return a == ACCEL_KVM ? "kvm" : "tcg"; }
-
-int accel_from_string(const char *s, enum accel *ret)
-{
-	if (!strcmp(s, "kvm"))
-		*ret = ACCEL_KVM;
-	else if (!strcmp(s, "tcg"))
-		*ret = ACCEL_TCG;
-	else
-		return -EINVAL;
-	return 0;
-}
-
-int accel_detect(enum accel *ret, bool *ret_kvm_missing)
-{
-	const char *e = getenv("OSRUN_ACCEL");
-	if (e && *e) {
-		*ret_kvm_missing = false;
-		return accel_from_string(e, ret);
-	}
-	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (fd >= 0) {
-		close(fd);
-		*ret = ACCEL_KVM;
-		*ret_kvm_missing = false;
-		return 0;
-	}
-	*ret = ACCEL_TCG;
-	*ret_kvm_missing = true;
-	return 0;
 }
 
 static int add(char ***v, const char *fmt, ...) _printf_(2, 3);
@@ -135,7 +108,7 @@ static char *opt_escape(const char *s)
  * has the SSE4.2 and POPCNT that Windows 11 24H2 requires. */
 #define WINDOWS_KVM_CPU "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer"
 
-int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
+int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, char ***ret)
 {
 	const struct machine *m = &p->machine;
 	bool windows = !strcmp(m->profile, "windows");
@@ -145,10 +118,10 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 		return -EINVAL;
 	const char *qemu = p->qemu ? p->qemu : getenv("OSRUN_QEMU");
 	_cleanup_free_ char *mem = p->memory ? opt_escape(p->memory) : NULL, *disk = opt_escape(p->disk),
-			    *share = p->share ? opt_escape(p->share) : NULL,
 			    *serial = p->serial_log ? opt_escape(p->serial_log) : NULL;
-	if ((p->memory && !mem) || !disk || (p->share && !share) || (p->serial_log && !serial))
+	if ((p->memory && !mem) || !disk || (p->serial_log && !serial))
 		return -ENOMEM;
+
 	_cleanup_strv_free_ char **v = NULL;
 	int r = 0;
 	/* Order and devices must not change between save and restore: the
@@ -207,8 +180,9 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, char ***ret)
 	r |= add(&v, "-device");
 	r |= add(&v, "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
 	r |= add(&v, "-netdev");
-	if (share)
-		r |= add(&v, "user,id=net0,smb=%s", share);
+	/* The guest's SMB server is osrun's, on an inherited socket (smb.h). */
+	if (p->share)
+		r |= add(&v, "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=%d", smb_fd);
 	else
 		r |= add(&v, "user,id=net0");
 	r |= add(&v, "-device");

@@ -3,13 +3,9 @@
  * shell. The Linux test guest is the only profile that boots in tests;
  * Windows joins through the same structure. */
 #pragma once
+#include "accel.h"
+#include "smb.h"
 #include "util.h"
-
-enum accel { ACCEL_TCG, ACCEL_KVM };
-const char *accel_to_string(enum accel a);
-int accel_from_string(const char *s, enum accel *ret);
-/* KVM when /dev/kvm opens read-write, else TCG. OSRUN_ACCEL overrides. */
-int accel_detect(enum accel *ret, bool *ret_kvm_missing);
 
 /* What a snapshot needs from the VM that restores it. */
 struct machine {
@@ -33,6 +29,10 @@ struct profile {
 	/* Drops the per-run share before a snapshot is saved. */
 	const char *detach_path;
 	const char *const *detach_argv;
+	/* Copies a tar in the run's share into the guest, or a guest path
+	 * into one: "in TAR KIND GUEST NAME" / "out TAR GUEST" (osrun-copy). */
+	const char *copy_path;
+	const char *const *copy_argv;
 	/* The environment guest commands start with; -e adds to it. The
 	 * agent replaces the whole environment, so Windows needs its basics. */
 	const char *const *base_env;
@@ -40,6 +40,10 @@ struct profile {
 	const char *share_unc;
 	/* The stage script's name in a build stage's share. */
 	const char *stage_script;
+	/* The exec helper follows a stdin that grows while the command runs
+	 * (OSRUN_STDIN=stream, ended by stdin.end); without it, a piped stdin
+	 * is read to its end before the command starts. */
+	bool stdin_stream;
 };
 
 const struct profile *profile_find(const char *name);
@@ -51,11 +55,13 @@ struct vm_plan {
 	const char *kernel; /* linux profile: -kernel/-initrd */
 	const char *initrd;
 	const char *append;
-	const char *disk;   /* qcow2 */
-	const char *memory; /* guest RAM file; NULL: anonymous RAM (build stages) */
-	bool memory_shared; /* share=on: RAM writes land in the file */
-	const char *share;  /* host directory behind \\10.0.2.4\qemu */
-	bool incoming;	    /* wait for a saved state instead of booting */
+	const char *disk;		 /* qcow2 */
+	const char *memory;		 /* guest RAM file; NULL: anonymous RAM (build stages) */
+	bool memory_shared;		 /* share=on: RAM writes land in the file */
+	const char *share;		 /* host directory behind \\10.0.2.4\qemu */
+	const struct smb_share *volumes; /* more shares beside it (--volume) */
+	size_t n_volumes;
+	bool incoming; /* wait for a saved state instead of booting */
 	const char *serial_log;
 	const char *monitor; /* debug: HMP on this UNIX socket path; NULL: none */
 	bool vnc;	     /* debug: VNC on a free loopback port */
@@ -67,4 +73,4 @@ struct vm_plan {
 };
 
 /* The argv for plan, with QMP and the agent on already connected sockets. */
-int profile_argv(const struct vm_plan *plan, int qmp_fd, int qga_fd, char ***ret);
+int profile_argv(const struct vm_plan *plan, int qmp_fd, int qga_fd, int smb_fd, char ***ret);

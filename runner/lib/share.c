@@ -14,6 +14,7 @@ struct share {
 	int ino;
 	int fd[N_STREAMS];
 	off_t pos[N_STREAMS];
+	int in_fd; /* the stdin file, while osrun streams into it */
 	bool host_gone[N_STREAMS];
 };
 
@@ -44,7 +45,7 @@ int share_new(const char *dir, struct share **ret)
 	if (!s)
 		return -ENOMEM;
 	s->ino = -1;
-	s->fd[OUT] = s->fd[ERR] = -1;
+	s->fd[OUT] = s->fd[ERR] = s->in_fd = -1;
 	s->dir = strdup(dir);
 	int r = s->dir ? 0 : -ENOMEM;
 	if (r == 0)
@@ -73,6 +74,7 @@ struct share *share_free(struct share *s)
 			close(s->fd[i]);
 	if (s->ino >= 0)
 		close(s->ino);
+	safe_close(s->in_fd);
 	free(s->dir);
 	free(s);
 	return NULL;
@@ -87,6 +89,33 @@ int share_fill_stdin(struct share *s, int fd)
 	if (out < 0)
 		return -errno;
 	return copy_fd_range(fd, out, NULL);
+}
+
+int share_stdin_feed(struct share *s, int fd, bool *ret_ended)
+{
+	if (s->in_fd < 0) {
+		_cleanup_free_ char *p = path_join(s->dir, "stdin");
+		if (!p)
+			return -ENOMEM;
+		if ((s->in_fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+			return -errno;
+	}
+	char buf[1 << 16];
+	ssize_t k = read(fd, buf, sizeof buf);
+	if (k < 0)
+		return errno == EINTR || errno == EAGAIN ? 0 : -errno;
+	*ret_ended = k == 0;
+	if (k == 0)
+		return share_stdin_end(s);
+	return write_full(s->in_fd, buf, (size_t)k);
+}
+
+int share_stdin_end(struct share *s)
+{
+	/* After the last byte: the guest reads to the end once more when it
+	 * sees this. */
+	s->in_fd = safe_close(s->in_fd);
+	return create_empty(s->dir, "stdin.end", O_WRONLY, NULL);
 }
 
 /* The guest's SMB client may have several writes of one stream in flight,
@@ -153,5 +182,32 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed)
 		return r;
 	if (ret_closed)
 		*ret_closed = closed;
+	return 0;
+}
+
+int share_reset(struct share *s)
+{
+	static const char *const files[] = {"stdin", "stdout", "stderr"};
+	for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+		_cleanup_free_ char *p = path_join(s->dir, files[i]);
+		if (!p)
+			return -ENOMEM;
+		if (truncate(p, 0) < 0)
+			return -errno;
+	}
+	_cleanup_free_ char *end = path_join(s->dir, "stdin.end");
+	if (!end)
+		return -ENOMEM;
+	if (unlink(end) < 0 && errno != ENOENT)
+		return -errno;
+	for (int i = 0; i < N_STREAMS; i++) {
+		s->pos[i] = 0;
+		s->host_gone[i] = false;
+	}
+	s->in_fd = safe_close(s->in_fd);
+	/* Events of the last command and of these truncations are no output. */
+	char buf[4096];
+	while (read(s->ino, buf, sizeof buf) > 0)
+		;
 	return 0;
 }

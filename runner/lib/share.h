@@ -15,8 +15,14 @@ static inline void share_freep(struct share **s) { share_free(*s); }
 /* Readable when the guest has written something. */
 int share_fd(const struct share *s);
 
-/* Copies all of fd (until EOF) into the share's stdin file. */
+/* Copies all of fd (until EOF) into the share's stdin file: for a regular
+ * file, whose end is known. */
 int share_fill_stdin(struct share *s, int fd);
+/* Streaming: appends what one read of fd gives to the stdin file while the
+ * command runs; at fd's end makes stdin.end, which tells the guest's
+ * follower that nothing more comes, and sets *ret_ended. */
+int share_stdin_feed(struct share *s, int fd, bool *ret_ended);
+int share_stdin_end(struct share *s);
 
 /* Reads pending inotify events and copies new output to out_fd and err_fd.
  * *ret_closed is set when the guest closed its stdout (the command is
@@ -26,3 +32,7 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed);
 /* Copies whatever is left in both files, holes included: call once the
  * command has exited and its writes have all landed. */
 int share_drain(struct share *s, int out_fd, int err_fd);
+
+/* Empties stdin, stdout and stderr for the next command in the same guest
+ * (a session's), forgetting what was read of them. */
+int share_reset(struct share *s);

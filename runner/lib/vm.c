@@ -2,13 +2,13 @@
 #include "vm.h"
 
 #include <fcntl.h>
-#include <pwd.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 
 #include "proc.h"
+#include "smb.h"
 
 struct vm {
 	pid_t pid;
@@ -16,6 +16,7 @@ struct vm {
 	int status;
 	struct qmp *qmp;
 	struct qga *qga;
+	struct smb *smb;
 	char **argv;
 	char *log_path;
 };
@@ -38,54 +39,6 @@ char *vm_exit_describe(const struct vm *vm)
 	return r < 0 ? NULL : s;
 }
 
-/* QEMU's smb= asks for the user's name (getpwuid) and gives up without one,
- * as under `docker run --user UID` with no passwd entry. nss_wrapper then
- * gives QEMU and its smbd alone an entry, from files in the run directory,
- * and the system's files stay as they are. */
-static const char *const nss_wrapper_paths[] = {
-	"/usr/lib/x86_64-linux-gnu/libnss_wrapper.so",
-	"/usr/lib64/libnss_wrapper.so",
-	"/usr/lib/libnss_wrapper.so",
-};
-
-static int user_env(const char *tmpdir, char ***env)
-{
-	struct passwd *pw = getpwuid(geteuid());
-	/* smbd's guest account is "nobody": forced to be it as well, the guest's
-	 * session may not write (measured: EACCES on every create). */
-	if (pw && !strcmp(pw->pw_name, "nobody"))
-		return -EPERM;
-	if (pw)
-		return 0;
-	const char *lib = NULL;
-	for (size_t i = 0; !lib && i < ELEMENTSOF(nss_wrapper_paths); i++)
-		if (access(nss_wrapper_paths[i], R_OK) == 0)
-			lib = nss_wrapper_paths[i];
-	if (!lib)
-		return -EUSERS;
-	_cleanup_free_ char *passwd = path_join(tmpdir, "passwd"), *group = path_join(tmpdir, "group"), *pw_line = NULL,
-			    *gr_line = NULL, *e_lib = NULL, *e_pw = NULL, *e_gr = NULL;
-	if (!passwd || !group ||
-	    /* smbd maps the guest's anonymous session to its guest account. */
-	    asprintf(&pw_line,
-		     "osrun:x:%u:%u:osrun:%s:/bin/false\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n",
-		     (unsigned)geteuid(), (unsigned)getegid(), tmpdir) < 0 ||
-	    asprintf(&gr_line, "osrun:x:%u:\nnogroup:x:65534:\n", (unsigned)getegid()) < 0 ||
-	    asprintf(&e_lib, "LD_PRELOAD=%s", lib) < 0 || asprintf(&e_pw, "NSS_WRAPPER_PASSWD=%s", passwd) < 0 ||
-	    asprintf(&e_gr, "NSS_WRAPPER_GROUP=%s", group) < 0)
-		return -ENOMEM;
-	int r = write_file_atomic(passwd, pw_line, strlen(pw_line), 0600);
-	if (r == 0)
-		r = write_file_atomic(group, gr_line, strlen(gr_line), 0600);
-	if (r < 0)
-		return r;
-	const char *add[] = {e_lib, e_pw, e_gr};
-	for (size_t i = 0; i < ELEMENTSOF(add); i++)
-		if (!(*env = strv_append(*env, add[i])))
-			return -ENOMEM;
-	return 0;
-}
-
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit)
 {
 	int qmp_sp[2], qga_sp[2];
@@ -103,7 +56,18 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	_cleanup_(vm_freep) struct vm *vm = calloc(1, sizeof *vm);
 	if (!vm)
 		return -ENOMEM;
-	int r = profile_argv(plan, qmp_theirs, qga_theirs, &vm->argv);
+	int r = 0;
+	if (plan->share) {
+		struct smb_share shares[1 + SMB_VOLUMES_MAX] = {{.name = "qemu", .path = plan->share}};
+		if (plan->n_volumes > SMB_VOLUMES_MAX)
+			return -E2BIG;
+		for (size_t i = 0; i < plan->n_volumes; i++)
+			shares[1 + i] = plan->volumes[i];
+		if ((r = smb_new(tmpdir, shares, 1 + plan->n_volumes, &vm->smb)) < 0)
+			return r;
+	}
+	int smb_theirs = vm->smb ? smb_qemu_fd(vm->smb) : -1;
+	r = profile_argv(plan, qmp_theirs, qga_theirs, smb_theirs, &vm->argv);
 	if (r < 0)
 		return r;
 	vm->log_path = path_join(tmpdir, "qemu.log");
@@ -113,17 +77,15 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	_cleanup_strv_free_ char **setenv = strv_append(NULL, env_tmp);
 	if (!setenv)
 		return -ENOMEM;
-	if ((r = user_env(tmpdir, &setenv)) < 0)
-		return r;
 	_cleanup_close_ int log = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log < 0)
 		return -errno;
-	int keep[] = {qmp_theirs, qga_theirs};
+	int keep[] = {qmp_theirs, qga_theirs, smb_theirs};
 	struct proc_spec spec = {
 		.argv = vm->argv,
 		.setenv = setenv,
 		.keep_fds = keep,
-		.n_keep = ELEMENTSOF(keep),
+		.n_keep = vm->smb ? 3 : 2,
 		.stdin_fd = -1,
 		.stdout_fd = log,
 		.stderr_fd = log,
@@ -137,6 +99,8 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	 * refuses its arguments is told at once, not after the timeout. */
 	qmp_theirs = safe_close(qmp_theirs);
 	qga_theirs = safe_close(qga_theirs);
+	if (vm->smb)
+		smb_qemu_fd_close(vm->smb);
 	r = qmp_new(TAKE_FD(qmp_ours), timeout, &vm->qmp);
 	if (r < 0) {
 		if (reterr_exit && vm_wait_exited(vm, 2 * USEC_PER_SEC, NULL))
@@ -187,7 +151,9 @@ struct vm *vm_free(struct vm *vm)
 	qga_free(vm->qga);
 	if (vm->pid > 0 && !vm->reaped)
 		proc_kill_and_reap(vm->pid, 0);
-	/* smbd was QEMU's child; with QEMU gone it is ours. */
+	/* After QEMU: the guest's session ends with it. smbd may have started
+	 * helpers (samba-dcerpcd) that are ours as subreaper. */
+	vm->smb = smb_free(vm->smb);
 	proc_reap_orphans(0);
 	strv_free(vm->argv);
 	free(vm->log_path);

@@ -10,15 +10,16 @@
 struct vm;
 
 /* Spawns QEMU (own process group, killed if osrun dies) with TMPDIR set to
- * tmpdir, so its smbd files stay in the run directory; stderr goes to
- * tmpdir/qemu.log. Connects QMP. When QEMU exits before QMP answers,
- * *reterr_exit (if not NULL) says how, with QEMU's last line. -EUSERS: the
- * user has no passwd entry, which QEMU's SMB share needs, and there is no
- * nss_wrapper to give QEMU one; -EPERM: the user is "nobody", smbd's guest
- * account, under which the guest cannot write to the share. */
+ * tmpdir; stderr goes to tmpdir/qemu.log. With plan->share, the guest's
+ * 10.0.2.4:445 is an smbd osrun starts (smb.h), its files in tmpdir/smb.
+ * Connects QMP. When QEMU exits before QMP answers, *reterr_exit (if not
+ * NULL) says how, with QEMU's last line. -EUSERS: the user has no passwd
+ * entry, which smbd needs, and there is no nss_wrapper to give smbd one;
+ * -EPERM: the user is "nobody", smbd's guest account, under which the guest
+ * cannot write to the share. */
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit);
 
-/* Kills QEMU if it still runs, reaps it and whatever it left (smbd). */
+/* Kills QEMU if it still runs, then smbd; reaps whatever they left. */
 struct vm *vm_free(struct vm *vm);
 static inline void vm_freep(struct vm **vm) { vm_free(*vm); }
 

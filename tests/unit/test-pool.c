@@ -35,6 +35,43 @@ static void test_roundtrip(void)
 	free(buf);
 }
 
+/* A session's requests: copies without a command, and its end. */
+static void test_session_ops(void)
+{
+	struct run_plan p = {.snapshot = "s1", .op = RUN_OP_COPY, .n_copy_in = 1, .n_copy_out = 1};
+	p.copy_in[0] = (struct run_copy){.host = "/h/src", .guest = "C:\\build"};
+	p.copy_out[0] = (struct run_copy){.host = "/h/out", .guest = "/build/out"};
+	char *buf = NULL;
+	size_t len = 0;
+	is_int(pool_request_encode(&p, &buf, &len), 0, "copies encoded");
+	struct pool_request r = {0};
+	is_int(pool_request_decode(buf, len, &r), 0, "and decoded, with no command");
+	ok(r.plan.op == RUN_OP_COPY && r.plan.n_copy_in == 1 && r.plan.n_copy_out == 1 && !r.plan.command,
+	   "op copy, one copy each way");
+	ok(!strcmp(r.plan.copy_in[0].guest, "C:\\build") && !strcmp(r.plan.copy_out[0].host, "/h/out"), "paths kept");
+	pool_request_release(&r);
+	free(buf);
+	struct run_plan q = {.snapshot = "s1", .op = RUN_OP_STOP, .new_snapshot = "kept"};
+	is_int(pool_request_encode(&q, &buf, &len), 0, "stop encoded");
+	is_int(pool_request_decode(buf, len, &r), 0, "and decoded");
+	ok(r.plan.op == RUN_OP_STOP && r.plan.new_snapshot && !strcmp(r.plan.new_snapshot, "kept"), "stop -n kept");
+	pool_request_release(&r);
+	free(buf);
+	static const char *const bad[] = {
+		"{\"version\":1,\"snapshot\":\"s\",\"op\":\"format-disk\",\"env\":[],\"timeout_us\":0,"
+		"\"memory_mib\":0,\"no_stdin\":false,\"verbose\":0}",
+		"{\"version\":1,\"snapshot\":\"s\",\"op\":\"copy\",\"copy_in\":[[\"/a\"]],\"env\":[],"
+		"\"timeout_us\":0,\"memory_mib\":0,\"no_stdin\":false,\"verbose\":0}",
+		"{\"version\":1,\"snapshot\":\"s\",\"env\":[],\"timeout_us\":0,\"memory_mib\":0,"
+		"\"no_stdin\":false,\"verbose\":0}",
+	};
+	const char *why[] = {"an unknown op", "a copy that is no pair", "a command request without a command"};
+	for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+		is_int(pool_request_decode(bad[i], strlen(bad[i]), &r), -EBADMSG, "refused: %s", why[i]);
+		pool_request_release(&r);
+	}
+}
+
 static void test_refused(void)
 {
 	static const char *const bad[] = {
@@ -126,6 +163,7 @@ int main(void)
 	log_set_level(LOG_ERR - 1); /* quiet: options_report would print */
 	test_roundtrip();
 	test_refused();
+	test_session_ops();
 	test_options();
 	return tap_done();
 }

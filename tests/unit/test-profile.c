@@ -42,7 +42,7 @@ int main(void)
 		.incoming = true,
 	};
 	char **v = NULL;
-	is_int(profile_argv(&p, 7, 9, &v), 0, "argv built");
+	is_int(profile_argv(&p, 7, 9, 11, &v), 0, "argv built");
 	is_str(v ? v[0] : NULL, "qemu-system-x86_64", "QEMU binary first, no shell");
 	ok(any_contains(v, "mem-path=/store/a,,b/memory,share=off"), "commas in paths doubled; private RAM by default");
 	ok(any_contains(v, "file=/store/a,,b/disk.qcow2,"), "disk path escaped");
@@ -50,8 +50,10 @@ int main(void)
 	ok(any_contains(v, "socket,id=qmp0,fd=7") && any_contains(v, "socket,id=qga0,fd=9"),
 	   "QMP and agent on the given descriptors");
 	ok(!has(v, "-vnc") && !any_contains(v, "hmp0"), "no debug listener unless asked");
-	ok(!any_contains(v, "tcp:") && !any_contains(v, "0.0.0.0"), "nothing on a network address");
-	ok(any_contains(v, "smb=/run/x/share"), "the share is QEMU's smb=");
+	is_str(after(v, "-netdev"), "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
+	       "the guest's SMB port goes to osrun's socket, given by descriptor; no smb=");
+	ok(!any_contains(v, "-tcp:") && !any_contains(v, "0.0.0.0") && !any_contains(v, "127.0.0.1"),
+	   "nothing on a host network address");
 	is_str(after(v, "-accel"), "tcg", "TCG");
 	ok(!has(v, "-cpu"), "no -cpu under TCG");
 	strv_free(v);
@@ -62,7 +64,7 @@ int main(void)
 	p.monitor = "/run/x/monitor.sock";
 	p.vnc = true;
 	v = NULL;
-	is_int(profile_argv(&p, 7, 9, &v), 0, "argv with debug listeners");
+	is_int(profile_argv(&p, 7, 9, 11, &v), 0, "argv with debug listeners");
 	ok(any_contains(v, "share=on"), "shared RAM when saving");
 	ok(!has(v, "-incoming"), "a boot does not wait for a state");
 	is_str(after(v, "-cpu"), "host", "-cpu host under KVM");
@@ -82,7 +84,7 @@ int main(void)
 		.reboot_exits = true,
 	};
 	v = NULL;
-	is_int(profile_argv(&st, 7, 9, &v), 0, "windows stage argv");
+	is_int(profile_argv(&st, 7, 9, 11, &v), 0, "windows stage argv");
 	ok(!has(v, "-kernel"), "windows boots its own disk, no -kernel");
 	is_str(after(v, "-cpu"), "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer",
 	       "Hyper-V enlightenments that migrate under KVM");
@@ -100,7 +102,7 @@ int main(void)
 	st.cdroms = NULL;
 	st.boot_cdrom = st.reboot_exits = false;
 	v = NULL;
-	is_int(profile_argv(&st, 7, 9, &v), 0, "windows run argv");
+	is_int(profile_argv(&st, 7, 9, 11, &v), 0, "windows run argv");
 	is_str(after(v, "-cpu"), "max", "TCG: no enlightenments, a CPU with SSE4.2 and POPCNT");
 	ok(!has(v, "-action") && !any_contains(v, "ide-cd") && !any_contains(v, "bootindex"),
 	   "a run's machine has no build media");
@@ -108,7 +110,7 @@ int main(void)
 
 	snprintf(p.machine.profile, sizeof p.machine.profile, "macos");
 	v = NULL;
-	is_int(profile_argv(&p, 7, 9, &v), -EOPNOTSUPP, "a profile this osrun lacks is refused");
+	is_int(profile_argv(&p, 7, 9, 11, &v), -EOPNOTSUPP, "a profile this osrun lacks is refused");
 	ok(profile_find("linux") && profile_find("windows") && !profile_find("nope"), "profile lookup");
 	enum accel a;
 	ok(accel_from_string("kvm", &a) == 0 && a == ACCEL_KVM && accel_from_string("xen", &a) == -EINVAL,

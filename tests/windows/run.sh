@@ -27,6 +27,8 @@ has_err() { grep -q -- "$1" "$T/err" || { echo "#   stderr: $(cat "$T/err")"; fa
 printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$T/qemu-starts" >"$T/qemu"
 chmod +x "$T/qemu"
 export OSRUN_QEMU="$T/qemu"
+# Where /dev/kvm opens, osrun would try it with a paused QEMU first.
+export OSRUN_ACCEL=tcg
 no_qemu() { [ ! -e "$T/qemu-starts" ]; }
 
 # --- the synthetic media -------------------------------------------------
@@ -118,7 +120,7 @@ check "BypassNRO and PreventDeviceEncryption in specialize" \
 check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
 check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
 	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
-for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-detach.ps1 osrun.tag; do
+for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun.tag; do
 	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
 done
 check "the virtio drivers for Windows 11 are on the medium" \

@@ -1,0 +1,102 @@
+#define _GNU_SOURCE
+#include "session.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "pool.h"
+
+char *session_store_root(const char *cache) { return cache ? strdup(cache) : store_default_root(); }
+
+/* Removes what killed keepers left: a NAME.json nobody holds. */
+void session_sweep(const char *root)
+{
+	_cleanup_free_ char *dir = store_session_file(root, "", "");
+	DIR *d = dir ? opendir(dir) : NULL;
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		size_t n = strlen(ent->d_name);
+		if (n <= 5 || strcmp(ent->d_name + n - 5, ".json"))
+			continue;
+		_cleanup_free_ char *name = strndup(ent->d_name, n - 5), *json = path_join(dir, ent->d_name);
+		_cleanup_close_ int fd = json ? open(json, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+		struct stat st;
+		if (!name || fd < 0 || fstat(fd, &st) < 0 || time(NULL) - st.st_mtime < 2 ||
+		    flock(fd, LOCK_EX | LOCK_NB) < 0)
+			continue;
+		const char *suffixes[] = {".sock", ".busy", ".log", ".json"};
+		for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
+			_cleanup_free_ char *f = store_session_file(root, name, suffixes[i]);
+			if (f)
+				unlink(f);
+		}
+	}
+	if (d)
+		closedir(d);
+}
+
+bool session_alive(const char *root, const char *name)
+{
+	_cleanup_free_ char *json = store_session_file(root, name, ".json");
+	_cleanup_close_ int fd = json ? open(json, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
+/* Sends one request to session name and waits for its exit status. */
+int session_request(const char *cache, const char *name, struct run_plan *p, int *ret_status, struct error *e)
+{
+	_cleanup_free_ char *root = session_store_root(cache);
+	_cleanup_free_ char *sock = root ? store_session_file(root, name, ".sock") : NULL,
+			    *busy = root ? store_session_file(root, name, ".busy") : NULL;
+	if (!sock || !busy)
+		return error_errno(e, -ENOMEM, "session");
+	if (!session_alive(root, name))
+		return error_set(e, -ENOENT, "session '%s': not running (see 'osrun session list')", name);
+	_cleanup_close_ int lock = open(busy, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (lock < 0)
+		return error_errno(e, -errno, "session '%s': %s", name, busy);
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+		return error_set(e, -EBUSY, "session '%s' is busy with another request (one at a time)", name);
+	p->snapshot = name;
+	int r = pool_run_socket(sock, p, ret_status, e);
+	if (r == -EAGAIN)
+		return error_set(e, -ECONNREFUSED, "session '%s': its keeper does not answer", name);
+	if (r < 0 || p->op != RUN_OP_STOP)
+		return r;
+	/* Its files go just after its answer: wait, so `list` agrees. */
+	for (int i = 0; i < 500 && session_alive(root, name); i++)
+		fd_wait(-1, 0, deadline_after(10 * USEC_PER_MSEC));
+	return 0;
+}
+
+int session_list(const char *cache, json_object **ret, struct error *e)
+{
+	_cleanup_free_ char *root = session_store_root(cache);
+	_cleanup_free_ char *dir = root ? store_session_file(root, "", "") : NULL;
+	if (!dir)
+		return error_errno(e, -ENOMEM, "session");
+	json_object *arr = json_object_new_array();
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	while (d && (ent = readdir(d))) {
+		size_t n = strlen(ent->d_name);
+		_cleanup_free_ char *name = n > 5 && !strcmp(ent->d_name + n - 5, ".json") ? strndup(ent->d_name, n - 5)
+											   : NULL,
+				    *path = name ? path_join(dir, ent->d_name) : NULL, *text = NULL;
+		if (!path || !session_alive(root, name) || read_full_file(path, &text, NULL) < 0)
+			continue;
+		json_object *o = json_tokener_parse(text);
+		if (o && json_object_is_type(o, json_type_object))
+			json_object_array_add(arr, o);
+		else
+			json_object_put(o);
+	}
+	if (d)
+		closedir(d);
+	*ret = arr;
+	return 0;
+}

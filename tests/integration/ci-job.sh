@@ -1,0 +1,363 @@
+# Integration tests for a CI job (issue 15: folders, copies, caches, sessions):
+# sourced by run.sh, whose helpers (o, expect_*, err, $T) they use.
+
+# Host folders: a write through a read-write volume lands on the host; a
+# read-only one refuses writes even to a guest that mounts it again
+# read-write (the server's rule); a symlink out of a shared folder leads
+# nowhere. The rw folder is on tmpfs (/dev/shm), another filesystem than
+# the store's.
+t_volume_rw_ro() {
+	rw=$(mktemp -d /dev/shm/osrun-vol.XXXXXX) ro="$T/vol-ro"
+	mkdir -p "$ro" && echo original >"$ro/keep.txt" && echo secret >"$T/outside.txt"
+	ln -s "$T/outside.txt" "$ro/out-link"
+	ln -s .. "$ro/up"
+	o --volume "$rw:/work" --volume "$ro:/mnt/src:ro" 'cat /mnt/src/keep.txt; echo made >/work/new.txt;
+	mkdir /again && mount -t cifs //10.0.2.4/v1 /again -o ip=10.0.2.4,user=guest,pass=x,vers=2.1 || exit 9
+	echo changed >/again/keep.txt && echo "wrote through rw mount"
+	echo new >/again/other.txt && echo "created through rw mount"
+	cat /mnt/src/out-link && echo "followed the symlink"
+	ls /mnt/src/up/ >/dev/null 2>&1 && ls /mnt/src/up/ | grep -q outside.txt && echo "left the share"
+	umount /again; true'
+	expect_rc 0
+	expect_out original
+	[ "$(cat "$rw/new.txt" 2>/dev/null)" = made ] || err "rw volume: new.txt is '$(cat "$rw/new.txt" 2>&1)'"
+	[ "$(cat "$ro/keep.txt")" = original ] || err "ro volume: keep.txt changed to '$(cat "$ro/keep.txt")'"
+	[ -e "$ro/other.txt" ] && err "ro volume: other.txt was created"
+	expect_err_has "Permission denied"
+	rm -rf "$rw"
+	o --volume "$T/no-such-dir:/x" true
+	expect_rc 125
+	expect_err_has "\-\-volume '$T/no-such-dir:/x': $T/no-such-dir: No such file or directory"
+	o --volume "$T/vol-ro/keep.txt:/x" true
+	expect_rc 125
+	expect_err_has "is not a directory"
+	o --volume "$ro:/a" --volume "$ro:/a" true
+	expect_rc 125
+	expect_err_has "two volumes at guest path '/a'"
+	# A -n snapshot made with a volume mounted restores without it.
+	o --volume "$ro:/mnt/src:ro" -n with-volume 'cat /mnt/src/keep.txt'
+	expect_rc 0
+	o -s with-volume 'ls /mnt/src | wc -l; mount | grep -c /mnt/src; true'
+	expect_rc 0
+	expect_out "0
+0"
+	o snapshot rm with-volume
+}
+
+# A tree goes in and out byte-exact, with modes and symlinks; copy-out
+# happens after a failing command too; missing paths are named.
+t_copy_in_out() {
+	src="$T/src" out="$T/artifacts"
+	mkdir -p "$src/sub/deep" "$out"
+	head -c 300000 /dev/urandom >"$src/blob.bin"
+	printf '#!/bin/sh\necho hi\n' >"$src/sub/run.sh" && chmod 750 "$src/sub/run.sh"
+	echo ro >"$src/sub/deep/readonly.txt" && chmod 444 "$src/sub/deep/readonly.txt"
+	ln -s sub/run.sh "$src/link"
+	sum=$(md5sum <"$src/blob.bin")
+	o --copy-in "$src:/build" --copy-in "$src/blob.bin:/tmp/one.bin" --copy-out /build:"$out" \
+		'cd /build && md5sum <blob.bin && stat -c %a sub/run.sh sub/deep/readonly.txt && readlink link &&
+	cmp blob.bin /tmp/one.bin && echo artifact >out.txt && chmod 640 out.txt && exit 3'
+	expect_rc 3
+	expect_out "$sum
+750
+444
+sub/run.sh"
+	[ "$(md5sum <"$out/build/blob.bin")" = "$sum" ] || err "copy-out: blob differs"
+	[ "$(cat "$out/build/out.txt" 2>&1)" = artifact ] || err "copy-out after exit 3: out.txt missing"
+	[ "$(stat -c %a "$out/build/out.txt" 2>/dev/null)" = 640 ] || err "copy-out: out.txt mode $(stat -c %a "$out/build/out.txt")"
+	[ "$(stat -c %a "$out/build/sub/run.sh" 2>/dev/null)" = 750 ] || err "copy-out: run.sh mode"
+	[ "$(readlink "$out/build/link")" = sub/run.sh ] || err "copy-out: symlink not kept"
+	ls -A "$out" | grep -q osrun-copy && err "copy-out left its temporary directory: $(ls -A "$out")"
+	# A target that exists (and is no directory to go into): refused before
+	# anything starts.
+	o --copy-out /build:"$out/build/out.txt" true
+	expect_rc 125
+	expect_err_has "exists (remove it first)"
+	o --copy-in "$T/nothing-here:/x" true
+	expect_rc 125
+	expect_err_has "\-\-copy-in '$T/nothing-here:/x': $T/nothing-here: No such file or directory"
+	# A guest path that is missing: named; a failed command keeps its code.
+	o --copy-out /no/such/file:"$out" 'exit 4'
+	expect_rc 4
+	expect_err_has "/no/such/file: No such file or directory"
+	o --copy-out /no/such/file:"$out" 'true'
+	expect_rc 125
+	expect_err_has "\-\-copy-out '/no/such/file:$out' failed in the guest"
+}
+
+# A guest that sends a hostile archive (its copy helper replaced): nothing
+# lands outside the target, nothing through a symlink, no device, no
+# setuid bit; osrun says what it refused.
+t_copy_out_hostile_guest() {
+	out="$T/hostile" && mkdir -p "$out" "$T/victim"
+	python3 - "$T" <<'PY'
+import io, sys, tarfile
+t = sys.argv[1]
+def tar(name, members):
+    with tarfile.open(f"{t}/{name}.tar", "w", format=tarfile.GNU_FORMAT) as f:
+        for m, data in members:
+            f.addfile(m, io.BytesIO(data) if data is not None else None)
+def reg(n, data=b"x", mode=0o644):
+    i = tarfile.TarInfo(n); i.size = len(data); i.mode = mode; return (i, data)
+def sym(n, target):
+    i = tarfile.TarInfo(n); i.type = tarfile.SYMTYPE; i.linkname = target; return (i, None)
+def dev(n):
+    i = tarfile.TarInfo(n); i.type = tarfile.CHRTYPE; i.devmajor = 1; i.devminor = 3; i.mode = 0o666; return (i, None)
+tar("dotdot", [reg("art/ok"), reg("art/../../victim/pwned")])
+tar("through", [sym("art/l", f"{t}/victim"), reg("art/l/pwned")])
+tar("device", [reg("art/ok"), dev("art/null")])
+tar("other", [reg("art/ok"), reg("elsewhere")])
+tar("suid", [reg("art/tool", b"#!/bin/sh\n", 0o4755)])
+PY
+	for bad in dotdot through device other suid; do
+		o --copy-in "$T/$bad.tar:/tmp/bad.tar" --copy-out /art:"$out" \
+			'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
+		case $bad in
+		suid)
+			expect_rc 0
+			[ "$(stat -c %a "$out/art/tool" 2>&1)" = 755 ] || err "suid: mode $(stat -c %a "$out/art/tool" 2>&1)"
+			;;
+		*)
+			expect_rc 125
+			expect_err_has "the guest's archive was refused"
+			[ -e "$out/art" ] && err "$bad: the target was made: $(ls -R "$out")"
+			;;
+		esac
+		[ -n "$(ls -A "$T/victim")" ] && err "$bad: wrote outside the target: $(ls -A "$T/victim")"
+		[ -e "$T/elsewhere" ] || [ -e "$out/elsewhere" ] && err "$bad: wrote elsewhere"
+		ls -A "$out" | grep -q osrun-copy && err "$bad: left its temporary directory"
+		rm -rf "$out/art"
+	done
+	o --copy-in "$T/dotdot.tar:/tmp/bad.tar" --copy-out /art:"$out" \
+		'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
+	expect_err_has "member 'art/../../victim/pwned'"
+}
+
+# A cache volume outlives its runs, one run at a time; list and rm know it.
+t_cache_volume() {
+	o --cache-volume deps:/var/cache/deps 'echo one >>/var/cache/deps/log'
+	expect_rc 0
+	"$OSRUN" --cache-volume deps:/c 'sleep 6' >/dev/null 2>&1 &
+	holder=$!
+	for i in $(seq 1 100); do
+		o snapshot list --cache-volumes
+		grep -q "deps .* yes" "$T/out" && break
+		sleep 0.1
+	done
+	grep -q "deps .* yes" "$T/out" || err "list: deps not in use: $(cat "$T/out")"
+	o --cache-volume deps:/c 'echo two >>/c/log'
+	expect_rc 125
+	expect_err_has "cache volume 'deps' is in use by another run (one at a time)"
+	o snapshot rm --cache-volumes deps
+	expect_rc 125
+	expect_err_has "not removed, a run is using it"
+	wait $holder
+	o --cache-volume deps:/c 'echo two >>/c/log; cat /c/log'
+	expect_rc 0
+	expect_out "one
+two"
+	o snapshot list --cache-volumes --json
+	grep -q '"name": "deps"' "$T/out" || err "list --json: $(cat "$T/out")"
+	o snapshot rm --cache-volumes deps
+	expect_rc 0
+	[ -e "$OSRUN_CACHE/caches/deps" ] && err "rm: caches/deps still there"
+	o --cache-volume 'bad/name:/c' true
+	expect_rc 125
+	expect_err_has "\-\-cache-volume 'bad/name:/c': the name"
+}
+
+
+# A session: one VM, several commands with their own streams and exit
+# codes, state kept between them, stdin, copies both ways, one request at
+# a time, and `stop -n` gives a snapshot that runs.
+t_session() {
+	o session start --name job1
+	expect_rc 0
+	expect_out job1
+	o session list
+	grep -q "^job1 .* provisioned " "$T/out" || err "list: $(cat "$T/out")"
+	o session exec job1 'echo out1; echo err1 >&2; echo kept >/root/state; exit 3'
+	expect_rc 3
+	expect_out out1
+	[ "$(cat "$T/err")" = err1 ] || err "exec 1 stderr: '$(cat "$T/err")'"
+	printf 'line one\nline two\n' | "$OSRUN" session exec job1 'cat /root/state; wc -l' >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	expect_out "kept
+2"
+	o session exec job1 -e X=42 -w /tmp 'echo $X $(pwd); kill -9 $$'
+	expect_rc 137
+	expect_out "42 /tmp"
+	mkdir -p "$T/sess-src" && echo payload >"$T/sess-src/p.txt"
+	(cd "$T" && "$OSRUN" session cp job1 sess-src guest:/build >"$T/out" 2>"$T/err"); rc=$?
+	expect_rc 0
+	o session exec job1 'cat /build/p.txt && echo art >/build/a.txt'
+	expect_out payload
+	o session cp job1 guest:/build "$T/sess-out"
+	expect_rc 0
+	[ "$(cat "$T/sess-out/a.txt" 2>&1)" = art ] || err "cp out: $(ls -R "$T/sess-out" 2>&1)"
+	o session cp job1 guest:/no/such "$T/sess-out2"
+	expect_rc 125
+	expect_err_has "/no/such: No such file or directory"
+	# One at a time: a second request while one runs is refused at once.
+	"$OSRUN" session exec job1 'sleep 3' >/dev/null 2>&1 &
+	bg=$!
+	for i in $(seq 1 50); do pgrep -f "session exec job1 sleep 3" >/dev/null && break; sleep 0.1; done
+	sleep 0.5
+	o session exec job1 'echo never'
+	expect_rc 125
+	expect_err_has "session 'job1' is busy with another request (one at a time)"
+	wait $bg
+	o session stop job1 -n from-job
+	expect_rc 0
+	o session list
+	grep -q job1 "$T/out" && err "still listed after stop: $(cat "$T/out")"
+	o session exec job1 true
+	expect_rc 125
+	expect_err_has "session 'job1': not running"
+	o -s from-job 'cat /root/state /build/a.txt'
+	expect_rc 0
+	expect_out "kept
+art"
+	o snapshot rm from-job
+	ls "$OSRUN_CACHE/sessions" | grep -q job1 && err "session files left: $(ls "$OSRUN_CACHE/sessions")"
+}
+
+# A forgotten session ends by itself; a killed keeper takes its QEMU with
+# it, and the next start cleans up after it; an unknown snapshot is told.
+t_session_ends() {
+	o session start --name idle1 --idle-timeout 2
+	expect_rc 0
+	sleep 4
+	o session list
+	grep -q idle1 "$T/out" && err "idle session still listed"
+	pgrep -f "$T/tmp/osrun-run" >/dev/null && err "idle session's QEMU left: $(pgrep -af "$T/tmp/osrun-run")"
+	o session start --name killed1
+	expect_rc 0
+	keeper=$(sed -n 's/.*"pid": \([0-9]*\).*/\1/p' "$OSRUN_CACHE/sessions/killed1.json")
+	[ -n "$keeper" ] || err "no keeper pid in killed1.json"
+	kill -KILL "$keeper"
+	for i in $(seq 1 50); do pgrep -f "$T/tmp/osrun-run" >/dev/null || break; sleep 0.1; done
+	pgrep -f "$T/tmp/osrun-run" >/dev/null && err "a killed keeper left QEMU: $(pgrep -af "$T/tmp/osrun-run")"
+	sleep 2
+	o session start --name killed1
+	expect_rc 0
+	o session exec killed1 'echo again'
+	expect_out again
+	o session stop killed1
+	expect_rc 0
+	ls -A "$TMPDIR" | grep -q . && err "run directories left: $(ls -A "$TMPDIR")"
+	ls -A "$OSRUN_CACHE/snapshots" | grep -q '^\.new-' && err "a session's snapshot was left: $(ls -A "$OSRUN_CACHE/snapshots")"
+	o session start -s nosuch
+	expect_rc 125
+	expect_err_has "snapshot 'nosuch': not found"
+	o session exec
+	expect_rc 125
+	expect_err_has "session exec: which session?"
+}
+
+# The GitLab Runner driver, called the way the custom executor documents
+# it (docs.gitlab.com/runner/executors/custom): config, prepare, run SCRIPT
+# STAGE for each stage in order (on_failure variants after a failed
+# step_script), cleanup always; job variables as CUSTOM_ENV_*; the two
+# exit-code variables. The sources come from a git daemon on the host (as
+# the runner's get_sources clones from GitLab), the artifact goes to an HTTP
+# server on the host (as the runner's uploader sends it to GitLab), and the
+# cache volume is the job's cache_dir from one job to the next.
+DRIVER="$(cd "$(dirname "$0")/../.." && pwd)/contrib/gitlab-runner/osrun-driver"
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+gitlab_fixture() {
+	g="$T/gitlab" && mkdir -p "$g/src" "$g/uploads"
+	(cd "$g/src" && git init -q && printf 'hello from the repository\n' >input.txt &&
+		cat >build.sh <<'SH'
+set -e
+mkdir -p /cache/downloads out
+if [ -f /cache/downloads/dep.txt ]; then echo "cache hit"; else echo "cache miss"; echo dep >/cache/downloads/dep.txt; fi
+[ -z "${FAIL:-}" ] || { echo "failing on purpose" >&2; exit 7; }
+tr a-z A-Z <input.txt >out/result.txt
+echo built
+SH
+		git add . && git -c user.email=ci@example.com -c user.name=ci commit -qm init) || err "fixture repository"
+	git clone -q --bare "$g/src" "$g/project.git"
+	gport=$(free_port) uport=$(free_port)
+	git daemon --reuseaddr --base-path="$g" --export-all --listen=127.0.0.1 --port="$gport" \
+		--detach --pid-file="$g/git.pid" "$g"
+	python3 -c '
+import http.server, sys
+d = sys.argv[2]
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        n = int(self.headers["Content-Length"])
+        open(d + "/" + self.path.strip("/").replace("/", "_"), "wb").write(self.rfile.read(n))
+        self.send_response(201); self.end_headers()
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+' "$uport" "$g/uploads" &
+	upid=$!
+	for i in $(seq 1 50); do [ -f "$g/git.pid" ] && break; sleep 0.1; done
+}
+
+# One job through the driver: $1 job id, $2 extra line for step_script.
+# Sets job_rc (the step's driver status) and fills $g/job-ID.log.
+gitlab_job() {
+	id=$1 extra=$2 log="$g/job-$1.log" s="$g/scripts-$1" && mkdir -p "$s"
+	(
+		export CUSTOM_ENV_CI_JOB_ID="$id" CUSTOM_ENV_CI_PROJECT_ID=7 CUSTOM_ENV_CI_RUNNER_ID=3 \
+			BUILD_FAILURE_EXIT_CODE=41 SYSTEM_FAILURE_EXIT_CODE=42 OSRUN="$OSRUN"
+		[ -n "${OSRUN_SNAPSHOT_VAR:-}" ] && export CUSTOM_ENV_OSRUN_SNAPSHOT="$OSRUN_SNAPSHOT_VAR"
+		sh "$DRIVER" config >"$g/config-$id.json" || exit 90
+		sh "$DRIVER" prepare || exit 91
+		echo 'echo "Running on $(hostname)"' >"$s/prepare_script"
+		printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://10.0.2.2:%s/project.git /builds/project\necho fetched\n' "$gport" >"$s/get_sources"
+		echo 'ls /cache' >"$s/restore_cache"
+		printf 'set -e\ncd /builds/project\n%s\nsh build.sh\n' "$extra" >"$s/step_script"
+		echo 'echo after' >"$s/after_script"
+		echo 'ls /cache/downloads' >"$s/archive_cache"
+		printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://10.0.2.2:%s/job-%s\n' "$uport" "$id" >"$s/upload_artifacts_on_success"
+		cp "$s/archive_cache" "$s/archive_cache_on_failure"
+		printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://10.0.2.2:%s/failed-%s\n' "$uport" "$id" >"$s/upload_artifacts_on_failure"
+		step=0
+		for stage in prepare_script get_sources restore_cache step_script; do
+			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }
+		done
+		if [ "$step" = 0 ]; then rest="after_script archive_cache upload_artifacts_on_success"
+		else rest="after_script archive_cache_on_failure upload_artifacts_on_failure"; fi
+		for stage in $rest; do sh "$DRIVER" run "$s/$stage" "$stage" || step=${step:-$?}; done
+		sh "$DRIVER" cleanup
+		exit "$step"
+	) >"$log" 2>&1
+	job_rc=$?
+}
+
+t_gitlab_driver() {
+	gitlab_fixture
+	gitlab_job 101 ''
+	[ "$job_rc" = 0 ] || err "job 101: exit $job_rc: $(cat "$g/job-101.log")"
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert c["builds_dir"]=="/builds" and c["cache_dir"]=="/cache" and c["driver"]["name"]=="osrun" and c["builds_dir_is_shared"] is False' \
+		"$g/config-101.json" || err "config: $(cat "$g/config-101.json")"
+	grep -q "Running on" "$g/job-101.log" || err "job 101: no prepare_script output"
+	grep -q "cache miss" "$g/job-101.log" || err "job 101: expected a cache miss: $(cat "$g/job-101.log")"
+	grep -q "^built$" "$g/job-101.log" || err "job 101: not built"
+	[ "$(cat "$g/uploads/job-101" 2>&1)" = "HELLO FROM THE REPOSITORY" ] || err "artifact: '$(cat "$g/uploads/job-101" 2>&1)'"
+	# A failing script fails the job with the build-failure code; the
+	# cache volume is there for the next job; the on_failure stages run.
+	gitlab_job 102 'export FAIL=1'
+	[ "$job_rc" = 41 ] || err "job 102: exit $job_rc, expected BUILD_FAILURE_EXIT_CODE 41: $(cat "$g/job-102.log")"
+	grep -q "cache hit" "$g/job-102.log" || err "job 102: the cache volume was not kept: $(cat "$g/job-102.log")"
+	grep -q "failing on purpose" "$g/job-102.log" || err "job 102: the script's stderr is missing"
+	[ "$(cat "$g/uploads/failed-102" 2>&1)" = failed ] || err "job 102: upload_artifacts_on_failure did not run"
+	# osrun itself failing is a system failure.
+	OSRUN_SNAPSHOT_VAR=nosuch gitlab_job 103 ''
+	[ "$job_rc" = 91 ] || err "job 103: exit $job_rc, expected prepare to fail: $(cat "$g/job-103.log")"
+	grep -q "snapshot 'nosuch': not found" "$g/job-103.log" || err "job 103: $(cat "$g/job-103.log")"
+	o session list
+	grep -q "^ci-" "$T/out" && err "sessions left: $(cat "$T/out")"
+	kill "$(cat "$g/git.pid")" "$upid" 2>/dev/null
+	wait "$upid" 2>/dev/null
+	o snapshot rm --cache-volumes ci-7
+	expect_rc 0
+}
+
+ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
+t_gitlab_driver"
