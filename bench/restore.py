@@ -124,10 +124,20 @@ def agent_run(g, cmd):
         time.sleep(0.005)
 
 
+keep = []
+
+
 def qemu(mem, disk, d, extra, share=None):
+    # osrun's netdev (runner/lib/smb.c): the guest's 10.0.2.4:445 forwarded
+    # to a socket pair. Nothing serves it here, but a saved state restores
+    # only into the same netdev (slirp saves its guestfwd entries).
+    fds = ()
+    net = "user,id=net0"
     if share:
-        os.makedirs(share, exist_ok=True)
-    net = f"user,id=net0,smb={share}" if share else "user,id=net0"
+        ours, theirs = socket.socketpair()
+        keep.extend([ours, theirs])
+        fds = (theirs.fileno(),)
+        net += f",guestfwd=tcp:10.0.2.4:445-unix:fd={theirs.fileno()}"
     args = ["qemu-system-x86_64", "-nodefaults", "-no-user-config", "-display", "none", "-machine", "q35",
             "-accel", "tcg", "-smp", "1", "-m", str(mem), "-kernel", f"{GUEST}/vmlinuz", "-initrd",
             f"{GUEST}/initrd.img", "-append", "console=ttyS0 quiet", "-serial", "null",
@@ -138,7 +148,7 @@ def qemu(mem, disk, d, extra, share=None):
             "-netdev", net, "-device", "virtio-net-pci,netdev=net0",
             "-drive", f"file={disk},if=none,id=disk0,format=qcow2", "-device", "virtio-blk-pci,drive=disk0", *extra]
     p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                         env=dict(env, TMPDIR=d))
+                         env=dict(env, TMPDIR=d), pass_fds=fds)
     procs.append(p)
     return p
 

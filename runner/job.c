@@ -246,8 +246,14 @@ int job_run_guest_helper(struct job *j, const struct qga_exec *x, usec_t timeout
 	int r = qga_exec(vm_qga(j->vm), &xc, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
 		return job_fail(j, r, &err, what, e);
+	return job_wait_guest_helper(j, pid, timeout, what, e);
+}
+
+int job_wait_guest_helper(struct job *j, int64_t pid, usec_t timeout, const char *what, struct error *e)
+{
 	struct qga_exec_status st;
-	if ((r = job_wait_guest_process(j, pid, timeout, &st, e)) < 0)
+	int r = job_wait_guest_process(j, pid, timeout, &st, e);
+	if (r < 0)
 		return r;
 	if (!st.signal && st.exitcode == 0) {
 		qga_exec_status_release(&st);

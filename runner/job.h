@@ -52,6 +52,8 @@ char *job_helper_lines(const struct qga_exec_status *st);
 /* Runs a guest helper to its end (its output captured): 0 when it exited
  * 0, else -EIO with what failed and the helper's stderr. */
 int job_run_guest_helper(struct job *j, const struct qga_exec *x, usec_t timeout, const char *what, struct error *e);
+/* The second half of that, for a helper started already (pid). */
+int job_wait_guest_helper(struct job *j, int64_t pid, usec_t timeout, const char *what, struct error *e);
 
 /* Drops the run's share in the guest, saves state into n, quits QEMU and
  * commits n with meta. */

@@ -160,25 +160,7 @@ static int share_prepare_start(struct warm *w, char **env, int64_t *ret_pid, str
 
 static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 {
-	if (pid < 0)
-		return 0;
-	struct qga_exec_status st;
-	int r = job_wait_guest_process(&w->j, pid, 60 * USEC_PER_SEC, &st, e);
-	if (r < 0)
-		return r;
-	if (!st.signal && st.exitcode == 0) {
-		qga_exec_status_release(&st);
-		return 0;
-	}
-	_cleanup_free_ char *said = job_helper_lines(&st);
-	if (st.signal)
-		r = error_set(e, -EIO, "%sthe guest's share helper was killed by signal %d", said ? said : "",
-			      st.signal);
-	else
-		r = error_set(e, -EIO, "%sthe guest could not open the run's share (helper exit status %d)",
-			      said ? said : "", st.exitcode);
-	qga_exec_status_release(&st);
-	return r;
+	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, 60 * USEC_PER_SEC, "opening the run's share", e);
 }
 
 /* The command's end as the agent tells it: 1 when it has exited (*ret
@@ -196,6 +178,12 @@ static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struc
 		qga_exec_status_release(&st);
 		return 0;
 	}
+	/* A guest that pumps stdout (osrun-exec) writes its last bytes just
+	 * after the command's end, then makes stdout.done. A child the command
+	 * left behind may hold the pump's pipe: not waited for past 2 s. */
+	if (share_has(w->sh, "stdout.pump") &&
+	    share_wait_for(w->sh, "stdout.done", 2 * USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO) == -ETIMEDOUT)
+		log_debug("the guest's stdout pump did not finish within 2 s (a child holds stdout?)");
 	r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO);
 	if (r < 0)
 		log_warn("reading the guest's output: %s", strerror(-r));

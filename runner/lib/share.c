@@ -2,6 +2,7 @@
 #include "share.h"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -195,11 +196,14 @@ int share_reset(struct share *s)
 		if (truncate(p, 0) < 0)
 			return -errno;
 	}
-	_cleanup_free_ char *end = path_join(s->dir, "stdin.end");
-	if (!end)
-		return -ENOMEM;
-	if (unlink(end) < 0 && errno != ENOENT)
-		return -errno;
+	static const char *const markers[] = {"stdin.end", "stdout.pump", "stdout.done"};
+	for (size_t i = 0; i < ELEMENTSOF(markers); i++) {
+		_cleanup_free_ char *p = path_join(s->dir, markers[i]);
+		if (!p)
+			return -ENOMEM;
+		if (unlink(p) < 0 && errno != ENOENT)
+			return -errno;
+	}
 	for (int i = 0; i < N_STREAMS; i++) {
 		s->pos[i] = 0;
 		s->host_gone[i] = false;
@@ -209,5 +213,29 @@ int share_reset(struct share *s)
 	char buf[4096];
 	while (read(s->ino, buf, sizeof buf) > 0)
 		;
+	return 0;
+}
+
+bool share_has(const struct share *s, const char *name)
+{
+	_cleanup_free_ char *p = path_join(s->dir, name);
+	struct stat st;
+	return p && lstat(p, &st) == 0;
+}
+
+int share_wait_for(struct share *s, const char *name, usec_t timeout, int out_fd, int err_fd)
+{
+	usec_t deadline = deadline_after(timeout);
+	while (!share_has(s, name)) {
+		if (now_usec() >= deadline)
+			return -ETIMEDOUT;
+		struct pollfd pf[2] = {{.fd = s->ino, .events = POLLIN}, {.fd = cancel_fd_get(), .events = POLLIN}};
+		if (poll(pf, 2, deadline_to_poll_ms(deadline)) < 0 && errno != EINTR)
+			return -errno;
+		if (pf[1].revents)
+			return -ECANCELED;
+		if (pf[0].revents)
+			share_pump(s, out_fd, err_fd, NULL);
+	}
 	return 0;
 }

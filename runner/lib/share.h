@@ -36,3 +36,9 @@ int share_drain(struct share *s, int out_fd, int err_fd);
 /* Empties stdin, stdout and stderr for the next command in the same guest
  * (a session's), forgetting what was read of them. */
 int share_reset(struct share *s);
+/* Whether the guest made the file name in the share (markers such as
+ * stdout.pump and stdout.done). */
+bool share_has(const struct share *s, const char *name);
+/* Waits until the guest makes name, copying output meanwhile: 0,
+ * -ETIMEDOUT, -ECANCELED (a signal). */
+int share_wait_for(struct share *s, const char *name, usec_t timeout, int out_fd, int err_fd);

@@ -215,6 +215,19 @@ t_stdin_piped() {
 	[ "$(tr -d ' ' <"$T/out")" = 2 ] || err "piped stdin: '$(cat "$T/out")'"
 }
 
+# A child left behind with the command's stdout (a daemon, `cmd &`) holds
+# the guest's stdout pump open: the run still ends, with the command's
+# status and all it wrote before its end.
+t_child_holds_stdout() {
+	t0=$(now)
+	o 'echo before; sleep 60 & echo after; exit 5'
+	took=$(elapsed "$t0")
+	expect_rc 5
+	expect_out "before
+after"
+	awk -v t="$took" 'BEGIN { exit !(t < 15) }' || err "took $took s"
+}
+
 # Block-buffered output (1 MiB writes of random bytes, 20 MB of zeros from
 # a pipe) arrives byte-exact through osrun's SMB server.
 t_block_output_exact() {
@@ -740,7 +753,7 @@ t_pool_keeper_killed() {
 }
 
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
-t_binary_output_exact t_block_output_exact t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends
+t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
