@@ -46,9 +46,8 @@ static int opt_apply(const struct opt *o, const char *arg, struct error *e)
 	case OPT_ENV:
 		if (!strchr(arg, '=') || arg[0] == '=')
 			return error_set(e, -EINVAL, "--%s '%s': %s", o->name, arg, expect);
-		if (!(*(char ***)o->dest = strv_append(*(char ***)o->dest, arg)))
-			return error_errno(e, -ENOMEM, "--%s", o->name);
-		return 0;
+		/* A checked NAME=VALUE is a list entry. */
+		__attribute__((fallthrough));
 	case OPT_LIST:
 		if (!(*(char ***)o->dest = strv_append(*(char ***)o->dest, arg)))
 			return error_errno(e, -ENOMEM, "--%s", o->name);
