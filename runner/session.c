@@ -12,31 +12,42 @@
 
 char *session_store_root(const char *cache) { return cache ? strdup(cache) : store_default_root(); }
 
-/* Removes what killed keepers left: a NAME.json nobody holds. */
-void session_sweep(const char *root)
+/* The names of the sessions that have a NAME.json, alive or not. */
+static char **session_names(const char *root)
 {
 	_cleanup_free_ char *dir = store_session_file(root, "", "");
 	DIR *d = dir ? opendir(dir) : NULL;
+	char **names = calloc(1, sizeof(char *));
 	struct dirent *ent;
-	while (d && (ent = readdir(d))) {
+	while (d && names && (ent = readdir(d))) {
 		size_t n = strlen(ent->d_name);
 		if (n <= 5 || strcmp(ent->d_name + n - 5, ".json"))
 			continue;
-		_cleanup_free_ char *name = strndup(ent->d_name, n - 5), *json = path_join(dir, ent->d_name);
+		_cleanup_free_ char *name = strndup(ent->d_name, n - 5);
+		names = name ? strv_append(names, name) : (strv_free(names), NULL);
+	}
+	if (d)
+		closedir(d);
+	return names;
+}
+
+/* Removes what killed keepers left: a NAME.json nobody holds. */
+void session_sweep(const char *root)
+{
+	_cleanup_strv_free_ char **names = session_names(root);
+	for (char **name = names; name && *name; name++) {
+		_cleanup_free_ char *json = store_session_file(root, *name, ".json");
 		_cleanup_close_ int fd = json ? open(json, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
 		struct stat st;
-		if (!name || fd < 0 || fstat(fd, &st) < 0 || time(NULL) - st.st_mtime < 2 ||
-		    flock(fd, LOCK_EX | LOCK_NB) < 0)
+		if (fd < 0 || fstat(fd, &st) < 0 || time(NULL) - st.st_mtime < 2 || flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;
 		const char *suffixes[] = {".sock", ".busy", ".log", ".json"};
 		for (size_t i = 0; i < ELEMENTSOF(suffixes); i++) {
-			_cleanup_free_ char *f = store_session_file(root, name, suffixes[i]);
+			_cleanup_free_ char *f = store_session_file(root, *name, suffixes[i]);
 			if (f)
 				unlink(f);
 		}
 	}
-	if (d)
-		closedir(d);
 }
 
 bool session_alive(const char *root, const char *name)
@@ -76,18 +87,13 @@ int session_request(const char *cache, const char *name, struct run_plan *p, int
 int session_list(const char *cache, json_object **ret, struct error *e)
 {
 	_cleanup_free_ char *root = session_store_root(cache);
-	_cleanup_free_ char *dir = root ? store_session_file(root, "", "") : NULL;
-	if (!dir)
+	_cleanup_strv_free_ char **names = root ? session_names(root) : NULL;
+	if (!names)
 		return error_errno(e, -ENOMEM, "session");
 	json_object *arr = json_object_new_array();
-	DIR *d = opendir(dir);
-	struct dirent *ent;
-	while (d && (ent = readdir(d))) {
-		size_t n = strlen(ent->d_name);
-		_cleanup_free_ char *name = n > 5 && !strcmp(ent->d_name + n - 5, ".json") ? strndup(ent->d_name, n - 5)
-											   : NULL,
-				    *path = name ? path_join(dir, ent->d_name) : NULL, *text = NULL;
-		if (!path || !session_alive(root, name) || read_full_file(path, &text, NULL) < 0)
+	for (char **name = names; *name; name++) {
+		_cleanup_free_ char *path = store_session_file(root, *name, ".json"), *text = NULL;
+		if (!path || !session_alive(root, *name) || read_full_file(path, &text, NULL) < 0)
 			continue;
 		json_object *o = json_tokener_parse(text);
 		if (o && json_object_is_type(o, json_type_object))
@@ -95,8 +101,6 @@ int session_list(const char *cache, json_object **ret, struct error *e)
 		else
 			json_object_put(o);
 	}
-	if (d)
-		closedir(d);
 	*ret = arr;
 	return 0;
 }
