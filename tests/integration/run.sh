@@ -292,6 +292,21 @@ t_stdin_never_ends() {
 	expect_err_has "timed out after 3.0 s"
 }
 
+# A command exec'd in place of the guest's helper inherits the helper's
+# children; busybox tar waits for all of them at its end, so the stdin
+# follower and the stdout pump must not be among them (a pipe into
+# `tar -x` hung until the timeout, with 10 files or 10,000).
+t_stdin_into_exec_tar() {
+	mkdir -p "$T/tree/d" && echo one >"$T/tree/a" && echo two >"$T/tree/d/b"
+	tar -C "$T" -cf - tree | "$OSRUN" -t 60 'tar -x -C /tmp' >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	tar -C "$T" -cf - tree | "$OSRUN" -t 60 'mkdir -p /x && tar -x -C /x && cat /x/tree/d/b' >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	[ "$(cat "$T/out")" = two ] || err "the tree piped in: '$(cat "$T/out")'"
+}
+
 # No TCP port listens for the guest's SMB server, neither smbd's nor
 # QEMU's, while a command runs; the smbd serving it is osrun's, configured
 # in the run directory.
@@ -753,7 +768,7 @@ t_pool_keeper_killed() {
 }
 
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
-t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends
+t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends t_stdin_into_exec_tar
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
