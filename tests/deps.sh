@@ -6,7 +6,7 @@
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev wimtools xorriso libxml2-utils mtools
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
-novnc websockify python3
+novnc websockify python3 nodejs npm
 buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do
@@ -15,3 +15,7 @@ done
 # The test guest's kernel comes from apt's lists, so they must be fresh.
 apt-get update -qq
 [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
+# The PowerShell syntax check's grammar (tests/windows/ps-parse), pinned by
+# its package-lock.json; --ignore-scripts: the WebAssembly grammar needs no
+# native build.
+npm ci --prefix "$(dirname "$0")/windows/ps-parse" --ignore-scripts --no-audit --no-fund --loglevel=error

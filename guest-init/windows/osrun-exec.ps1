@@ -7,7 +7,7 @@ $share = $env:OSRUN_SHARE
 $wd = if ($env:OSRUN_WORKDIR) { $env:OSRUN_WORKDIR } else { 'C:\' }
 $cmd = $env:OSRUN_CMD
 $volumes = $env:OSRUN_VOLUMES
-Remove-Item Env:OSRUN_CMD, Env:OSRUN_SHARE, Env:OSRUN_WORKDIR, Env:OSRUN_RUN_ID, Env:OSRUN_VOLUMES -ErrorAction SilentlyContinue
+Remove-Item 'Env:OSRUN_CMD', 'Env:OSRUN_SHARE', 'Env:OSRUN_WORKDIR', 'Env:OSRUN_RUN_ID', 'Env:OSRUN_VOLUMES' -ErrorAction SilentlyContinue
 # Volumes ("SHARE ro|rw PATH" lines): "X:" becomes a drive letter of this
 # logon session, which the command inherits; any other path a directory
 # symbolic link to the UNC path (local-to-remote links are evaluated by

@@ -159,6 +159,17 @@ o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --size 2
 check "a disk too small" '[ $rc = 125 ] && has_err "--size .2.: expected GiB"'
 o image frobnicate
 check "unknown image subcommand" '[ $rc = 125 ] && has_err "unknown subcommand .frobnicate."'
+# --- PowerShell syntax (tree-sitter-powershell, installed by make deps) ---
+ps=$(dirname "$0")/ps-parse
+top=$(dirname "$0")/../..
+if [ -d "$ps/node_modules/web-tree-sitter" ]; then
+	check "every guest PowerShell script parses" 'node "$ps/check.cjs" "$top"/guest-init/windows/*.ps1 >"$T/ps" 2>&1 || { cat "$T/ps"; false; }'
+	printf 'if ($x {\n\t"never closed"\n' >"$T/bad.ps1"
+	check "the syntax check names a broken script's line" 'node "$ps/check.cjs" "$T/bad.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && grep -q "bad.ps1:1:" "$T/ps"'
+else
+	check "PowerShell parser installed ($ps/node_modules: run make deps)" false
+fi
+
 check "no wrong input started QEMU" no_qemu
 check "no wrong input left a snapshot or run directory" '[ -z "$(ls -A "$OSRUN_CACHE/snapshots")" ] && [ -z "$(ls -A "$TMPDIR")" ]'
 
