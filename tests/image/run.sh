@@ -32,6 +32,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
+nl="
+"
 pass=0 fail=0
 check() { if eval "$2"; then pass=$((pass + 1)); echo "ok - $1"; else fail=$((fail + 1)); echo "not ok - $1"; fi; }
 
@@ -97,6 +99,17 @@ docker_tests() {
 	out=$(urun $img 'echo as-user; exit 5' 2>"$T/u.err") || rc=$?
 	check "--user 4321:4321 runs" '[ "$out" = as-user ] && [ "$rc" = 5 ] || { cat "$T/u.err"; false; }'
 	check "--user: the store's files are the user's" '[ "$(find "$U" -printf "%u\n" | sort -u)" = 4321 ]'
+	# A CI job's folders as that user: a bind mount holds its sources and
+	# takes its artifacts; a session lives inside one container.
+	W="$T/vol/work"
+	mkdir -p "$W/src" "$W/out" && echo src >"$W/src/s.txt" && chown -R 4321:4321 "$W"
+	out=$(urun -v "$W:/work" $img --volume /work/src:/v:ro --copy-in /work/src:/in --copy-out /art:/work/out \
+		--cache-volume deps:/deps 'cat /v/s.txt /in/s.txt; mkdir /art; echo a >/art/a; echo d >/deps/d' 2>"$T/u.err")
+	check "--user: --volume, --copy-in/out, --cache-volume" \
+		'[ "$out" = "src${nl}src" ] && [ "$(cat "$W/out/art/a")" = a ] && [ "$(stat -c %u "$W/out/art/a")" = 4321 ] || { echo "# $out"; cat "$T/u.err"; false; }'
+	out=$(urun --entrypoint sh $img -c 'osrun session start --name s >/dev/null && osrun session exec s "echo 1 >/root/f" &&
+		osrun session exec s "cat /root/f" && osrun session stop s' 2>"$T/u.err")
+	check "--user: a session, start/exec/exec/stop" '[ "$out" = 1 ] || { cat "$T/u.err"; false; }'
 	size=$($DK image inspect -f '{{.Size}}' $img)
 	echo "# image size: $((size / 1000000)) MB (without noVNC)"
 }

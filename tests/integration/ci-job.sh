@@ -359,5 +359,42 @@ t_gitlab_driver() {
 	expect_rc 0
 }
 
+# The CI-job features as `docker run --user UID:GID` runs them (no passwd
+# entry, the store the user's own) while two busy loops hold both cores.
+t_ci_job_as_user_busy() {
+	chmod o+x "$T"
+	user_store 4321 "$T/u"
+	mkdir -p "$T/u/src/d" "$T/u/vol" "$T/u/out"
+	echo source >"$T/u/src/d/s.txt" && echo shared >"$T/u/vol/v.txt"
+	chown -R 4321:4321 "$T/u"
+	(while :; do :; done) & b1=$!
+	(while :; do :; done) & b2=$!
+	as_user 4321 "$T/u" --volume "$T/u/vol:/v" --cache-volume deps:/deps --copy-in "$T/u/src:/src" \
+		--copy-out "/art:$T/u/out" 'cat /v/v.txt /src/d/s.txt; mkdir /art; echo built >/art/a; echo dl >/deps/d; echo w >/v/w'
+	expect_rc 0
+	expect_out "$(printf 'shared\nsource')"
+	[ "$(cat "$T/u/out/art/a" 2>&1)" = built ] || err "copy-out as the user: $(ls -lR "$T/u/out" 2>&1)"
+	[ "$(stat -c %u "$T/u/vol/w" "$T/u/out/art/a" | sort -u)" = 4321 ] || err "host files not the user's: $(stat -c '%n %u' "$T/u/vol/w" "$T/u/out/art/a")"
+	as_user 4321 "$T/u" --cache-volume deps:/deps 'cat /deps/d'
+	expect_out dl
+	# The session's keeper keeps its run directory until stop.
+	su() { setpriv --reuid 4321 --regid 4321 --clear-groups env HOME=/nonexistent OSRUN_CACHE="$T/u/cache" \
+		TMPDIR="$T/u/tmp" "$OSRUN" session "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
+	su start --name us
+	expect_out us
+	su exec us 'echo one >/root/f; exit 4'
+	expect_rc 4
+	su exec us 'cat /root/f'
+	expect_out one
+	su stop us
+	expect_rc 0
+	kill $b1 $b2; wait $b1 $b2 2>/dev/null
+	[ -z "$(ls -A "$T/u/tmp")" ] || err "run directories left after stop: $(ls -A "$T/u/tmp")"
+	[ -z "$(ls -A "$T/u/cache/sessions" 2>/dev/null)" ] || err "session files left: $(ls -A "$T/u/cache/sessions")"
+	# (A keeper that ended is init's to reap: a zombie is not a process left.)
+	ps -o stat= -u 4321 | grep -qv '^Z' && err "processes of uid 4321 left: $(ps -o pid,ppid,stat,args -u 4321)"
+	rm -rf "$T/u"
+}
+
 ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
-t_gitlab_driver"
+t_gitlab_driver t_ci_job_as_user_busy"
