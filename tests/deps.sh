@@ -6,12 +6,16 @@
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev wimtools xorriso libxml2-utils mtools
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
-novnc websockify python3 nodejs npm
+novnc websockify python3
 buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"
 done
+# Node.js for the PowerShell syntax check: Debian's nodejs and npm, unless a
+# Node.js with npm is installed already (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package).
+command -v npm >/dev/null || missing="$missing nodejs npm"
 # The test guest's kernel comes from apt's lists, so they must be fresh.
 apt-get update -qq
 [ -z "$missing" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing
