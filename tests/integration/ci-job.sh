@@ -386,15 +386,13 @@ t_ci_job_as_user_busy() {
 	as_user 4321 "$T/u" --cache-volume deps:/deps 'cat /deps/d'
 	expect_out dl
 	# The session's keeper keeps its run directory until stop.
-	user_session() { setpriv --reuid 4321 --regid 4321 --clear-groups env HOME=/nonexistent OSRUN_CACHE="$T/u/cache" \
-		TMPDIR="$T/u/tmp" "$OSRUN" session "$@" >"$T/out" 2>"$T/err" </dev/null; rc=$?; }
-	user_session start --name us
+	user_osrun 4321 "$T/u" session start --name us
 	expect_out us
-	user_session exec us 'echo one >/root/f; exit 4'
+	user_osrun 4321 "$T/u" session exec us 'echo one >/root/f; exit 4'
 	expect_rc 4
-	user_session exec us 'cat /root/f'
+	user_osrun 4321 "$T/u" session exec us 'cat /root/f'
 	expect_out one
-	user_session stop us
+	user_osrun 4321 "$T/u" session stop us
 	expect_rc 0
 	kill $b1 $b2; wait $b1 $b2 2>/dev/null
 	[ -z "$(ls -A "$T/u/tmp")" ] || err "run directories left after stop: $(ls -A "$T/u/tmp")"

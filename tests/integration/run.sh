@@ -481,11 +481,14 @@ user_store() {
 	cp -a --sparse=always "$OSRUN_CACHE" "$2/cache"
 	chown -R "$1:$1" "$2"
 }
-as_user() { # as_user UID DIR ARGS...: osrun as UID with its store and TMPDIR in DIR
+user_osrun() { # user_osrun UID DIR ARGS...: osrun as UID with its store and TMPDIR in DIR
 	u=$1 d=$2; shift 2
 	setpriv --reuid "$u" --regid "$u" --clear-groups env HOME=/nonexistent OSRUN_CACHE="$d/cache" TMPDIR="$d/tmp" \
 		"$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null
 	rc=$?
+}
+as_user() { # the same, and no run directory may be left after it
+	user_osrun "$@"
 	[ -z "$(ls -A "$d/tmp")" ] || err "run directories left: $(ls -A "$d/tmp")"
 }
 t_user_without_passwd_entry() {
