@@ -66,7 +66,7 @@ int build_image_id(const struct build *b, char **ret, struct error *e)
 
 /* The stage plan: build media, anonymous RAM, a reboot ends QEMU. */
 static struct vm_plan stage_plan(const struct build *b, const struct stage *st, const char *disk, const char *share,
-				 const char *console)
+				 const char *console, const char *vnc)
 {
 	return (struct vm_plan){
 		.machine = b->machine,
@@ -82,7 +82,7 @@ static struct vm_plan stage_plan(const struct build *b, const struct stage *st, 
 		.cdroms = st->install_media ? b->install_media : b->media,
 		.boot_cdrom = st->install_media,
 		.reboot_exits = true,
-		.vnc = b->vnc,
+		.vnc = b->vnc ? vnc : NULL,
 	};
 }
 
@@ -121,7 +121,7 @@ int build_print(struct job *j, const struct build *b, FILE *out, struct error *e
 				    *disk = dir ? path_join(dir, "disk.qcow2") : NULL, *share = NULL;
 		if (!disk || asprintf(&share, "RUNDIR/stage-%s", st->name) < 0)
 			return error_errno(e, -ENOMEM, "build");
-		struct vm_plan plan = stage_plan(b, st, disk, share, NULL);
+		struct vm_plan plan = stage_plan(b, st, disk, share, NULL, "RUNDIR/vnc.sock");
 		_cleanup_strv_free_ char **argv = NULL;
 		if ((r = profile_argv(&plan, 3, 4, 5, &argv)) < 0)
 			return error_errno(e, r, "stage %s: QEMU command line", st->name);
@@ -167,7 +167,7 @@ struct stage_run {
 	const struct stage *st;
 	size_t idx;
 	const char *status_path;
-	char *console;
+	char *console, *vnc;
 	char *last; /* the guest's last status line */
 	usec_t started, deadline;
 };
@@ -209,7 +209,7 @@ static int stage_boot(struct job *j, struct stage_run *s, const char *disk, cons
 {
 	const struct stage *st = s->st;
 	for (unsigned boot = 1;; boot++) {
-		struct vm_plan plan = stage_plan(s->b, st, disk, share, s->console);
+		struct vm_plan plan = stage_plan(s->b, st, disk, share, s->console, s->vnc);
 		int r;
 		if ((r = job_start_vm(j, &plan, e)) < 0 ||
 		    (s->b->vnc && (r = job_start_debug(j, &plan, NULL, e)) < 0) || (r = boot_follow(j, s, e)) < 0)
@@ -274,10 +274,14 @@ static int stage_run(struct job *j, const struct build *b, size_t idx, const cha
 			      .status_path = status,
 			      .started = now_usec(),
 			      .deadline = deadline_after(st->timeout)};
-	if (asprintf(&s.console, "%s/console-%s.log", j->rundir->path, st->name) < 0)
+	if (asprintf(&s.console, "%s/console-%s.log", j->rundir->path, st->name) < 0 ||
+	    !(s.vnc = path_join(j->rundir->path, "vnc.sock"))) {
+		free(s.console);
 		return error_errno(e, -ENOMEM, "stage %s", st->name);
+	}
 	r = stage_boot(j, &s, disk, share, e);
 	free(s.console);
+	free(s.vnc);
 	free(s.last);
 	if (r < 0)
 		return r;

@@ -61,7 +61,7 @@ static void image_help(void)
 	       "      --force              replace snapshot NAME when built from other inputs\n"
 	       "      --dry-run            check the inputs, write the setup medium, print\n"
 	       "                           every stage's QEMU command line; start nothing\n"
-	       "      --vnc                show each stage's screen on VNC (loopback)\n"
+	       "      --vnc                show each stage's screen on VNC (a UNIX socket, path printed)\n"
 	       "      --cache DIR          the store\n"
 	       "  -v, --verbose            say what happens\n"
 	       "  -h, --help               this text\n",

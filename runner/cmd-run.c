@@ -31,9 +31,13 @@ static void run_help(void)
 	       "  -w, --workdir DIR        run COMMAND in DIR in the guest\n"
 	       "  -p, --pause              keep the VM after COMMAND until Enter\n"
 	       "      --no-stdin           do not pass osrun's stdin to COMMAND\n"
+	       "      --network POLICY     none (default): the guest reaches osrun's shares\n"
+	       "                           only; internet: also outbound connections, and the\n"
+	       "                           host's 127.0.0.1 at 10.0.2.2 (for trusted code)\n"
 	       "      --monitor            QEMU's human monitor on a UNIX socket in the run\n"
 	       "                           directory (its path is printed); with -p to use it\n"
-	       "      --vnc                the VM's screen over VNC on 127.0.0.1 (port printed)\n"
+	       "      --vnc                the VM's screen over VNC on a UNIX socket in the run\n"
+	       "                           directory (its path is printed)\n"
 	       "      --novnc ADDR:PORT    also serve it as a noVNC web page on ADDR:PORT\n"
 	       "                           (in a container: --novnc 0.0.0.0:6080 -p)\n"
 	       "      --volume HOST_DIR:GUEST_PATH[:ro]  share HOST_DIR with COMMAND at\n"
@@ -51,8 +55,8 @@ static void run_help(void)
 	       "      --version            osrun's version\n"
 	       "\n"
 	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
-	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, volumes and copies\n"
-	       "always restore anew.\n"
+	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, --network internet,\n"
+	       "volumes and copies always restore anew.\n"
 	       "\n"
 	       "stdin is passed to COMMAND when it is a file or a pipe, not when it is a\n"
 	       "terminal. A pipe is streamed while COMMAND runs (Windows guests: read to\n"
@@ -119,6 +123,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 {
 	struct common_opts c = {0};
 	_cleanup_(run_lists_release) struct run_lists l = {0};
+	const char *network = NULL;
 	const struct opt table[] = {
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"new-snapshot", 'n', OPT_STRING, &p->new_snapshot, 0, 0, NULL},
@@ -131,6 +136,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"monitor", 0, OPT_FLAG, &p->monitor, 0, 0, NULL},
 		{"vnc", 0, OPT_FLAG, &p->vnc, 0, 0, NULL},
 		{"novnc", 0, OPT_STRING, &p->novnc, 0, 0, NULL},
+		{"network", 0, OPT_STRING, &network, 0, 0, NULL},
 		{"memory", 0, OPT_UINT, &p->memory_mib, 64, 1u << 20, "expected MiB, 64 or more"},
 		{"agent-timeout", 0, OPT_SECONDS, &p->agent_timeout, 0, 0, NULL},
 		{"volume", 0, OPT_LIST, &l.volumes, 0, 0, NULL},
@@ -147,7 +153,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		return r;
 	p->cache = c.cache;
 	p->verbose = c.verbose;
-	if (p->novnc && (r = check_novnc(p->novnc, e)) < 0)
+	if ((p->novnc && (r = check_novnc(p->novnc, e)) < 0) || (r = options_network(network, &p->internet, e)) < 0)
 		return r;
 	p->vnc = p->vnc || p->novnc;
 	if ((r = command_join(argc, argv, first, &p->command, e)) < 0 ||

@@ -32,6 +32,7 @@ static void session_help(void)
 {
 	printf("Usage: osrun session start [-s SNAPSHOT] [--name NAME] [--volume ...] [--cache-volume ...]\n"
 	       "                           [--idle-timeout SECONDS] [--max-lifetime SECONDS]\n"
+	       "                           [--network none|internet]\n"
 	       "       osrun session exec NAME [-e K=V] [-w DIR] [-t SECONDS] [--no-stdin] COMMAND...\n"
 	       "       osrun session cp NAME SRC DST      (one of them guest:PATH)\n"
 	       "       osrun session stop NAME [-n NEW_SNAPSHOT]\n"
@@ -51,6 +52,7 @@ static void session_help(void)
 	       "1800 s) and after --max-lifetime (default 14400 s); when its keeper is\n"
 	       "killed, its QEMU stops too. Interrupting 'exec' (Ctrl-C) or a command past\n"
 	       "its --timeout stops the whole session: the guest is in no known state.\n"
+	       "--network is as for 'osrun COMMAND' (default none: the shares only).\n"
 	       "\n"
 	       "Options: --cache DIR, -v, -h\n");
 }
@@ -331,6 +333,7 @@ static int session_print(const char *cache, bool json, struct error *e)
 static int parse_start(int argc, char **argv, struct run_plan *p, struct session_opts *o, struct error *e)
 {
 	_cleanup_strv_free_ char **volumes = NULL, **caches = NULL;
+	const char *network = NULL;
 	const struct opt table[] = {
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"name", 0, OPT_STRING, &o->name, 0, 0, NULL},
@@ -339,10 +342,12 @@ static int parse_start(int argc, char **argv, struct run_plan *p, struct session
 		{"idle-timeout", 0, OPT_SECONDS, &o->idle_timeout, 0, 0, NULL},
 		{"max-lifetime", 0, OPT_SECONDS, &o->max_lifetime, 0, 0, NULL},
 		{"agent-timeout", 0, OPT_SECONDS, &p->agent_timeout, 0, 0, NULL},
+		{"network", 0, OPT_STRING, &network, 0, 0, NULL},
 		OPTS_COMMON(&o->c),
 	};
 	int first, r = options_parse(table, session_help, false, argc, argv, &first, e);
-	if (r != 0 || (r = options_no_operands("session start", argc, argv, first, e)) < 0)
+	if (r != 0 || (r = options_no_operands("session start", argc, argv, first, e)) < 0 ||
+	    (r = options_network(network, &p->internet, e)) < 0)
 		return r;
 	p->cache = o->c.cache;
 	p->verbose = o->c.verbose;

@@ -12,7 +12,7 @@
 
 /* The final boot: the run's machine, RAM in the snapshot's file, shared. */
 static struct vm_plan final_plan(const struct build_final *f, const char *kernel, const char *initrd, const char *disk,
-				 const char *memory, const char *share, const char *console)
+				 const char *memory, const char *share, const char *console, const char *vnc)
 {
 	return (struct vm_plan){
 		.machine = f->machine,
@@ -24,7 +24,7 @@ static struct vm_plan final_plan(const struct build_final *f, const char *kernel
 		.memory_shared = true,
 		.share = share,
 		.serial_log = console,
-		.vnc = f->vnc,
+		.vnc = f->vnc ? vnc : NULL,
 	};
 }
 
@@ -41,7 +41,7 @@ int build_print_final(struct job *j, const struct build *b, const struct build_f
 			    *initrd = store_image_path(j->store, image, "initrd.img");
 	if (!disk || !memory || !kernel || !initrd)
 		return error_errno(e, -ENOMEM, "build");
-	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, "RUNDIR/share", NULL);
+	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, "RUNDIR/share", NULL, "RUNDIR/vnc.sock");
 	_cleanup_strv_free_ char **argv = NULL;
 	if ((r = profile_argv(&plan, 3, 4, 5, &argv)) < 0)
 		return error_errno(e, r, "QEMU command line");
@@ -104,9 +104,10 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 			    *disk = snapshot_new_path(n, "disk.qcow2"), *memory = snapshot_new_path(n, "memory"),
 			    *share = path_join(j->rundir->path, "share"),
 			    *console = path_join(j->rundir->path, "console.log"),
+			    *vnc = path_join(j->rundir->path, "vnc.sock"),
 			    *kernel = store_image_path(j->store, image, "vmlinuz"),
 			    *initrd = store_image_path(j->store, image, "initrd.img");
-	if (!base || !disk || !memory || !share || !console || !kernel || !initrd)
+	if (!base || !disk || !memory || !share || !console || !vnc || !kernel || !initrd)
 		return error_errno(e, -ENOMEM, "paths");
 	int r = job_make_overlay(base, disk, e);
 	if (r < 0)
@@ -116,7 +117,7 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 	_cleanup_(share_freep) struct share *sh = NULL;
 	if ((r = share_new(share, &sh)) < 0)
 		return error_errno(e, r, "share %s", share);
-	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, share, console);
+	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, share, console, vnc);
 	log_info("booting the built image to save '%s' (%u MiB, %s)", n->name, f->machine.memory_mib,
 		 accel_to_string(f->machine.accel));
 	usec_t t0 = now_usec();

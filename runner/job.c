@@ -122,14 +122,14 @@ int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
 
 #define NOVNC_WEB "/usr/share/novnc"
 
-static int start_novnc(struct job *j, const char *listen, const char *vnc_port, struct error *e)
+static int start_novnc(struct job *j, const char *listen, const char *vnc, struct error *e)
 {
 	_cleanup_free_ char *target = NULL, *log = path_join(j->rundir->path, "novnc.log");
-	if (!log || asprintf(&target, "127.0.0.1:%s", vnc_port) < 0)
+	if (!log || asprintf(&target, "--unix-target=%s", vnc) < 0)
 		return error_errno(e, -ENOMEM, "noVNC");
 	if (!file_exists(NOVNC_WEB "/vnc.html"))
 		return error_set(e, -ENOENT, "--novnc: %s/vnc.html not found (install the novnc package)", NOVNC_WEB);
-	char *argv[] = {"websockify", "--web", NOVNC_WEB, "--log-file", log, (char *)listen, target, NULL};
+	char *argv[] = {"websockify", "--web", NOVNC_WEB, "--log-file", log, target, (char *)listen, NULL};
 	struct proc_spec spec = {
 		.argv = argv,
 		.stdin_fd = -1,
@@ -151,18 +151,9 @@ int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc
 		log_info("QEMU monitor: %s (e.g. socat - UNIX-CONNECT:%s)", plan->monitor, plan->monitor);
 	if (!plan->vnc)
 		return 0;
-	struct remote_error err;
-	json_object *v = NULL, *svc = NULL;
-	int r = qmp_call(vm_qmp(j->vm), "query-vnc", NULL, 10 * USEC_PER_SEC, &v, &err);
-	if (r < 0)
-		return job_fail(j, r, &err, "query-vnc", e);
-	json_object_object_get_ex(v, "service", &svc);
-	_cleanup_free_ char *port = strdup(svc ? json_object_get_string(svc) : "");
-	json_object_put(v);
-	if (!port || !*port)
-		return error_set(e, -EPROTO, "query-vnc: QEMU did not say its VNC port");
-	log_info("VNC: 127.0.0.1:%s (loopback only)", port);
-	return novnc ? start_novnc(j, novnc, port, e) : 0;
+	log_info("VNC: %s (a UNIX socket; e.g. socat TCP-LISTEN:5900,bind=127.0.0.1 UNIX-CONNECT:%s)", plan->vnc,
+		 plan->vnc);
+	return novnc ? start_novnc(j, novnc, plan->vnc, e) : 0;
 }
 
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what, struct error *e)

@@ -36,7 +36,7 @@ int job_make_overlay(const char *backing, const char *overlay, struct error *e);
 
 int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e);
 /* Says where the debug listeners the plan asked for are; with novnc
- * ("ADDR:PORT"), serves noVNC there for QEMU's loopback VNC. */
+ * ("ADDR:PORT"), serves noVNC there for QEMU's VNC socket. */
 int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc, struct error *e);
 /* Waits for the agent. */
 int job_wait_agent(struct job *j, usec_t timeout, const char *what, struct error *e);

@@ -134,6 +134,19 @@ int options_check_snapshot_name(const char *name, struct error *e)
 	return 0;
 }
 
+int options_network(const char *policy, bool *ret_internet, struct error *e)
+{
+	if (!policy || !strcmp(policy, "none")) {
+		*ret_internet = false;
+		return 0;
+	}
+	if (!strcmp(policy, "internet")) {
+		*ret_internet = true;
+		return 0;
+	}
+	return error_set(e, -EINVAL, "--network '%s': expected none or internet", policy);
+}
+
 /* An error line each. */
 static void log_lines(const char *m)
 {

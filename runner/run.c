@@ -255,8 +255,8 @@ static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_
 
 bool run_plan_poolable(const struct run_plan *p)
 {
-	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->n_volumes && !p->n_copy_in &&
-	       !p->n_copy_out;
+	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->internet && !p->n_volumes &&
+	       !p->n_copy_in && !p->n_copy_out;
 }
 
 void warm_release(struct warm *w)
@@ -345,9 +345,10 @@ static int warm_restore(const struct run_plan *p, struct warm *w, struct error *
 			    *share = path_join(j->rundir->path, "share"),
 			    *console = path_join(j->rundir->path, "console.log"),
 			    *monitor = p->monitor ? path_join(j->rundir->path, "monitor.sock") : NULL,
+			    *vnc = p->vnc ? path_join(j->rundir->path, "vnc.sock") : NULL,
 			    *kernel = store_image_path(j->store, w->sn->meta.image, "vmlinuz"),
 			    *initrd = store_image_path(j->store, w->sn->meta.image, "initrd.img");
-	if (!state || !share || !console || (p->monitor && !monitor) || !kernel || !initrd)
+	if (!state || !share || !console || (p->monitor && !monitor) || (p->vnc && !vnc) || !kernel || !initrd)
 		return error_errno(e, -ENOMEM, "paths");
 	int r = share_new(share, &w->sh);
 	if (r < 0)
@@ -370,7 +371,8 @@ static int warm_restore(const struct run_plan *p, struct warm *w, struct error *
 		.incoming = true,
 		.serial_log = console,
 		.monitor = monitor,
-		.vnc = p->vnc,
+		.vnc = vnc,
+		.internet = p->internet,
 	};
 	usec_t t0 = w->qemu_started = now_usec();
 	if ((r = job_start_vm(j, &plan, e)) < 0 || (r = job_start_debug(j, &plan, p->novnc, e)) < 0)

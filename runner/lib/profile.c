@@ -180,11 +180,15 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	r |= add(&v, "-device");
 	r |= add(&v, "virtserialport,bus=vser0.0,chardev=qga0,name=org.qemu.guest_agent.0");
 	r |= add(&v, "-netdev");
-	/* The guest's SMB server is osrun's, on an inherited socket (smb.h). */
+	/* The guest's SMB server is osrun's, on an inherited socket (smb.h).
+	 * restrict=on drops every packet but those to a guestfwd (libslirp's
+	 * tcp_input/udp_input): without it the guest reaches the internet and,
+	 * at 10.0.2.2, everything on the host's 127.0.0.1. */
+	const char *restrict_ = p->internet ? "" : ",restrict=on";
 	if (p->share)
-		r |= add(&v, "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=%d", smb_fd);
+		r |= add(&v, "user,id=net0%s,guestfwd=tcp:10.0.2.4:445-unix:fd=%d", restrict_, smb_fd);
 	else
-		r |= add(&v, "user,id=net0");
+		r |= add(&v, "user,id=net0%s", restrict_);
 	r |= add(&v, "-device");
 	r |= add(&v, "virtio-net-pci,netdev=net0");
 	r |= add(&v, "-drive");
@@ -220,9 +224,14 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	}
 	/* No display device is added for VNC: the saved state must fit the
 	 * machine, so the profile alone decides what the screen is. */
+	/* A UNIX socket, not a loopback port: a guest with internet access
+	 * reaches the host's loopback, and VNC has no password. */
 	if (p->vnc) {
+		_cleanup_free_ char *vnc = opt_escape(p->vnc);
+		if (!vnc)
+			return -ENOMEM;
 		r |= add(&v, "-vnc");
-		r |= add(&v, "127.0.0.1:0,to=99");
+		r |= add(&v, "unix:%s", vnc);
 	}
 	if (p->incoming) {
 		r |= add(&v, "-incoming");

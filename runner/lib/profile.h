@@ -64,7 +64,10 @@ struct vm_plan {
 	bool incoming; /* wait for a saved state instead of booting */
 	const char *serial_log;
 	const char *monitor; /* debug: HMP on this UNIX socket path; NULL: none */
-	bool vnc;	     /* debug: VNC on a free loopback port */
+	const char *vnc;     /* debug: VNC on this UNIX socket path; NULL: none */
+	/* Outbound connections from the guest. Without, the guest reaches
+	 * osrun's shares only (QEMU's restrict=on). */
+	bool internet;
 	/* Build stages only (their state is never saved, so these may differ
 	 * from the machine that runs): */
 	const char *const *cdroms; /* read-only media, in order */

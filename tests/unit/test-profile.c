@@ -50,8 +50,8 @@ int main(void)
 	ok(any_contains(v, "socket,id=qmp0,fd=7") && any_contains(v, "socket,id=qga0,fd=9"),
 	   "QMP and agent on the given descriptors");
 	ok(!has(v, "-vnc") && !any_contains(v, "hmp0"), "no debug listener unless asked");
-	is_str(after(v, "-netdev"), "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
-	       "the guest's SMB port goes to osrun's socket, given by descriptor; no smb=");
+	is_str(after(v, "-netdev"), "user,id=net0,restrict=on,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
+	       "the guest's SMB port goes to osrun's socket, given by descriptor; no smb=; nothing else by default");
 	ok(!any_contains(v, "-tcp:") && !any_contains(v, "0.0.0.0") && !any_contains(v, "127.0.0.1"),
 	   "nothing on a host network address");
 	is_str(after(v, "-accel"), "tcg", "TCG");
@@ -62,13 +62,16 @@ int main(void)
 	p.incoming = false;
 	p.machine.accel = ACCEL_KVM;
 	p.monitor = "/run/x/monitor.sock";
-	p.vnc = true;
+	p.vnc = "/run/x/vnc,1.sock";
+	p.internet = true;
 	v = NULL;
 	is_int(profile_argv(&p, 7, 9, 11, &v), 0, "argv with debug listeners");
 	ok(any_contains(v, "share=on"), "shared RAM when saving");
 	ok(!has(v, "-incoming"), "a boot does not wait for a state");
 	is_str(after(v, "-cpu"), "host", "-cpu host under KVM");
-	is_str(after(v, "-vnc"), "127.0.0.1:0,to=99", "VNC on loopback only");
+	is_str(after(v, "-vnc"), "unix:/run/x/vnc,,1.sock", "VNC on the UNIX socket asked for, no port");
+	is_str(after(v, "-netdev"), "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
+	       "--network internet: no restrict");
 	ok(any_contains(v, "path=/run/x/monitor.sock,server=on"), "monitor on the UNIX socket asked for");
 	ok(!has(v, "VGA"), "no display device added for VNC (the saved state must fit)");
 	strv_free(v);

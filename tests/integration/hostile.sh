@@ -1,0 +1,45 @@
+# Sourced by run.sh: the guest as an adversary (issue 11). It runs whatever
+# a CI job brings, so it must not reach the host's loopback, fill the host's
+# disk, or leave files osrun cannot remove.
+
+# A service on the host's 127.0.0.1 (the kind a guest must not reach: other
+# runs' debug ports, databases, Docker APIs); $web_port, $web_pid, requests
+# in $T/web.log.
+web_start() {
+	mkdir -p "$T/www" && echo host-secret >"$T/www/marker"
+	web_port=$(free_port)
+	python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$T/www" >"$T/web.log" 2>&1 &
+	web_pid=$!
+	i=0; while ! python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$web_port" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+}
+web_stop() { kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null; }
+
+t_network_default_no_host_loopback() {
+	web_start
+	# busybox wget -T crashes in the test guest; timeout bounds it instead.
+	o "echo share-works; timeout 5 wget -q -O - http://10.0.2.2:$web_port/marker; echo wget=\$?"
+	expect_rc 0
+	grep -q share-works "$T/out" || err "the run's share did not carry output: $(cat "$T/out")"
+	grep -q host-secret "$T/out" && err "the guest read the host's 127.0.0.1 service under the default policy"
+	grep -q 'wget=0' "$T/out" && err "wget succeeded: $(cat "$T/out")"
+	grep -q 'GET /marker' "$T/web.log" && err "the host service got a request: $(cat "$T/web.log")"
+	# Nor any other address: nothing leaves the guest but the shares.
+	o "timeout 5 wget -q -O - http://192.0.2.1:$web_port/ >/dev/null 2>&1; echo wget=\$?"
+	grep -q 'wget=0' "$T/out" && err "an outside address answered under --network none"
+	# DHCP still answers under restrict=on: Windows guests configure eth0 by it.
+	o 'timeout 10 udhcpc -i eth0 -n -q -t 3 -s /bin/true 2>&1'
+	expect_rc 0
+	grep -q 'lease of 10.0.2.15 obtained' "$T/out" || err "no DHCP lease: $(cat "$T/out")"
+	# The opt-in does what its help says (the host's 127.0.0.1 included).
+	o --network internet "timeout 10 wget -q -O - http://10.0.2.2:$web_port/marker"
+	expect_rc 0
+	expect_out host-secret
+	web_stop
+	o --network everything true
+	expect_rc 125
+	expect_err_has "\-\-network 'everything': expected none or internet"
+	one_line_err
+}
+
+ALL_HOSTILE="t_network_default_no_host_loopback"
