@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "lib/log.h"
+#include "lib/status.h"
 
 #define STATUS_FILE "status.txt"
 
@@ -135,23 +136,6 @@ int build_print(struct job *j, const struct build *b, FILE *out, struct error *e
 	return 0;
 }
 
-/* The last line of status.txt, and whether any line says "done". */
-static char *status_read(const char *path, bool *ret_done)
-{
-	_cleanup_free_ char *text = NULL;
-	*ret_done = false;
-	if (read_full_file(path, &text, NULL) < 0)
-		return NULL;
-	char *last = NULL;
-	for (char *save = NULL, *line = strtok_r(text, "\r\n", &save); line; line = strtok_r(NULL, "\r\n", &save)) {
-		if (!strcmp(line, "done"))
-			*ret_done = true;
-		else if (*line)
-			last = line;
-	}
-	return last ? strdup(last) : NULL;
-}
-
 static int make_disk(const char *backing, const char *disk, uint64_t size, struct error *e)
 {
 	if (backing)
@@ -166,9 +150,8 @@ struct stage_run {
 	const struct build *b;
 	const struct stage *st;
 	size_t idx;
-	const char *status_path;
+	struct status_follow status; /* the guest's status lines */
 	char *console, *vnc;
-	char *last; /* the guest's last status line */
 	usec_t started, deadline;
 };
 
@@ -182,22 +165,21 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 			return error_interrupted(e);
 		if (r > 0 && qmp_poll(vm_qmp(j->vm)) == -ECONNRESET)
 			vm_wait_exited(j->vm, 10 * USEC_PER_SEC, &status);
-		bool done;
-		_cleanup_free_ char *now = status_read(s->status_path, &done);
-		bool changed = now && (!s->last || strcmp(now, s->last));
-		if (changed) {
-			free(s->last);
-			s->last = TAKE_PTR(now);
-		}
+		job_trim_log(j, strrchr(s->console, '/') + 1);
+		int k = status_poll(&s->status);
+		if (k == -EFBIG)
+			return error_set(e, k, "stage %s: the guest wrote over %u MiB to its status file", s->st->name,
+					 STATUS_MAX >> 20);
+		const char *last = *s->status.last ? s->status.last : NULL;
 		/* A terminal shows the clock; a log gets each new line once. */
-		if (changed || isatty(STDERR_FILENO))
+		if (k > 0 || isatty(STDERR_FILENO))
 			log_progress("stage %zu/%zu %s: %.0f s%s%s", s->idx + 1, s->b->n_stages, s->st->name,
-				     seconds_since(s->started), s->last ? ": " : "", s->last ? s->last : "");
+				     seconds_since(s->started), last ? ": " : "", last ? last : "");
 		if (now_usec() >= s->deadline)
 			return error_set(e, -ETIMEDOUT,
 					 "stage %s: not done after %.0f s; last status: %s (console: %s)", s->st->name,
-					 (double)s->st->timeout / USEC_PER_SEC, s->last ? s->last : "(none)",
-					 s->console);
+					 (double)s->st->timeout / USEC_PER_SEC,
+					 *s->status.last ? s->status.last : "(none)", s->console);
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return job_fail(j, -ECONNRESET, NULL, s->st->name, e);
@@ -215,16 +197,16 @@ static int stage_boot(struct job *j, struct stage_run *s, const char *disk, cons
 		    (s->b->vnc && (r = job_start_debug(j, &plan, NULL, e)) < 0) || (r = boot_follow(j, s, e)) < 0)
 			return r;
 		j->vm = vm_free(j->vm);
-		bool done;
-		free(s->last);
-		s->last = status_read(s->status_path, &done);
-		if (!st->wait_done || done)
+		if ((r = status_poll(&s->status)) < 0)
+			return error_errno(e, r, "stage %s: reading its status file", st->name);
+		if (!st->wait_done || s->status.done)
 			break;
 		log_progress_end();
 		if (boot >= st->max_boots)
 			return error_set(e, -EPROTO,
 					 "stage %s: the guest stopped %u time%s without saying done; last status: %s",
-					 st->name, boot, boot == 1 ? "" : "s", s->last ? s->last : "(none)");
+					 st->name, boot, boot == 1 ? "" : "s",
+					 *s->status.last ? s->status.last : "(none)");
 		log_debug("stage %s: the guest rebooted (boot %u of at most %u)", st->name, boot, st->max_boots);
 	}
 	log_progress("stage %zu/%zu %s: done in %.0f s", s->idx + 1, s->b->n_stages, st->name,
@@ -268,26 +250,24 @@ static int stage_run(struct job *j, const struct build *b, size_t idx, const cha
 		return error_errno(e, -ENOMEM, "stage %s", st->name);
 	if ((r = make_disk(backing, disk, b->disk_size, e)) < 0 || (r = stage_share(j, b, st, &share, &status, e)) < 0)
 		return r;
-	struct stage_run s = {.b = b,
-			      .st = st,
-			      .idx = idx,
-			      .status_path = status,
-			      .started = now_usec(),
-			      .deadline = deadline_after(st->timeout)};
+	struct stage_run s = {
+		.b = b, .st = st, .idx = idx, .started = now_usec(), .deadline = deadline_after(st->timeout)};
+	if ((r = status_open(status, &s.status)) < 0)
+		return error_errno(e, r, "%s", status);
 	if (asprintf(&s.console, "%s/console-%s.log", j->rundir->path, st->name) < 0 ||
-	    !(s.vnc = path_join(j->rundir->path, "vnc.sock"))) {
-		free(s.console);
-		return error_errno(e, -ENOMEM, "stage %s", st->name);
-	}
-	r = stage_boot(j, &s, disk, share, e);
+	    !(s.vnc = path_join(j->rundir->path, "vnc.sock")))
+		r = error_errno(e, -ENOMEM, "stage %s", st->name);
+	else
+		r = stage_boot(j, &s, disk, share, e);
 	free(s.console);
 	free(s.vnc);
-	free(s.last);
+	_cleanup_free_ char *log = r < 0 ? NULL : snapshot_new_path(n, STATUS_FILE);
+	_cleanup_close_ int log_fd = log ? open(log, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+	if (log_fd >= 0)
+		status_copy(&s.status, log_fd); /* what the guest said, for later reading */
+	status_close(&s.status);
 	if (r < 0)
 		return r;
-	_cleanup_free_ char *log = snapshot_new_path(n, STATUS_FILE);
-	if (log)
-		copy_file_sparse(status, log, 0600); /* what the guest said, for later reading */
 	r = store_new_commit(n);
 	if (r < 0)
 		return error_errno(e, r, "stage %s", st->name);

@@ -47,6 +47,9 @@ static void run_help(void)
 	       "      --copy-in HOST:GUEST    copy a file or tree into the guest before COMMAND\n"
 	       "      --copy-out GUEST:HOST   copy one out after COMMAND, also when it failed\n"
 	       "      --memory MIB         refuse a snapshot of another memory size\n"
+	       "      --share-limit MIB    what the guest may keep in the run's share (output\n"
+	       "                           not yet passed on, copy-out tars): past it the run\n"
+	       "                           fails (default 8192)\n"
 	       "      --agent-timeout SECONDS  how long to wait for the guest agent (60)\n"
 	       "      --cache DIR          the store (default: $OSRUN_CACHE, else\n"
 	       "                           ~/.cache/osrun)\n"
@@ -138,6 +141,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"novnc", 0, OPT_STRING, &p->novnc, 0, 0, NULL},
 		{"network", 0, OPT_STRING, &network, 0, 0, NULL},
 		{"memory", 0, OPT_UINT, &p->memory_mib, 64, 1u << 20, "expected MiB, 64 or more"},
+		{"share-limit", 0, OPT_UINT, &p->share_limit_mib, 1, 1u << 24, "expected MiB"},
 		{"agent-timeout", 0, OPT_SECONDS, &p->agent_timeout, 0, 0, NULL},
 		{"volume", 0, OPT_LIST, &l.volumes, 0, 0, NULL},
 		{"cache-volume", 0, OPT_LIST, &l.caches, 0, 0, NULL},

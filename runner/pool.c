@@ -49,6 +49,8 @@ int pool_request_encode(const struct run_plan *p, char **ret, size_t *ret_len)
 	add_string(o, "workdir", p->workdir);
 	json_object_object_add(o, "timeout_us", json_object_new_uint64(p->timeout));
 	json_object_object_add(o, "memory_mib", json_object_new_int64(p->memory_mib));
+	if (p->share_limit_mib)
+		json_object_object_add(o, "share_limit_mib", json_object_new_int64(p->share_limit_mib));
 	json_object_object_add(o, "no_stdin", json_object_new_boolean(p->no_stdin));
 	json_object_object_add(o, "verbose", json_object_new_int(p->verbose));
 	if (p->op != RUN_OP_COMMAND)
@@ -139,6 +141,11 @@ static int decode_plan(json_object *o, struct run_plan *p)
 	p->workdir = string_member(o, "workdir");
 	p->timeout = json_object_get_uint64(timeout);
 	p->memory_mib = (unsigned)m;
+	json_object *limit = member(o, "share_limit_mib", json_type_int);
+	int64_t l = limit ? json_object_get_int64(limit) : 0;
+	if (l < 0 || l > (1 << 24))
+		return -EBADMSG;
+	p->share_limit_mib = (unsigned)l;
 	p->no_stdin = json_object_get_boolean(no_stdin);
 	p->verbose = json_object_get_int(verbose);
 	if (!p->snapshot || (command && !(p->command = strdup(command))))

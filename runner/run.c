@@ -163,9 +163,26 @@ static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, 60 * USEC_PER_SEC, "opening the run's share", e);
 }
 
+/* A failure passing the command's streams, as the user should read it. */
+static int stream_error(const struct run_plan *p, int r, struct error *e)
+{
+	if (r == -ETIME)
+		return error_set(e, r, "command timed out after %.1f s; the VM is stopped",
+				 (double)p->timeout / USEC_PER_SEC);
+	if (r == -ECANCELED)
+		return error_interrupted(e);
+	if (r == -EFBIG)
+		return error_set(e, r,
+				 "the guest put more in the run's share than it may (--share-limit %u MiB, %u "
+				 "directory levels, %u files)",
+				 p->share_limit_mib ? p->share_limit_mib : (unsigned)(SHARE_LIMIT_DEFAULT >> 20),
+				 SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX);
+	return error_errno(e, r, "passing the guest's output on");
+}
+
 /* The command's end as the agent tells it: 1 when it has exited (*ret
  * filled), 0 while it runs. */
-static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
+static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
 {
 	struct remote_error err;
 	struct qga_exec_status st;
@@ -184,9 +201,10 @@ static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struc
 	if (share_has(w->sh, "stdout.pump") &&
 	    share_wait_for(w->sh, "stdout.done", 2 * USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO) == -ETIMEDOUT)
 		log_debug("the guest's stdout pump did not finish within 2 s (a child holds stdout?)");
-	r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO);
-	if (r < 0)
-		log_warn("reading the guest's output: %s", strerror(-r));
+	if ((r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO)) < 0) {
+		qga_exec_status_release(&st);
+		return stream_error(p, r, e);
+	}
 	*ret = (struct run_result){
 		.status = st.signal ? 128 + st.signal : st.exitcode,
 		.signal = st.signal,
@@ -198,10 +216,9 @@ static int follow_ask(struct warm *w, int64_t pid, struct run_result *ret, struc
 
 /* Follows the command until it ends, the timeout, a signal or QEMU's death,
  * streaming in_fd (if >= 0) into the share's stdin meanwhile. */
-static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_fd, struct run_result *ret,
-		  struct error *e)
+static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_fd, usec_t deadline,
+		  struct run_result *ret, struct error *e)
 {
-	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
 	/* The agent has no event for a process's end. The share's close of
 	 * stdout says when to ask; the slow ask catches commands that close it
 	 * early or leave a child holding it. */
@@ -228,7 +245,7 @@ static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_
 		}
 		bool closed = false;
 		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, &closed)) < 0)
-			return error_errno(e, r, "reading the guest's output");
+			return stream_error(p, r, e);
 		if (closed) {
 			next_ask = now_usec();
 			quick_asks = 50;
@@ -240,12 +257,14 @@ static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_
 		usec_t now = now_usec();
 		if (now >= deadline) {
 			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
-			return error_set(e, -ETIME, "command timed out after %.1f s; the VM is stopped",
-					 (double)p->timeout / USEC_PER_SEC);
+			return stream_error(p, -ETIME, e);
 		}
 		if (now < next_ask)
 			continue;
-		if ((r = follow_ask(w, pid, ret, e)) != 0)
+		job_trim_log(&w->j, "console.log");
+		if ((r = share_check_usage(w->sh, NULL)) < 0)
+			return stream_error(p, r, e);
+		if ((r = follow_ask(p, w, pid, ret, e)) != 0)
 			return r < 0 ? r : 0;
 		next_ask = now_usec() + (quick_asks > 0 ? 10 * USEC_PER_MSEC : USEC_PER_SEC);
 		if (quick_asks > 0)
@@ -427,9 +446,12 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
 {
 	int r;
+	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
+	share_set_deadline(w->sh, deadline);
+	share_set_limit(w->sh, p->share_limit_mib ? (uint64_t)p->share_limit_mib << 20 : SHARE_LIMIT_DEFAULT);
 	enum stdin_kind in = stdin_kind(p, w->prof);
 	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
-		return error_errno(e, r, "reading stdin");
+		return r == -ETIME || r == -ECANCELED ? stream_error(p, r, e) : error_errno(e, r, "reading stdin");
 	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), in == STDIN_STREAM);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
@@ -445,7 +467,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
-	r = follow(w, p, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, &res, e);
+	r = follow(w, p, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {
 		if (p->new_snapshot) {

@@ -25,6 +25,7 @@ struct run_plan {
 	usec_t timeout;
 	usec_t agent_timeout;
 	unsigned memory_mib;
+	unsigned share_limit_mib; /* 0: SHARE_LIMIT_DEFAULT */
 	bool pause;
 	bool no_stdin;
 	bool monitor;

@@ -23,10 +23,13 @@ int rundir_new(struct rundir **ret)
 		return -ENOMEM;
 	if (!mkdtemp(tmpl)) /* mkdtemp makes it 0700 */
 		return -errno;
-	_cleanup_free_ char *lock = path_join(tmpl, ".lock");
-	int fd = lock ? open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600) : -1;
-	if (fd < 0 || flock(fd, LOCK_EX) < 0) {
-		int r = lock ? -errno : -ENOMEM;
+	/* Locked before it has its name: a sweep that finds ".lock" can then
+	 * take it only from a run that is gone. (Made as ".lock" and locked
+	 * after, a sweep between the two calls removed a live run.) */
+	_cleanup_free_ char *tmp = path_join(tmpl, ".lock.new"), *lock = path_join(tmpl, ".lock");
+	int fd = tmp && lock ? open(tmp, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600) : -1;
+	if (fd < 0 || flock(fd, LOCK_EX) < 0 || rename(tmp, lock) < 0) {
+		int r = tmp && lock ? -errno : -ENOMEM;
 		if (fd >= 0)
 			close(fd);
 		rm_rf(tmpl);
@@ -73,7 +76,7 @@ int rundir_sweep(void)
 		struct stat st;
 		if (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
 			continue;
-		_cleanup_close_ int fd = open(lock, O_RDWR | O_CLOEXEC);
+		_cleanup_close_ int fd = open(lock, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
 		/* No lock file: a run killed between mkdtemp and creating it. */
 		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) < 0)
 			continue;

@@ -1,7 +1,9 @@
 #define _GNU_SOURCE
 #include "share.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -17,6 +19,10 @@ struct share {
 	off_t pos[N_STREAMS];
 	int in_fd; /* the stdin file, while osrun streams into it */
 	bool host_gone[N_STREAMS];
+	bool host_is_file[N_STREAMS];
+	usec_t deadline;   /* writes to the host's streams wait until then */
+	usec_t next_usage; /* when to count the share's bytes again */
+	uint64_t limit;	   /* bytes the guest may keep in the share */
 };
 
 int share_fd(const struct share *s) { return s->ino; }
@@ -28,7 +34,7 @@ static int create_empty(const char *dir, const char *name, int flags, int *ret_f
 		return -ENOMEM;
 	/* 0666: the guest side is smbd, running as us, but it must be able to
 	 * open them whatever its own umask view is. */
-	int fd = open(p, O_CREAT | O_TRUNC | O_CLOEXEC | flags, 0666);
+	int fd = open(p, O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC | flags, 0666);
 	if (fd < 0)
 		return -errno;
 	if (ret_fd)
@@ -47,12 +53,14 @@ int share_new(const char *dir, struct share **ret)
 		return -ENOMEM;
 	s->ino = -1;
 	s->fd[OUT] = s->fd[ERR] = s->in_fd = -1;
+	s->deadline = USEC_INFINITY;
+	s->limit = SHARE_LIMIT_DEFAULT;
 	s->dir = strdup(dir);
 	int r = s->dir ? 0 : -ENOMEM;
 	if (r == 0)
 		r = create_empty(dir, "stdin", O_WRONLY, NULL);
 	for (int i = 0; r == 0 && i < N_STREAMS; i++)
-		r = create_empty(dir, stream_file[i], O_RDONLY, &s->fd[i]);
+		r = create_empty(dir, stream_file[i], O_RDWR, &s->fd[i]);
 	if (r == 0) {
 		/* Watching starts after creating them: their own creation must
 		 * not look like output. */
@@ -86,9 +94,16 @@ int share_fill_stdin(struct share *s, int fd)
 	_cleanup_free_ char *p = path_join(s->dir, "stdin");
 	if (!p)
 		return -ENOMEM;
-	_cleanup_close_ int out = open(p, O_WRONLY | O_TRUNC | O_CLOEXEC);
+	_cleanup_close_ int out = open(p, O_WRONLY | O_TRUNC | O_NOFOLLOW | O_CLOEXEC);
 	if (out < 0)
 		return -errno;
+	/* A pipe may never end (ssh host osrun CMD): the deadline and signals
+	 * end the wait. */
+	struct stat st;
+	if (fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		int r = copy_stream(fd, out, s->deadline, NULL);
+		return r == -ETIMEDOUT ? -ETIME : r;
+	}
 	return copy_fd_range(fd, out, NULL);
 }
 
@@ -98,7 +113,7 @@ int share_stdin_feed(struct share *s, int fd, bool *ret_ended)
 		_cleanup_free_ char *p = path_join(s->dir, "stdin");
 		if (!p)
 			return -ENOMEM;
-		if ((s->in_fd = open(p, O_WRONLY | O_APPEND | O_CLOEXEC)) < 0)
+		if ((s->in_fd = open(p, O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC)) < 0)
 			return -errno;
 	}
 	char buf[1 << 16];
@@ -119,12 +134,49 @@ int share_stdin_end(struct share *s)
 	return create_empty(s->dir, "stdin.end", O_WRONLY, NULL);
 }
 
+/* A host stream that blocks (a pipe nobody reads, a stopped terminal) must
+ * not hold osrun past its timeout or a signal: a pipe or terminal is
+ * written PIPE_BUF bytes at a time once poll says there is room, which a
+ * write then never blocks on. A file is written whole. */
+static int host_write(struct share *s, int i, int fd, const char *buf, size_t n)
+{
+	if (s->host_is_file[i])
+		return write_full(fd, buf, n);
+	while (n > 0) {
+		/* Room now is used even after a signal: output is not lost for
+		 * nothing on the way out. */
+		struct pollfd pf = {.fd = fd, .events = POLLOUT};
+		int r = poll(&pf, 1, 0) == 1 ? 1 : fd_wait(fd, POLLOUT, s->deadline);
+		if (r == -ETIMEDOUT)
+			return -ETIME;
+		if (r < 0)
+			return r;
+		ssize_t k = write(fd, buf, n < PIPE_BUF ? n : PIPE_BUF);
+		if (k < 0 && (errno == EINTR || errno == EAGAIN))
+			continue;
+		if (k < 0)
+			return -errno;
+		buf += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
 /* The guest's SMB client may have several writes of one stream in flight,
  * and smbd completes them in any order: until the command has exited, a
  * region past a hole is not trusted, since the hole is a write still on its
  * way. Once it has exited, a hole is the guest's own (a sparse write). */
 static int copy_new(struct share *s, int i, int host_fd, bool final)
 {
+	struct stat st;
+	if (fstat(s->fd[i], &st) < 0)
+		return -errno;
+	/* A guest can make its stdout huge for free (a sparse truncate). */
+	if (st.st_size > s->pos[i] && (uint64_t)(st.st_size - s->pos[i]) > s->limit)
+		return -EFBIG;
+	off_t from = s->pos[i];
+	struct stat hst;
+	s->host_is_file[i] = fstat(host_fd, &hst) == 0 && S_ISREG(hst.st_mode);
 	char buf[1 << 16];
 	for (;;) {
 		size_t want = sizeof buf;
@@ -133,20 +185,28 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 			if (hole >= 0 && hole - s->pos[i] < (off_t)want)
 				want = (size_t)(hole - s->pos[i]);
 			if (want == 0)
-				return 0;
+				break;
 		}
 		ssize_t k = pread_retry(s->fd[i], buf, want, s->pos[i]);
-		if (k <= 0)
+		if (k < 0)
 			return (int)k;
+		if (k == 0)
+			break;
 		s->pos[i] += k;
 		if (s->host_gone[i])
 			continue;
-		int r = write_full(host_fd, buf, (size_t)k);
+		int r = host_write(s, i, host_fd, buf, (size_t)k);
 		if (r == -EPIPE)
 			s->host_gone[i] = true;
 		else if (r < 0)
 			return r;
 	}
+	/* What was passed on needs no disk: a long log costs the share only
+	 * what is not read yet. (Not supported everywhere: then it stays.) */
+	off_t end = s->pos[i] & ~(off_t)0xfff, start = from & ~(off_t)0xfff;
+	if (end > start)
+		(void)fallocate(s->fd[i], FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, start, end - start);
+	return 0;
 }
 
 int share_drain(struct share *s, int out_fd, int err_fd)
@@ -179,6 +239,10 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed)
 	int r = copy_new(s, OUT, out_fd, false);
 	if (r == 0)
 		r = copy_new(s, ERR, err_fd, false);
+	if (r == 0 && now_usec() >= s->next_usage) {
+		s->next_usage = deadline_after(USEC_PER_SEC);
+		r = share_check_usage(s, NULL);
+	}
 	if (r < 0)
 		return r;
 	if (ret_closed)
@@ -214,6 +278,63 @@ int share_reset(struct share *s)
 	while (read(s->ino, buf, sizeof buf) > 0)
 		;
 	return 0;
+}
+
+void share_set_deadline(struct share *s, usec_t deadline) { s->deadline = deadline; }
+
+void share_set_limit(struct share *s, uint64_t bytes) { s->limit = bytes; }
+
+/* Bytes on disk below dfd; a tree deeper or wider than a run's share ever
+ * is counts as over the limit. */
+static int usage_at(int dfd, unsigned depth, uint64_t *bytes, unsigned *entries)
+{
+	if (depth > SHARE_DEPTH_MAX)
+		return -EFBIG;
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		safe_close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	int r = 0;
+	struct dirent *e;
+	while (r == 0 && (e = readdir(d))) {
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
+			continue;
+		struct stat st;
+		if (++*entries > SHARE_ENTRIES_MAX) {
+			r = -EFBIG;
+			break;
+		}
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue; /* gone meanwhile */
+		*bytes += (uint64_t)st.st_blocks * 512;
+		if (!S_ISDIR(st.st_mode))
+			continue;
+		int c = openat(dirfd(d), e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (c >= 0) {
+			r = usage_at(c, depth + 1, bytes, entries);
+			close(c);
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+int share_check_usage(struct share *s, uint64_t *ret_bytes)
+{
+	_cleanup_close_ int fd = open(s->dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	uint64_t bytes = 0;
+	unsigned entries = 0;
+	int r = usage_at(fd, 0, &bytes, &entries);
+	if (ret_bytes)
+		*ret_bytes = bytes;
+	if (r < 0)
+		return r;
+	return bytes > s->limit ? -EFBIG : 0;
 }
 
 bool share_has(const struct share *s, const char *name)

@@ -7,6 +7,12 @@
 
 struct share;
 
+/* What a guest may keep in its run's share (output not read yet, copy-out
+ * tars, its own files) unless the run says otherwise (--share-limit). */
+#define SHARE_LIMIT_DEFAULT (UINT64_C(8) << 30)
+#define SHARE_DEPTH_MAX 32
+#define SHARE_ENTRIES_MAX 100000
+
 /* Creates dir (0700) with empty stdin, stdout and stderr files, and starts
  * watching it. */
 int share_new(const char *dir, struct share **ret);
@@ -16,7 +22,8 @@ static inline void share_freep(struct share **s) { share_free(*s); }
 int share_fd(const struct share *s);
 
 /* Copies all of fd (until EOF) into the share's stdin file: for a regular
- * file, whose end is known. */
+ * file, whose end is known (or a pipe, read to its end: -ETIME past the
+ * deadline, -ECANCELED on a signal). */
 int share_fill_stdin(struct share *s, int fd);
 /* Streaming: appends what one read of fd gives to the stdin file while the
  * command runs; at fd's end makes stdin.end, which tells the guest's
@@ -32,6 +39,17 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed);
 /* Copies whatever is left in both files, holes included: call once the
  * command has exited and its writes have all landed. */
 int share_drain(struct share *s, int out_fd, int err_fd);
+
+/* Writes to the host's streams (a pipe that is not read) wait at most
+ * until deadline: share_pump and share_drain fail with -ETIME then. A
+ * signal (the cancel fd) makes them fail with -ECANCELED. */
+void share_set_deadline(struct share *s, usec_t deadline);
+void share_set_limit(struct share *s, uint64_t bytes);
+/* -EFBIG when the guest keeps more than the limit in the share (or a
+ * tree deeper or wider than SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX); share_pump
+ * and share_drain also fail with -EFBIG when a stream's unread part is
+ * over it. *ret_bytes: what is on disk. */
+int share_check_usage(struct share *s, uint64_t *ret_bytes);
 
 /* Empties stdin, stdout and stderr for the next command in the same guest
  * (a session's), forgetting what was read of them. */

@@ -85,6 +85,8 @@ int copy_file_sparse(const char *from, const char *to, mode_t mode);
 
 char *path_join(const char *a, const char *b);
 int mkdir_p(const char *path, mode_t mode);
+/* Removes path and everything below it, not following symlinks, with two
+ * descriptors at most whatever the depth (rmtree.c). 0 when it is gone. */
 int rm_rf(const char *path);
 int fsync_path(const char *path);
 int fsync_parent(const char *path);

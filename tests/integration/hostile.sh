@@ -42,4 +42,57 @@ t_network_default_no_host_loopback() {
 	one_line_err
 }
 
-ALL_HOSTILE="t_network_default_no_host_loopback"
+# The guest's view of the run's share: the one directory osrun-exec mounted.
+SHARE_DIR='m=$(ls -d /run/osrun/*/ | head -1)'
+
+t_guest_fills_share() {
+	t0=$(now)
+	o --share-limit 20 "$SHARE_DIR; dd if=/dev/urandom of=\$m/junk bs=1M count=40 2>/dev/null; sleep 30; echo survived"
+	expect_rc 125
+	expect_err_has "the guest put more in the run's share than it may (--share-limit 20 MiB"
+	one_line_err
+	grep -q survived "$T/out" && err "the run went on past its share limit"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 25) }')" = 1 ] || err "took $(elapsed "$t0") s to stop"
+	# A sparse stdout costs the guest nothing: osrun must not pass on
+	# terabytes of zeros.
+	t0=$(now)
+	o "$SHARE_DIR; echo start; truncate -s 1099511627776 \$m/stdout; echo end"
+	expect_rc 125
+	expect_err_has "the guest put more in the run's share than it may"
+	[ "$(wc -c <"$T/out")" -lt 100000000 ] || err "passed on $(wc -c <"$T/out") bytes"
+	# Deeper than a run's share ever is.
+	o "$SHARE_DIR; cd \$m && for i in \$(seq 60); do mkdir d && cd d || exit 9; done; sleep 30; echo survived"
+	expect_rc 125
+	expect_err_has "directory levels"
+	# Output passed on costs no disk: a 60 MB stream through a 20 MiB limit.
+	o --share-limit 20 'head -c 60000000 /dev/zero'
+	expect_rc 0
+	[ "$(wc -c <"$T/out")" = 60000000 ] || err "got $(wc -c <"$T/out") bytes of 60000000"
+}
+
+# --timeout and SIGTERM while osrun's stdout is a pipe nobody reads.
+t_blocked_stdout() {
+	rm -f "$T/rc"
+	t0=$(now)
+	( "$OSRUN" -t 3 'cat /dev/zero' 2>"$T/err" </dev/null; echo $? >"$T/rc" ) | sleep 40 &
+	i=0; while [ ! -s "$T/rc" ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done
+	rc=$(cat "$T/rc" 2>/dev/null)
+	expect_rc 124
+	expect_err_has "command timed out after 3.0 s"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 20) }')" = 1 ] || err "--timeout 3 took $(elapsed "$t0") s"
+	pkill -f 'sleep 40'; wait
+	rm -f "$T/rc"
+	( "$OSRUN" 'cat /dev/zero' 2>"$T/err" </dev/null; echo $? >"$T/rc" ) | sleep 40 &
+	i=0; while ! pgrep -f "qemu-system.*$TMPDIR/" >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	sleep 3
+	pkill -TERM -f "^$OSRUN cat /dev/zero"
+	t0=$(now)
+	i=0; while [ ! -s "$T/rc" ] && [ $i -lt 150 ]; do sleep 0.1; i=$((i+1)); done
+	rc=$(cat "$T/rc" 2>/dev/null)
+	expect_rc 143
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 10) }')" = 1 ] || err "SIGTERM took $(elapsed "$t0") s"
+	pkill -f 'sleep 40'; wait
+	return 0
+}
+
+ALL_HOSTILE="t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"

@@ -74,6 +74,33 @@ int main(void)
 	int in = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
 	is_int(share_fill_stdin(s, in), 0, "stdin spooled");
 	close(in);
+
+	/* A stdin pipe that never ends, read whole first (a guest that cannot
+	 * stream it): the run's deadline ends the wait. */
+	int never[2];
+	if (pipe2(never, O_CLOEXEC) < 0)
+		abort();
+	share_set_deadline(s, deadline_after(300 * USEC_PER_MSEC));
+	usec_t t0 = now_usec();
+	is_int(share_fill_stdin(s, never[0]), -ETIME, "a stdin pipe that never ends: -ETIME at the deadline");
+	ok(now_usec() - t0 < 5 * USEC_PER_SEC, "and not later");
+	/* A host stdout nobody reads: output stops at the deadline too. */
+	int full[2];
+	if (pipe2(full, O_CLOEXEC) < 0)
+		abort();
+	char junk[1 << 16] = {0};
+	int out = open(out_path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	for (int i = 0; i < 32; i++)
+		write_full(out, junk, sizeof junk);
+	close(out);
+	share_set_deadline(s, deadline_after(300 * USEC_PER_MSEC));
+	t0 = now_usec();
+	is_int(share_drain(s, full[1], full[1]), -ETIME, "a blocked host stream: -ETIME at the deadline, no hang");
+	ok(now_usec() - t0 < 5 * USEC_PER_SEC, "and not later");
+	close(never[0]);
+	close(never[1]);
+	close(full[0]);
+	close(full[1]);
 	share_free(s);
 	free(out_path);
 	free(in_path);

@@ -1,0 +1,29 @@
+/* A build stage's status file, which the guest appends lines to (and its
+ * stage script's output): read as it grows, never whole, and bounded, since
+ * the guest writes it. "done" on a line of its own ends the stage. */
+#pragma once
+#include <stdbool.h>
+#include <sys/types.h>
+
+/* A guest that writes more than this has gone wrong: the stage fails. */
+#define STATUS_MAX (16u << 20)
+#define STATUS_LINE_MAX 200
+
+struct status_follow {
+	int fd;
+	off_t off;
+	bool done;
+	bool in_long_line;		/* the rest of an over-long line is dropped */
+	char line[STATUS_LINE_MAX + 1]; /* the line being read */
+	size_t len;
+	char last[STATUS_LINE_MAX + 1]; /* the last complete non-empty line, printable */
+};
+
+/* Opens path (not through a symlink; a regular file only). */
+int status_open(const char *path, struct status_follow *s);
+void status_close(struct status_follow *s);
+/* Reads what was appended: 1 when the last line changed, 0 when not,
+ * -EFBIG past STATUS_MAX. */
+int status_poll(struct status_follow *s);
+/* Copies the file (at most STATUS_MAX) to fd. */
+int status_copy(struct status_follow *s, int fd);
