@@ -43,7 +43,7 @@ ENGINE_SRC := runner/run.c runner/copy.c runner/volume.c runner/pool.c runner/se
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check layout unit integration windows-offline image-test bench bench-io bench-ci clean format
+.PHONY: all deps demo guest check layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci clean format
 
 all: $(BUILD)/osrun guest
 
@@ -78,6 +78,31 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_SRC) $(HDRS)
 unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
 
+# libFuzzer targets (clang) for what the guest or another local user
+# controls: make fuzz FUZZ_TIME=SECONDS each (check runs them briefly).
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(wildcard tests/fuzz/fuzz-*.c))
+FUZZ_TIME ?= 60
+FUZZ_CFLAGS = $(BASE_CFLAGS) -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Irunner
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(UNIT_SRC) $(HDRS)
+	@mkdir -p $(BUILD)/fuzz
+	@clang $(FUZZ_CFLAGS) -o $@ $< $(UNIT_SRC) -pthread $(JSONC_LIBS)
+
+fuzz: $(FUZZ_TARGETS)
+	@sh tests/fuzz/run.sh $(FUZZ_TIME) $(FUZZ_TARGETS)
+
+fuzz-short: $(FUZZ_TARGETS)
+	@sh tests/fuzz/run.sh 10 $(FUZZ_TARGETS)
+
+# The unit tests under valgrind's memcheck (built without the sanitizers,
+# which valgrind cannot run with): zero errors, no definite leaks.
+VALGRIND_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/valgrind/%,$(wildcard tests/unit/test-*.c))
+$(BUILD)/valgrind/%: tests/unit/%.c tests/unit/tap.h $(UNIT_SRC) $(HDRS)
+	@mkdir -p $(BUILD)/valgrind
+	@$(CC) $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -Irunner -o $@ $< $(UNIT_SRC) -pthread $(JSONC_LIBS)
+
+valgrind: $(VALGRIND_TESTS)
+	@sh tests/run-unit.sh --valgrind $(VALGRIND_TESTS)
+
 integration: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
@@ -89,7 +114,7 @@ windows-offline: $(BUILD)/osrun
 layout:
 	@sh tests/layout.sh
 
-check: layout unit windows-offline integration
+check: layout unit fuzz-short windows-offline integration
 
 image-test:
 	sh tests/image/run.sh

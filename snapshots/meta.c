@@ -76,12 +76,16 @@ int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
 			r = -EBADMSG;
 		else
 			snprintf(m.machine.profile, sizeof m.machine.profile, "%s", profile);
-		if (json_object_object_get_ex(mach, "memory_mib", &v))
-			m.machine.memory_mib = (unsigned)json_object_get_int64(v);
-		if (json_object_object_get_ex(mach, "cpus", &v))
-			m.machine.cpus = (unsigned)json_object_get_int64(v);
-		if (!m.machine.memory_mib || !m.machine.cpus)
+		/* Ranges QEMU takes, so that a bad file is refused here and not
+		 * wrapped into another number. */
+		int64_t mem = json_object_object_get_ex(mach, "memory_mib", &v) ? json_object_get_int64(v) : 0,
+			cpus = json_object_object_get_ex(mach, "cpus", &v) ? json_object_get_int64(v) : 0;
+		if (mem < 64 || mem > (1 << 20) || cpus < 1 || cpus > 1024)
 			r = -EBADMSG;
+		else {
+			m.machine.memory_mib = (unsigned)mem;
+			m.machine.cpus = (unsigned)cpus;
+		}
 	}
 	m.parent = get_str(o, "parent");
 	m.image = get_str(o, "image");

@@ -2,11 +2,12 @@
 # Installs what building and testing osrun needs, from Debian's packages
 # (docker.io, buildah, podman and debootstrap are for `make image-test`; wimtools,
 # xorriso, libxml2-utils for the Windows builder's offline tests; libnss-wrapper
-# gives QEMU a user name when osrun runs as a user without a passwd entry).
+# gives QEMU a user name when osrun runs as a user without a passwd entry;
+# clang and its runtime for the fuzz targets, valgrind for `make valgrind`).
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev wimtools xorriso libxml2-utils mtools
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
-novnc websockify python3
+novnc websockify python3 clang libclang-rt-14-dev clang-format valgrind
 buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do

@@ -11,7 +11,8 @@ static bool progress_shown;
 void log_set_level(enum log_level l) { level = l; }
 enum log_level log_get_level(void) { return level; }
 
-static void vlog(enum log_level l, const char *suffix, const char *fmt, va_list ap)
+__attribute__((format(printf, 3, 0))) static void vlog(enum log_level l, const char *suffix, const char *fmt,
+						       va_list ap)
 {
 	if (l > level)
 		return;

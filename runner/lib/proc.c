@@ -128,9 +128,14 @@ int proc_wait(pid_t pid, usec_t timeout, int *ret_status)
 				*ret_status = st;
 			return 0;
 		}
-		if (pfd < 0)
+		if (pfd < 0 && errno != ENOSYS)
 			return -errno;
-		int k = fd_wait(pfd, POLLIN, deadline);
+		/* No pidfd_open (kernels before 5.3, valgrind 3.19): look again
+		 * every 10 ms, still woken by a signal. */
+		usec_t step = pfd >= 0 ? deadline : deadline_after(10 * USEC_PER_MSEC);
+		int k = fd_wait(pfd, POLLIN, step < deadline ? step : deadline);
+		if (k == -ETIMEDOUT && pfd < 0 && now_usec() < deadline)
+			continue;
 		if (k < 0)
 			return k;
 	}

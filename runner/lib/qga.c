@@ -194,6 +194,29 @@ static int get_int(json_object *o, const char *key, int *ret)
 	return 0;
 }
 
+int qga_exec_status_parse(json_object *o, struct qga_exec_status *ret)
+{
+	struct qga_exec_status s = {.exitcode = -1};
+	json_object *v;
+	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "exited", &v) ||
+	    !json_object_is_type(v, json_type_boolean))
+		return -EBADMSG;
+	s.exited = json_object_get_boolean(v);
+	int r = get_int(o, "exitcode", &s.exitcode);
+	if (r == 0)
+		r = get_int(o, "signal", &s.signal);
+	if (r == 0)
+		r = get_data(o, "out-data", &s.out, &s.out_len);
+	if (r == 0)
+		r = get_data(o, "err-data", &s.err, &s.err_len);
+	if (r < 0) {
+		qga_exec_status_release(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
+}
+
 int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct remote_error *err)
 {
 	json_object *args = json_object_new_object();
@@ -202,28 +225,9 @@ int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_
 	int r = qga_call(g, "guest-exec-status", args, timeout, &o, err);
 	if (r < 0)
 		return r;
-	struct qga_exec_status s = {.exitcode = -1};
-	json_object *v;
-	if (!json_object_is_type(o, json_type_object) || !json_object_object_get_ex(o, "exited", &v) ||
-	    !json_object_is_type(v, json_type_boolean)) {
-		json_object_put(o);
-		return -EBADMSG;
-	}
-	s.exited = json_object_get_boolean(v);
-	r = get_int(o, "exitcode", &s.exitcode);
-	if (r == 0)
-		r = get_int(o, "signal", &s.signal);
-	if (r == 0)
-		r = get_data(o, "out-data", &s.out, &s.out_len);
-	if (r == 0)
-		r = get_data(o, "err-data", &s.err, &s.err_len);
+	r = qga_exec_status_parse(o, ret);
 	json_object_put(o);
-	if (r < 0) {
-		qga_exec_status_release(&s);
-		return r;
-	}
-	*ret = s;
-	return 0;
+	return r;
 }
 
 int qga_set_time(struct qga *g, int64_t ns, usec_t timeout, struct remote_error *err)

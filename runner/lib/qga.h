@@ -43,6 +43,9 @@ struct qga_exec_status {
 void qga_exec_status_release(struct qga_exec_status *s);
 
 int qga_exec_status(struct qga *g, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct remote_error *err);
+/* The "return" of a guest-exec-status reply (the guest's word, so -EBADMSG
+ * for any member of the wrong type or size). */
+int qga_exec_status_parse(json_object *o, struct qga_exec_status *ret);
 
 /* Sets the guest clock to ns since the epoch. The time is always explicit:
  * Windows' agent refuses the call without one. */

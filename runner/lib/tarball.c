@@ -151,9 +151,15 @@ _Noreturn static void unpack_child(int in_fd, const char *dir, const char *top, 
 	    archive_read_open_fd(in, in_fd, 65536) != ARCHIVE_OK) {
 		if (why)
 			fprintf(why, "cannot read the archive: %s", in ? archive_error_string(in) : "no memory");
+		archive_read_free(in);
+		archive_write_free(ext);
 		_exit(1);
 	}
 	int r = unpack_entries(in, ext, top, why);
+	/* Freed although the process ends: archive_write_free finishes what
+	 * libarchive defers (directory modes and times). */
+	archive_read_free(in);
+	archive_write_free(ext);
 	fclose(why);
 	_exit(r < 0 ? 1 : 0);
 }
