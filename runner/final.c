@@ -117,6 +117,8 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 	_cleanup_(share_freep) struct share *sh = NULL;
 	if ((r = share_new(share, &sh)) < 0)
 		return error_errno(e, r, "share %s", share);
+	if ((r = job_check_room(memory, (uint64_t)f->machine.memory_mib << 20, e)) < 0)
+		return r;
 	struct vm_plan plan = final_plan(f, kernel, initrd, disk, memory, share, console, vnc);
 	log_info("booting the built image to save '%s' (%u MiB, %s)", n->name, f->machine.memory_mib,
 		 accel_to_string(f->machine.accel));

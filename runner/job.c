@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -158,6 +159,25 @@ int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc
 	return novnc ? start_novnc(j, novnc, plan->vnc, e) : 0;
 }
 
+int job_check_room(const char *path, uint64_t need, struct error *e)
+{
+	_cleanup_free_ char *dir = strdup(path);
+	char *slash = dir ? strrchr(dir, '/') : NULL;
+	if (!slash)
+		return error_errno(e, -ENOMEM, "%s", path);
+	*slash = 0;
+	struct statvfs fs;
+	if (statvfs(*dir ? dir : "/", &fs) < 0)
+		return error_errno(e, -errno, "%s", dir);
+	uint64_t avail = (uint64_t)fs.f_bavail * fs.f_frsize;
+	if (avail < need)
+		return error_set(e, -ENOSPC,
+				 "%s: No space left on device: the guest's memory needs up to %llu MiB there, %llu MiB "
+				 "are free",
+				 dir, (unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
+	return 0;
+}
+
 void job_trim_log(struct job *j, const char *name)
 {
 	_cleanup_free_ char *path = path_join(j->rundir->path, name);
@@ -178,7 +198,10 @@ int job_fail(struct job *j, int r, const struct remote_error *err, const char *w
 	 * then QEMU's own last words are the message. */
 	if (j->vm && vm_wait_exited(j->vm, r == -ECONNRESET ? 2 * USEC_PER_SEC : 0, NULL)) {
 		_cleanup_free_ char *how = vm_exit_describe(j->vm);
-		return error_set(e, -ECHILD, "%s: QEMU exited (%s)", what, how ? how : "?");
+		/* SIGBUS: a page of its RAM file could not be allocated. */
+		bool bus = how && strstr(how, "signal 7 ");
+		return error_set(e, -ECHILD, "%s: QEMU exited (%s)%s", what, how ? how : "?",
+				 bus ? "; its guest memory is a file in the store: is that filesystem full?" : "");
 	}
 	if (r == -EREMOTEIO && err)
 		return error_set(e, r, "%s: %s: %s", what, err->class, err->desc);

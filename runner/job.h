@@ -44,6 +44,11 @@ int job_wait_agent(struct job *j, usec_t timeout, const char *what, struct error
  * own last words when that is what happened; returns r (or -ECANCELED). */
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what, struct error *e);
 
+/* Guest RAM in a file (share=on) takes disk as the guest writes it, and a
+ * full filesystem then kills QEMU with SIGBUS: before that starts, the
+ * filesystem of path must have need bytes free, else -ENOSPC naming both. */
+int job_check_room(const char *path, uint64_t need, struct error *e);
+
 /* Keeps a log QEMU writes for the guest in the run directory (its serial
  * console, name) from filling the disk: past JOB_LOG_MAX on disk, all
  * but its last JOB_LOG_KEEP bytes are dropped (punched out). */

@@ -163,115 +163,6 @@ static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, 60 * USEC_PER_SEC, "opening the run's share", e);
 }
 
-/* A failure passing the command's streams, as the user should read it. */
-static int stream_error(const struct run_plan *p, int r, struct error *e)
-{
-	if (r == -ETIME)
-		return error_set(e, r, "command timed out after %.1f s; the VM is stopped",
-				 (double)p->timeout / USEC_PER_SEC);
-	if (r == -ECANCELED)
-		return error_interrupted(e);
-	if (r == -EFBIG)
-		return error_set(e, r,
-				 "the guest put more in the run's share than it may (--share-limit %u MiB, %u "
-				 "directory levels, %u files)",
-				 p->share_limit_mib ? p->share_limit_mib : (unsigned)(SHARE_LIMIT_DEFAULT >> 20),
-				 SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX);
-	return error_errno(e, r, "passing the guest's output on");
-}
-
-/* The command's end as the agent tells it: 1 when it has exited (*ret
- * filled), 0 while it runs. */
-static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
-{
-	struct remote_error err;
-	struct qga_exec_status st;
-	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
-	if (r == -ETIMEDOUT)
-		return error_set(e, r, "the guest agent stopped answering while the command ran");
-	if (r < 0)
-		return job_fail(&w->j, r, &err, "guest agent", e);
-	if (!st.exited) {
-		qga_exec_status_release(&st);
-		return 0;
-	}
-	/* A guest that pumps stdout (osrun-exec) writes its last bytes just
-	 * after the command's end, then makes stdout.done. A child the command
-	 * left behind may hold the pump's pipe: not waited for past 2 s. */
-	if (share_has(w->sh, "stdout.pump") &&
-	    share_wait_for(w->sh, "stdout.done", 2 * USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO) == -ETIMEDOUT)
-		log_debug("the guest's stdout pump did not finish within 2 s (a child holds stdout?)");
-	if ((r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO)) < 0) {
-		qga_exec_status_release(&st);
-		return stream_error(p, r, e);
-	}
-	*ret = (struct run_result){
-		.status = st.signal ? 128 + st.signal : st.exitcode,
-		.signal = st.signal,
-		.helper_stderr = job_helper_lines(&st),
-	};
-	qga_exec_status_release(&st);
-	return 1;
-}
-
-/* Follows the command until it ends, the timeout, a signal or QEMU's death,
- * streaming in_fd (if >= 0) into the share's stdin meanwhile. */
-static int follow(struct warm *w, const struct run_plan *p, int64_t pid, int in_fd, usec_t deadline,
-		  struct run_result *ret, struct error *e)
-{
-	/* The agent has no event for a process's end. The share's close of
-	 * stdout says when to ask; the slow ask catches commands that close it
-	 * early or leave a child holding it. */
-	usec_t next_ask = deadline_after(USEC_PER_SEC);
-	int quick_asks = 0, r;
-	for (;;) {
-		usec_t wake = next_ask < deadline ? next_ask : deadline;
-		struct pollfd pf[4] = {
-			{.fd = cancel_fd_get(), .events = POLLIN},
-			{.fd = share_fd(w->sh), .events = POLLIN},
-			{.fd = qmp_fd(vm_qmp(w->j.vm)), .events = POLLIN},
-			{.fd = in_fd, .events = POLLIN},
-		};
-		if (poll(pf, 4, deadline_to_poll_ms(wake)) < 0 && errno != EINTR)
-			return error_errno(e, -errno, "poll");
-		bool ended = false;
-		if ((pf[3].revents & (POLLIN | POLLHUP | POLLERR)) && (r = share_stdin_feed(w->sh, in_fd, &ended)) < 0)
-			return error_errno(e, r, "passing stdin to the guest");
-		if (ended)
-			in_fd = -1;
-		if (pf[0].revents & POLLIN) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
-			return error_interrupted(e);
-		}
-		bool closed = false;
-		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, &closed)) < 0)
-			return stream_error(p, r, e);
-		if (closed) {
-			next_ask = now_usec();
-			quick_asks = 50;
-		}
-		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
-			return job_fail(&w->j, r, NULL, "while the command ran", e);
-		}
-		usec_t now = now_usec();
-		if (now >= deadline) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
-			return stream_error(p, -ETIME, e);
-		}
-		if (now < next_ask)
-			continue;
-		job_trim_log(&w->j, "console.log");
-		if ((r = share_check_usage(w->sh, NULL)) < 0)
-			return stream_error(p, r, e);
-		if ((r = follow_ask(p, w, pid, ret, e)) != 0)
-			return r < 0 ? r : 0;
-		next_ask = now_usec() + (quick_asks > 0 ? 10 * USEC_PER_MSEC : USEC_PER_SEC);
-		if (quick_asks > 0)
-			quick_asks--;
-	}
-}
-
 bool run_plan_poolable(const struct run_plan *p)
 {
 	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->internet && !p->n_volumes &&
@@ -346,6 +237,8 @@ static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct
 		return r;
 	if (w->nsn) {
 		usec_t t0 = now_usec();
+		if ((r = job_check_room(memory, (uint64_t)w->sn->meta.machine.memory_mib << 20, e)) < 0)
+			return r;
 		r = copy_file_sparse(sn_mem, memory, 0600);
 		if (r < 0)
 			return error_errno(e, r, "copying %s", sn_mem);
@@ -451,7 +344,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	share_set_limit(w->sh, p->share_limit_mib ? (uint64_t)p->share_limit_mib << 20 : SHARE_LIMIT_DEFAULT);
 	enum stdin_kind in = stdin_kind(p, w->prof);
 	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
-		return r == -ETIME || r == -ECANCELED ? stream_error(p, r, e) : error_errno(e, r, "reading stdin");
+		return r == -ETIME || r == -ECANCELED ? run_stream_error(p, r, e) : error_errno(e, r, "reading stdin");
 	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), in == STDIN_STREAM);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
@@ -467,7 +360,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
-	r = follow(w, p, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
+	r = run_follow(p, w, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {
 		if (p->new_snapshot) {

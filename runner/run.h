@@ -76,6 +76,15 @@ void run_result_release(struct run_result *r);
  * past its timeout fails with -ETIME. */
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e);
 
+/* Engine-internal (follow.c): follows the command pid started in w until it
+ * ends (*ret filled), its deadline, a signal or QEMU's death, streaming
+ * in_fd (if >= 0) to its stdin. */
+int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd, usec_t deadline,
+	       struct run_result *ret, struct error *e);
+/* A failure passing the command's streams (-ETIME, -ECANCELED, -EFBIG...)
+ * as the user should read it. */
+int run_stream_error(const struct run_plan *p, int r, struct error *e);
+
 /* The environment guest helpers get for p in w (copies use it). */
 char **run_guest_env(const struct run_plan *p, const struct warm *w);
 /* Saves w, begun with a new snapshot (w->nsn), as that snapshot: its

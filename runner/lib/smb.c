@@ -45,12 +45,15 @@ struct smb {
 	bool skipping;
 	usec_t restarts[SMB_RESTARTS_MAX];
 	unsigned n_restarts;
-	int error; /* why the relay gave up; 0 while it runs */
+	unsigned ended; /* how often an smbd ended, for smb_ended() */
+	int error;	/* why the relay gave up; 0 while it runs */
 };
 
 int smb_qemu_fd(const struct smb *s) { return s->qemu_theirs; }
 void smb_qemu_fd_close(struct smb *s) { s->qemu_theirs = safe_close(s->qemu_theirs); }
 int smb_error(const struct smb *s) { return __atomic_load_n(&s->error, __ATOMIC_ACQUIRE); }
+
+unsigned smb_ended(const struct smb *s) { return __atomic_load_n(&s->ended, __ATOMIC_ACQUIRE); }
 
 /* smbd looks up its force user and its guest account by name and gives up
  * without them, as under `docker run --user UID` with no passwd entry.
@@ -267,6 +270,7 @@ static size_t frame_step(struct smb *s, const uint8_t *p, size_t n, bool to_boun
 static int smbd_restart(struct smb *s)
 {
 	smbd_stop(s);
+	__atomic_add_fetch(&s->ended, 1, __ATOMIC_RELEASE);
 	usec_t now = now_usec();
 	if (s->n_restarts == SMB_RESTARTS_MAX) {
 		if (now - s->restarts[0] < 10 * USEC_PER_SEC)

@@ -36,6 +36,10 @@ void smb_qemu_fd_close(struct smb *s);
 /* Why the relay gave up (smbd ended too often, or failed to start again);
  * 0 while it serves. */
 int smb_error(const struct smb *s);
+/* How many times an smbd ended and another took over. The guest's open
+ * files do not survive that (its writes to them fail), so a change while a
+ * command ran means its output may be incomplete. */
+unsigned smb_ended(const struct smb *s);
 /* Stops the relay and smbd. */
 struct smb *smb_free(struct smb *s);
 static inline void smb_freep(struct smb **s) { smb_free(*s); }

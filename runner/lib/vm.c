@@ -23,6 +23,8 @@ struct vm {
 
 struct qmp *vm_qmp(struct vm *vm) { return vm->qmp; }
 struct qga *vm_qga(struct vm *vm) { return vm->qga; }
+unsigned vm_smb_ended(const struct vm *vm) { return vm->smb ? smb_ended(vm->smb) : 0; }
+
 pid_t vm_pid(const struct vm *vm) { return vm->pid; }
 char *const *vm_argv(const struct vm *vm) { return vm->argv; }
 

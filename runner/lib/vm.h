@@ -26,6 +26,8 @@ static inline void vm_freep(struct vm **vm) { vm_free(*vm); }
 struct qmp *vm_qmp(struct vm *vm);
 struct qga *vm_qga(struct vm *vm);
 pid_t vm_pid(const struct vm *vm);
+/* smb_ended() of the VM's SMB server; 0 without one. */
+unsigned vm_smb_ended(const struct vm *vm);
 /* The argv QEMU was started with (for -v). */
 char *const *vm_argv(const struct vm *vm);
 /* How a reaped QEMU ended, with its last line on stderr: "exit status 1:

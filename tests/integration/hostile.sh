@@ -95,4 +95,82 @@ t_blocked_stdout() {
 	return 0
 }
 
-ALL_HOSTILE="t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"
+# --- faults ----------------------------------------------------------------
+# Each: a clear one-line error, exit 125, nothing left, the store intact.
+
+# Waits until $1 appears in $T/out (osrun running in the background).
+wait_out() { i=0; while ! grep -q "$1" "$T/out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; }
+
+t_smbd_killed_mid_run() {
+	"$OSRUN" 'for i in $(seq 10); do echo line $i; sleep 0.3; done' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	wait_out 'line 2'
+	pkill -KILL -f "smbd.*$TMPDIR/" || err "no smbd to kill"
+	wait $pid; rc=$?
+	# Its writes after that may or may not have reached the new smbd: an
+	# exit status of 0 would claim they did.
+	expect_rc 125
+	expect_err_has "osrun's SMB server ended while the command ran (the command exited 0): its output may be incomplete"
+	one_line_err
+}
+
+t_agent_stopped_mid_command() {
+	t0=$(now)
+	o 'echo stopping; kill -STOP $(pidof qemu-ga); sleep 120'
+	expect_rc 125
+	expect_err_has "the guest agent stopped answering while the command ran"
+	one_line_err
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 60) }')" = 1 ] || err "took $(elapsed "$t0") s"
+}
+
+t_qemu_killed_during_save() {
+	"$OSRUN" -v -n halfsaved 'echo ran' >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+	i=0; while ! grep -q 'command ended' "$T/err" && [ $i -lt 300 ]; do sleep 0.02; i=$((i+1)); done
+	pkill -KILL -f "qemu-system.*$TMPDIR/"
+	wait $pid; rc=$?
+	if [ "$rc" = 0 ]; then
+		# QEMU had finished already: then the snapshot must be whole.
+		o -s halfsaved 'echo whole'
+		expect_rc 0
+	else
+		expect_rc 125
+		[ -e "$OSRUN_CACHE/snapshots/halfsaved" ] && err "a snapshot was left by a killed save"
+	fi
+	ls -A "$OSRUN_CACHE/snapshots" | grep -q '^\.' && err "half-written entries: $(ls -A "$OSRUN_CACHE/snapshots")"
+	o snapshot rm halfsaved
+	o -n halfsaved 'echo again'
+	expect_rc 0
+	o snapshot rm halfsaved
+	expect_rc 0
+}
+
+# The store on a small filesystem of its own (tmpfs), filled up.
+t_store_disk_full() {
+	if [ "$(id -u)" != 0 ]; then echo "# skipped: mounting a tmpfs needs root"; return 0; fi
+	full="$T/full"
+	mkdir -p "$full" && mount -t tmpfs -o size=420m,mode=0700 osrun-test "$full" || { err "cannot mount a tmpfs"; return 0; }
+	OSRUN_CACHE="$full/store" o provision
+	expect_rc 0
+	avail=$(df -m --output=avail "$full" | tail -1)
+	dd if=/dev/zero of="$full/junk" bs=1M count=$((avail - 40)) 2>/dev/null
+	OSRUN_CACHE="$full/store" o -n layer 'echo layered'
+	expect_rc 125
+	expect_err_has "No space left on device"
+	one_line_err
+	[ -e "$full/store/snapshots/layer" ] && err "a snapshot was left on a full disk"
+	ls -A "$full/store/snapshots" | grep -q '^\.' && err "half-written entries: $(ls -A "$full/store/snapshots")"
+	OSRUN_CACHE="$full/store" o 'echo still fine'
+	expect_rc 0
+	expect_out "still fine"
+	# provision on a full disk: refused with the reason, nothing half-made.
+	OSRUN_CACHE="$full/store2" o provision
+	expect_rc 125
+	expect_err_has "No space left on device"
+	[ -e "$full/store2/snapshots/provisioned" ] && err "provision left a snapshot on a full disk"
+	ls -A "$full/store2/snapshots" "$full/store2/stages" "$full/store2/images" 2>/dev/null | grep -q '^\.' &&
+		err "provision left half-written entries: $(ls -AR "$full/store2" | head -20)"
+	umount "$full"
+}
+
+ALL_HOSTILE="t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"

@@ -1,0 +1,131 @@
+/* Following a command while it runs: its output from the share to the
+ * host's streams, stdin the other way, the agent asked when it has ended,
+ * the timeout, signals and QEMU's death. */
+#define _GNU_SOURCE
+#include <poll.h>
+#include <string.h>
+
+#include "lib/log.h"
+#include "run.h"
+
+/* A failure passing the command's streams, as the user should read it. */
+int run_stream_error(const struct run_plan *p, int r, struct error *e)
+{
+	if (r == -ETIME)
+		return error_set(e, r, "command timed out after %.1f s; the VM is stopped",
+				 (double)p->timeout / USEC_PER_SEC);
+	if (r == -ECANCELED)
+		return error_interrupted(e);
+	if (r == -EFBIG)
+		return error_set(e, r,
+				 "the guest put more in the run's share than it may (--share-limit %u MiB, %u "
+				 "directory levels, %u files)",
+				 p->share_limit_mib ? p->share_limit_mib : (unsigned)(SHARE_LIMIT_DEFAULT >> 20),
+				 SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX);
+	return error_errno(e, r, "passing the guest's output on");
+}
+
+/* The command's end as the agent tells it: 1 when it has exited (*ret
+ * filled), 0 while it runs. */
+static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
+{
+	struct remote_error err;
+	struct qga_exec_status st;
+	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
+	if (r == -ETIMEDOUT)
+		return error_set(e, r, "the guest agent stopped answering while the command ran");
+	if (r < 0)
+		return job_fail(&w->j, r, &err, "guest agent", e);
+	if (!st.exited) {
+		qga_exec_status_release(&st);
+		return 0;
+	}
+	/* A guest that pumps stdout (osrun-exec) writes its last bytes just
+	 * after the command's end, then makes stdout.done. A child the command
+	 * left behind may hold the pump's pipe: not waited for past 2 s. */
+	if (share_has(w->sh, "stdout.pump") &&
+	    share_wait_for(w->sh, "stdout.done", 2 * USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO) == -ETIMEDOUT)
+		log_debug("the guest's stdout pump did not finish within 2 s (a child holds stdout?)");
+	if ((r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO)) < 0) {
+		qga_exec_status_release(&st);
+		return run_stream_error(p, r, e);
+	}
+	*ret = (struct run_result){
+		.status = st.signal ? 128 + st.signal : st.exitcode,
+		.signal = st.signal,
+		.helper_stderr = job_helper_lines(&st),
+	};
+	qga_exec_status_release(&st);
+	return 1;
+}
+
+/* Follows the command until it ends, the timeout, a signal or QEMU's death,
+ * streaming in_fd (if >= 0) into the share's stdin meanwhile. */
+int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd, usec_t deadline,
+	       struct run_result *ret, struct error *e)
+{
+	/* The agent has no event for a process's end. The share's close of
+	 * stdout says when to ask; the slow ask catches commands that close it
+	 * early or leave a child holding it. */
+	usec_t next_ask = deadline_after(USEC_PER_SEC);
+	int quick_asks = 0, r;
+	unsigned smbd_ends = vm_smb_ended(w->j.vm);
+	for (;;) {
+		usec_t wake = next_ask < deadline ? next_ask : deadline;
+		struct pollfd pf[4] = {
+			{.fd = cancel_fd_get(), .events = POLLIN},
+			{.fd = share_fd(w->sh), .events = POLLIN},
+			{.fd = qmp_fd(vm_qmp(w->j.vm)), .events = POLLIN},
+			{.fd = in_fd, .events = POLLIN},
+		};
+		if (poll(pf, 4, deadline_to_poll_ms(wake)) < 0 && errno != EINTR)
+			return error_errno(e, -errno, "poll");
+		bool ended = false;
+		if ((pf[3].revents & (POLLIN | POLLHUP | POLLERR)) && (r = share_stdin_feed(w->sh, in_fd, &ended)) < 0)
+			return error_errno(e, r, "passing stdin to the guest");
+		if (ended)
+			in_fd = -1;
+		if (pf[0].revents & POLLIN) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return error_interrupted(e);
+		}
+		bool closed = false;
+		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, &closed)) < 0)
+			return run_stream_error(p, r, e);
+		if (closed) {
+			next_ask = now_usec();
+			quick_asks = 50;
+		}
+		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return job_fail(&w->j, r, NULL, "while the command ran", e);
+		}
+		usec_t now = now_usec();
+		if (now >= deadline) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return run_stream_error(p, -ETIME, e);
+		}
+		if (now < next_ask)
+			continue;
+		job_trim_log(&w->j, "console.log");
+		if ((r = share_check_usage(w->sh, NULL)) < 0)
+			return run_stream_error(p, r, e);
+		if ((r = follow_ask(p, w, pid, ret, e)) < 0)
+			return r;
+		/* The guest's writes to a server that ended failed: an exit
+		 * status of 0 would hide lost output. */
+		if (r > 0 && vm_smb_ended(w->j.vm) != smbd_ends) {
+			r = error_set(e, -EIO,
+				      "osrun's SMB server ended while the command ran (the command exited %d): its "
+				      "output may be incomplete",
+				      ret->status);
+			run_result_release(ret);
+			return r;
+		}
+		if (r > 0)
+			return 0;
+		next_ask = now_usec() + (quick_asks > 0 ? 10 * USEC_PER_MSEC : USEC_PER_SEC);
+		if (quick_asks > 0)
+			quick_asks--;
+	}
+}
