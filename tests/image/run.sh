@@ -110,6 +110,20 @@ docker_tests() {
 	out=$(urun --entrypoint sh $img -c 'osrun session start --name s >/dev/null && osrun session exec s "echo 1 >/root/f" &&
 		osrun session exec s "cat /root/f" && osrun session stop s' 2>"$T/u.err")
 	check "--user: a session, start/exec/exec/stop" '[ "$out" = 1 ] || { cat "$T/u.err"; false; }'
+	# The README's first command on a bare Debian (the base image: no
+	# compiler, nothing of osrun's), as on a fresh machine. Its one
+	# prerequisite, make, comes first, as the README says.
+	if [ "${OSRUN_SKIP_FRESH:-0}" != 1 ]; then
+		echo "# make deps demo on a bare Debian"
+		rc=0
+		tar -C "$top" --exclude=./build --exclude=./.git --exclude=node_modules -c . |
+			$DK run -i --rm --network host $BASE sh -c 'mkdir /w && tar -x -C /w && cd /w &&
+				apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null &&
+				make deps demo' >"$T/fresh.log" 2>&1 || rc=$?
+		check "a fresh Debian: 'make deps demo' works the first time" \
+			'[ "$rc" = 0 ] && grep -q "^hello from the guest" "$T/fresh.log" && grep -q "^exit code: 3" "$T/fresh.log" ||
+			 { tail -20 "$T/fresh.log"; false; }'
+	fi
 	size=$($DK image inspect -f '{{.Size}}' $img)
 	echo "# image size: $((size / 1000000)) MB (without noVNC)"
 }
