@@ -116,8 +116,15 @@ docker_tests() {
 	if [ "${OSRUN_SKIP_FRESH:-0}" != 1 ]; then
 		echo "# make deps demo on a bare Debian"
 		rc=0
+		# The machine's own trust settings go along (a proxy's CA, as
+		# here: npm's registry is reached through one): they are the
+		# machine's, not an install step of osrun's.
+		ca=""
+		[ -n "$(ls /usr/local/share/ca-certificates 2>/dev/null)" ] &&
+			ca="-v /usr/local/share/ca-certificates:/usr/local/share/ca-certificates:ro"
+		[ -n "${NODE_EXTRA_CA_CERTS:-}" ] && ca="$ca -e NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt"
 		tar -C "$top" --exclude=./build --exclude=./.git --exclude=node_modules -c . |
-			$DK run -i --rm --network host $BASE sh -c 'mkdir /w && tar -x -C /w && cd /w &&
+			$DK run -i --rm --network host $ca $BASE sh -c 'mkdir /w && tar -x -C /w && cd /w &&
 				apt-get update -qq && apt-get install -y -qq --no-install-recommends make >/dev/null &&
 				make deps demo' >"$T/fresh.log" 2>&1 || rc=$?
 		check "a fresh Debian: 'make deps demo' works the first time" \
