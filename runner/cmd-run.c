@@ -68,6 +68,8 @@ static void run_help(void)
 	       "Exit status:\n"
 	       "  N     COMMAND's own exit status\n"
 	       "  128+N COMMAND was killed by signal N (reported on stderr)\n"
+	       "  255   a Windows COMMAND's code above 255 (3010, 0xC0000005): the code is\n"
+	       "        reported on stderr\n"
 	       "  124   COMMAND ran past --timeout\n"
 	       "  125   osrun itself failed (reported on stderr)\n"
 	       "  130, 143  osrun was interrupted by SIGINT, SIGTERM\n"

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <string.h>
 
+#include "lib/exitstatus.h"
 #include "lib/log.h"
 #include "run.h"
 
@@ -50,11 +51,9 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, str
 		qga_exec_status_release(&st);
 		return run_stream_error(p, r, e);
 	}
-	*ret = (struct run_result){
-		.status = st.signal ? 128 + st.signal : st.exitcode,
-		.signal = st.signal,
-		.helper_stderr = job_helper_lines(&st),
-	};
+	*ret = (struct run_result){.helper_stderr = job_helper_lines(&st)};
+	ret->status =
+		exit_status_map(!strcmp(w->prof->name, "windows"), st.exitcode, st.signal, ret->why, sizeof ret->why);
 	qga_exec_status_release(&st);
 	return 1;
 }

@@ -169,8 +169,8 @@ int options_report(const struct error *e)
 int options_report_result(const struct run_result *res)
 {
 	log_lines(res->helper_stderr);
-	if (res->signal)
-		log_error("command killed by signal %d (SIG%s)", res->signal, signal_name(res->signal));
+	if (*res->why)
+		log_error("%s", res->why);
 	return res->status;
 }
 

@@ -66,8 +66,8 @@ int run_plan_check(const struct run_plan *p, const struct warm *w, struct error 
 
 /* How the guest command ended, for the command layer to tell. */
 struct run_result {
-	int status;	     /* its exit code, or 128 + signal */
-	int signal;	     /* the signal that killed it; 0: none */
+	int status;	     /* osrun's exit status for it (lib/exitstatus.h) */
+	char why[160];	     /* a line for stderr when the status alone misleads */
 	char *helper_stderr; /* what the guest helper said before the command ran */
 };
 void run_result_release(struct run_result *r);
