@@ -126,6 +126,24 @@ static int copy_virtio(const struct medium_inputs *in, const struct edition *ed,
 	return r;
 }
 
+void medium_password(const unsigned char raw[MEDIUM_PASSWORD_LEN], char pw[MEDIUM_PASSWORD_LEN + 1])
+{
+	/* No look-alikes (l, 1, I, O, 0); symbols that need no escaping in
+	 * XML, cmd or PowerShell strings. */
+	static const char *const classes[] = {"abcdefghijkmnpqrstuvwxyz", "ABCDEFGHJKLMNPQRSTUVWXYZ", "23456789",
+					      "-_.+"};
+	static const char all[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789-_.+";
+	for (size_t i = 0; i < MEDIUM_PASSWORD_LEN; i++)
+		pw[i] = all[raw[i] % (sizeof all - 1)];
+	/* Every class at least once, at a place the random bytes choose:
+	 * Windows' complexity policy (Server's default) wants three of four. */
+	for (size_t c = 0; c < ELEMENTSOF(classes); c++) {
+		size_t at = c * 5 + raw[(c + 11) % MEDIUM_PASSWORD_LEN] % 5; /* one place in each fifth */
+		pw[at] = classes[c][raw[(c + 7) % MEDIUM_PASSWORD_LEN] % strlen(classes[c])];
+	}
+	pw[MEDIUM_PASSWORD_LEN] = 0;
+}
+
 /* The administrator password: given, else the one this store made before
  * (so the answer file, and the stages' keys, stay the same), else new. */
 static int admin_password(struct store *s, const struct medium_inputs *in, char **ret, struct error *e)
@@ -137,15 +155,12 @@ static int admin_password(struct store *s, const struct medium_inputs *in, char 
 		return error_errno(e, -ENOMEM, "paths");
 	if (read_full_file(path, ret, NULL) == 0 && **ret)
 		return 0;
-	static const char abc[] = "abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
-	unsigned char raw[20];
+	unsigned char raw[MEDIUM_PASSWORD_LEN];
 	_cleanup_close_ int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || read_retry(fd, raw, sizeof raw) != sizeof raw)
 		return error_errno(e, -EIO, "/dev/urandom");
-	char pw[sizeof raw + 1];
-	for (size_t i = 0; i < sizeof raw; i++)
-		pw[i] = abc[raw[i] % (sizeof abc - 1)];
-	pw[sizeof raw] = 0;
+	char pw[MEDIUM_PASSWORD_LEN + 1];
+	medium_password(raw, pw);
 	int r = store_area_make(s, STORE_SECRETS);
 	if (r == 0)
 		r = write_file_atomic(path, pw, strlen(pw), 0600);

@@ -20,6 +20,11 @@ struct medium_inputs {
 	unsigned size_gib;	 /* the disk the stages install onto */
 };
 
+/* A password from MEDIUM_PASSWORD_LEN random bytes, with a lower-case and
+ * an upper-case letter, a digit and a symbol among them. */
+#define MEDIUM_PASSWORD_LEN 20
+void medium_password(const unsigned char raw[MEDIUM_PASSWORD_LEN], char pw[MEDIUM_PASSWORD_LEN + 1]);
+
 /* Both media are ISO 9660 images. */
 int medium_check_isos(const struct medium_inputs *in, struct error *e);
 /* Reads the install image's editions (extracted into work, then removed)

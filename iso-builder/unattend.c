@@ -271,6 +271,13 @@ static void oobe_system(struct w *w, const struct unattend *u)
 	elem(w, "SkipUserOOBE", "true");
 	end(w);
 	start(w, "UserAccounts");
+	/* Server's OOBE stops to ask for it otherwise (Microsoft's
+	 * Microsoft-Windows-Shell-Setup | UserAccounts | AdministratorPassword;
+	 * rgl/windows-vagrant's Server answer files set it too). */
+	start(w, "AdministratorPassword");
+	elem(w, "Value", u->password);
+	elem(w, "PlainText", "true");
+	end(w);
 	start(w, "LocalAccounts");
 	add_item(w, "LocalAccount");
 	password(w, u->password);

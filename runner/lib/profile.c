@@ -150,10 +150,11 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	else
 		r |= add(&v, "memory-backend-ram,id=ram0,size=%uM", m->memory_mib);
 	if (windows) {
-		/* Windows keeps the RTC in local time; the host's is UTC and so
-		 * is the guest's time zone. */
+		/* Windows reads the RTC as local time, and the answer file sets
+		 * its time zone to UTC: so the RTC must run in UTC, whatever the
+		 * host's zone is (base=localtime would be the host's). */
 		r |= add(&v, "-rtc");
-		r |= add(&v, "base=localtime");
+		r |= add(&v, "base=utc");
 		r |= add(&v, "-device");
 		r |= add(&v, "VGA");
 	} else {

@@ -92,7 +92,7 @@ int main(void)
 	is_str(after(v, "-cpu"), "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer",
 	       "Hyper-V enlightenments that migrate under KVM");
 	ok(!any_contains(v, "invtsc"), "no invtsc (it blocks migration)");
-	is_str(after(v, "-rtc"), "base=localtime", "RTC in local time");
+	is_str(after(v, "-rtc"), "base=utc", "RTC in UTC: the guest's zone is UTC, whatever the host's");
 	is_str(after(v, "-action"), "reboot=shutdown", "a guest reboot ends the stage's QEMU");
 	ok(any_contains(v, "memory-backend-ram,id=ram0,size=4096M"), "a stage's RAM is anonymous");
 	ok(any_contains(v, "file=/iso/setup,,1.iso,if=none,id=cd1,media=cdrom,readonly=on"),
