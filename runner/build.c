@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 
 #include "lib/log.h"
+#include "evidence.h"
 #include "lib/status.h"
 
 #define STATUS_FILE "status.txt"
@@ -175,11 +176,18 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 		if (k > 0 || isatty(STDERR_FILENO))
 			log_progress("stage %zu/%zu %s: %.0f s%s%s", s->idx + 1, s->b->n_stages, s->st->name,
 				     seconds_since(s->started), last ? ": " : "", last ? last : "");
-		if (now_usec() >= s->deadline)
-			return error_set(e, -ETIMEDOUT,
-					 "stage %s: not done after %.0f s; last status: %s (console: %s)", s->st->name,
-					 (double)s->st->timeout / USEC_PER_SEC,
-					 *s->status.last ? s->status.last : "(none)", s->console);
+		/* The guest said so: no waiting out the stage's timeout. */
+		if (s->status.failed) {
+			error_set(e, -EPROTO, "stage %s %s", s->st->name, s->status.failure);
+			stage_evidence(j, s->st->name, s->console, &s->status, e);
+			return -EPROTO;
+		}
+		if (now_usec() >= s->deadline) {
+			error_set(e, -ETIMEDOUT, "stage %s: not done after %.0f s; last status: %s", s->st->name,
+				  (double)s->st->timeout / USEC_PER_SEC, *s->status.last ? s->status.last : "(none)");
+			stage_evidence(j, s->st->name, s->console, &s->status, e);
+			return -ETIMEDOUT;
+		}
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return job_fail(j, -ECONNRESET, NULL, s->st->name, e);

@@ -17,6 +17,8 @@
  *                NAME.json    its description, flocked by its keeper,
  *                NAME.busy    flocked by the client with a command in it,
  *                NAME.log     the keeper's messages
+ *   ROOT/logs/stage-NAME-TIME/ what a failed build stage left: console.log,
+ *                             status.txt, screen.png (or .ppm)
  *
  * Every directory is 0700 and every file 0600 (images 0400): they hold guest
  * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
@@ -50,6 +52,7 @@ enum store_area {
 	STORE_SECRETS,
 	STORE_CACHES,
 	STORE_SESSIONS,
+	STORE_LOGS,
 };
 
 struct store {

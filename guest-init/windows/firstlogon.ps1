@@ -46,6 +46,6 @@ try {
 	Say "firstboot: stage runner registered"
 	Say "done"
 } catch {
-	Say "firstboot failed: $_"
+	Say "failed: firstboot: $_"
 }
 Stop-Computer -Force

@@ -14,8 +14,8 @@ try {
 	& powershell.exe -NoProfile -ExecutionPolicy Bypass -File C:\osrun\stage.ps1 *>&1 |
 		ForEach-Object { Add-Content -Path "$share\status.txt" -Value "$_" }
 	if ($LASTEXITCODE -eq 0) { Add-Content -Path "$share\status.txt" -Value 'done' }
-	else { Add-Content -Path "$share\status.txt" -Value "stage script failed: exit code $LASTEXITCODE" }
+	else { Add-Content -Path "$share\status.txt" -Value "failed: the stage script exited $LASTEXITCODE" }
 } catch {
-	Add-Content -Path "$share\status.txt" -Value "stage script failed: $_"
+	Add-Content -Path "$share\status.txt" -Value "failed: the stage script: $_"
 }
 Stop-Computer -Force

@@ -40,6 +40,10 @@ static bool line_end(struct status_follow *s)
 		s->done = true;
 		return false;
 	}
+	if (!strncmp(s->line, "failed:", 7) && !s->failed) {
+		s->failed = true;
+		memcpy(s->failure, s->line, n + 1);
+	}
 	if (n == 0 || !strcmp(s->line, s->last))
 		return false;
 	memcpy(s->last, s->line, n + 1);

@@ -1,6 +1,7 @@
 /* A build stage's status file, which the guest appends lines to (and its
  * stage script's output): read as it grows, never whole, and bounded, since
- * the guest writes it. "done" on a line of its own ends the stage. */
+ * the guest writes it. "done" on a line of its own ends the stage; a line
+ * that begins with "failed:" ends it at once, as a failure. */
 #pragma once
 #include <stdbool.h>
 #include <sys/types.h>
@@ -13,10 +14,12 @@ struct status_follow {
 	int fd;
 	off_t off;
 	bool done;
+	bool failed;			/* a line began with "failed:" */
 	bool in_long_line;		/* the rest of an over-long line is dropped */
 	char line[STATUS_LINE_MAX + 1]; /* the line being read */
 	size_t len;
-	char last[STATUS_LINE_MAX + 1]; /* the last complete non-empty line, printable */
+	char last[STATUS_LINE_MAX + 1];	   /* the last complete non-empty line, printable */
+	char failure[STATUS_LINE_MAX + 1]; /* the first "failed:" line */
 };
 
 /* Opens path (not through a symlink; a regular file only). */

@@ -133,11 +133,29 @@ t_stage_script_fails() {
 	printf 'echo "installing the frobnicator"\nexit 7\n' >"$T/guest3/stages/finish.sh"
 	OSRUN_CACHE="$T/stage-fail" o provision --guest "$T/guest3"
 	expect_rc 125
-	expect_err_has "stage finish: the guest stopped 1 time without saying done; last status: stage script failed: exit status 7"
+	expect_err_has "stage finish failed: the stage script exited 7; its console log is in $T/stage-fail/logs/stage-finish-"
+	log=$(ls -d "$T"/stage-fail/logs/stage-finish-*/ 2>/dev/null | head -1)
+	[ -n "$log" ] && [ -s "$log/console.log" ] || err "no console log kept: $(ls -R "$T/stage-fail/logs" 2>&1)"
+	grep -q "installing the frobnicator" "$log/status.txt" 2>/dev/null || err "no status lines kept"
+	[ "$(stat -c %a "$log")" = 700 ] || err "the log directory is not private"
 	[ ! -e "$T/stage-fail/snapshots/provisioned" ] || err "a snapshot was made from a failed build"
 	ls "$T/stage-fail/stages" | grep -q '^base-' || err "the finished stage was not kept for the next try"
 	ls -A "$T/stage-fail/stages" | grep -q '^\.' && err "a half-made stage was left: $(ls -A "$T/stage-fail/stages")"
 	rm -rf "$T/stage-fail" "$T/guest3"
+}
+
+# A stage that says it failed and then hangs ends at once, not at its
+# timeout (a Windows stage's is hours).
+t_stage_says_failed() {
+	cp -r "$OSRUN_GUEST_DIR" "$T/guest4"
+	printf 'echo "failed: the frobnicator broke"\nsleep 600\n' >"$T/guest4/stages/finish.sh"
+	t0=$(now)
+	OSRUN_CACHE="$T/stage-said" o provision --guest "$T/guest4"
+	expect_rc 125
+	expect_err_has "stage finish failed: the frobnicator broke; its console log"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 120) }')" = 1 ] || err "took $(elapsed "$t0") s"
+	ls -d "$T"/stage-said/logs/stage-finish-*/ >/dev/null 2>&1 || err "nothing kept in logs/"
+	rm -rf "$T/stage-said" "$T/guest4"
 }
 
 # --- exit codes and streams ----------------------------------------------
@@ -779,7 +797,7 @@ t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_p
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_says_failed
 t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 . "$(dirname "$0")/ci-job.sh"
 . "$(dirname "$0")/hostile.sh"

@@ -44,10 +44,15 @@ int main(void)
 	append(path, big);
 	status_poll(&s);
 	is_int(strlen(s.last), STATUS_LINE_MAX, "a long line is cut");
+	ok(!s.failed, "no failure yet");
+	append(path, "failed: drivers: pnputil exited 5\nshutting down\n");
+	status_poll(&s);
+	ok(s.failed, "a failed: line is seen");
+	is_str(s.failure, "failed: drivers: pnputil exited 5", "and kept, whatever follows");
 	append(path, "done\n");
 	status_poll(&s);
 	ok(s.done, "done seen");
-	ok(s.last[0] == 'x', "done is not a status to show");
+	is_str(s.last, "shutting down", "done is not a status to show");
 	status_close(&s);
 
 	/* A guest that makes the file huge (sparse: free for it to make). */
