@@ -532,7 +532,10 @@ t_user_without_passwd_entry() {
 interrupt() {
 	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
-	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	# Signalled only once the command runs (under load, a start can take
+	# long; before main() a signal would take its default action).
+	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done
+	[ "$(cat "$T/out")" = started ] || err "the command did not start within 90 s"
 	kill -"$1" $pid
 	wait $pid; rc=$?
 	expect_rc "$2"
