@@ -530,12 +530,13 @@ t_user_without_passwd_entry() {
 }
 
 interrupt() {
-	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
+	"$OSRUN" -v 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
 	pid=$!
 	# Signalled only once the command runs (under load, a start can take
 	# long; before main() a signal would take its default action).
 	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done
-	[ "$(cat "$T/out")" = started ] || err "the command did not start within 90 s"
+	[ "$(cat "$T/out")" = started ] ||
+		err "the command did not start within 90 s: $(grep -v 'QEMU pid' "$T/err" | tail -5 | tr '\n' '|')"
 	kill -"$1" $pid
 	wait $pid; rc=$?
 	expect_rc "$2"
@@ -712,8 +713,11 @@ t_pool_busy_falls_back() {
 	for x in a b c; do "$OSRUN" -v "echo $x" >"$T/$x" 2>"$T/$x.err" </dev/null & pids="$pids $!"; done
 	wait $pids
 	for x in a b c; do [ "$(cat "$T/$x")" = $x ] || err "run $x: $(cat "$T/$x" "$T/$x.err")"; done
+	# Three clients at once, one clone: at least one runs on its own (how
+	# many depends on when each client connects and when the replacement
+	# is ready, which load moves).
 	n=$(cat "$T"/a.err "$T"/b.err "$T"/c.err | grep -c "no clone ready\|closed the connection")
-	[ "$n" -ge 2 ] || err "$n runs restored their own clone, expected 2 or more"
+	[ "$n" -ge 1 ] || err "no run restored its own clone: $(cat "$T"/a.err "$T"/b.err "$T"/c.err | grep -v 'QEMU pid')"
 	pool_stop
 }
 
@@ -775,12 +779,20 @@ t_pool_keeper_killed() {
 	pool_start -j 1
 	kill -KILL $pool_pid; wait $pool_pid 2>/dev/null
 	wait_qemus 0
+	# Seen once under load (two busy loops): the next pool was refused as
+	# if this one still ran. Its clones close the listening socket when
+	# forked, so who still held it is not known: this names the holder.
+	i=0; while ss -xlH 2>/dev/null | grep -q "$OSRUN_CACHE/pools/provisioned.sock" && [ $i -lt 300 ]; do
+		sleep 0.1; i=$((i+1)); done
+	ss -xlH 2>/dev/null | grep -q "$OSRUN_CACHE/pools/provisioned.sock" &&
+		err "the killed pool's socket still listens: $(ss -xlpH | grep pools/provisioned.sock)"
 	o 'echo alone'
 	expect_rc 0
 	expect_out alone
 	# The stale socket does not stop a new pool.
 	pool_start -j 1
-	o pool -j 1
+	# Bounded: a second pool that starts would otherwise run until stopped.
+	rc=0; timeout 60 "$OSRUN" pool -j 1 >"$T/out" 2>"$T/err" </dev/null || rc=$?
 	expect_rc 125
 	expect_err_has "a pool for 'provisioned' already runs"
 	pool_stop
