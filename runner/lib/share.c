@@ -239,10 +239,8 @@ int share_pump(struct share *s, int out_fd, int err_fd, bool *ret_closed)
 	int r = copy_new(s, OUT, out_fd, false);
 	if (r == 0)
 		r = copy_new(s, ERR, err_fd, false);
-	if (r == 0 && now_usec() >= s->next_usage) {
-		s->next_usage = deadline_after(USEC_PER_SEC);
-		r = share_check_usage(s, NULL);
-	}
+	if (r == 0)
+		r = share_check_usage_due(s);
 	if (r < 0)
 		return r;
 	if (ret_closed)
@@ -335,6 +333,14 @@ int share_check_usage(struct share *s, uint64_t *ret_bytes)
 	if (r < 0)
 		return r;
 	return bytes > s->limit ? -EFBIG : 0;
+}
+
+int share_check_usage_due(struct share *s)
+{
+	if (now_usec() < s->next_usage)
+		return 0;
+	s->next_usage = deadline_after(USEC_PER_SEC);
+	return share_check_usage(s, NULL);
 }
 
 bool share_has(const struct share *s, const char *name)

@@ -50,6 +50,9 @@ void share_set_limit(struct share *s, uint64_t bytes);
  * and share_drain also fail with -EFBIG when a stream's unread part is
  * over it. *ret_bytes: what is on disk. */
 int share_check_usage(struct share *s, uint64_t *ret_bytes);
+/* share_check_usage at most once a second (share_pump calls it too): for
+ * a caller that polls often. */
+int share_check_usage_due(struct share *s);
 
 /* Empties stdin, stdout and stderr for the next command in the same guest
  * (a session's), forgetting what was read of them. */

@@ -12,11 +12,15 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char path[64];
+static void remove_path(void) { unlink(path); }
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static char path[64];
-	if (!*path)
+	if (!*path) {
 		snprintf(path, sizeof path, "/tmp/osrun-fuzz-status.%d", (int)getpid());
+		atexit(remove_path);
+	}
 	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return 0;
