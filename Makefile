@@ -18,8 +18,8 @@ OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
 # would need; -lwim is all a dynamic link needs.
 # Expanded when a compiler runs, not when make reads this file: `make deps
 # demo` on a fresh machine installs the libraries first.
-JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive)
-JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive) -lwim
+JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcrypto)
+JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto) -lwim
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
@@ -39,11 +39,11 @@ endif
 # Libraries (protocols, processes, the store, the Windows medium) and the
 # command layer with the engines it calls.
 LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
-ENGINE_SRC := runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/job.c runner/build.c runner/evidence.c runner/final.c
+ENGINE_SRC := runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci soak clean format
+.PHONY: all deps demo guest check layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
 
 all: $(BUILD)/osrun guest
 
@@ -128,6 +128,9 @@ bench-ci: $(BUILD)/osrun guest
 # Not in CI: a few hundred jobs, plain and pooled, clients killed at random.
 soak: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/soak.py $(SOAK_ARGS)
+
+bench-layers: $(BUILD)/osrun guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/layers.py $(BENCH_ARGS)
 
 bench-io: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py

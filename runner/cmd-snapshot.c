@@ -17,11 +17,13 @@ static void snapshot_help(void)
 	       "       osrun snapshot rm NAME [--json] [--cache-volumes]\n"
 	       "       osrun snapshot gc [--json]\n"
 	       "\n"
-	       "list     every snapshot: name, parent, size on disk, created, made by\n"
+	       "list     every snapshot: name, parent, bytes on disk of its own and shared\n"
+	       "         with other snapshots (hard links, reflinks), created, made by\n"
 	       "inspect  one snapshot's metadata and files\n"
 	       "rm       remove a snapshot (refused while a run uses it or another\n"
 	       "         snapshot is built on it)\n"
-	       "gc       remove what killed runs left behind\n"
+	       "gc       remove what killed runs left behind, and build layers (layer-KEY)\n"
+	       "         that no named snapshot is built on\n"
 	       "\n"
 	       "With --cache-volumes, list and rm act on cache volumes instead (the\n"
 	       "directories 'osrun --cache-volume NAME:PATH' keeps between runs); rm is\n"
@@ -60,6 +62,11 @@ static json_object *snapshot_json(const struct snapshot *sn, bool files)
 	}
 	json_object_put(meta);
 	json_object_object_add(o, "size", json_object_new_uint64(dir_size(sn->dir)));
+	uint64_t own, shared;
+	if (store_entry_bytes(sn->dir, &own, &shared) == 0) {
+		json_object_object_add(o, "own_bytes", json_object_new_uint64(own));
+		json_object_object_add(o, "shared_bytes", json_object_new_uint64(shared));
+	}
 	if (files) {
 		json_object *f = json_object_new_object();
 		const char *parts[] = {"disk.qcow2", "memory", "state", "meta.json"};
@@ -110,16 +117,22 @@ static int do_list(struct job *j, bool json, struct error *e)
 	if (json)
 		printf("%s\n", json_object_to_json_string_ext(arr, JSON_FLAGS));
 	else {
-		printf("%-20s %-20s %10s  %-20s  %s\n", "NAME", "PARENT", "SIZE", "CREATED", "MADE BY");
+		int w = 20;
+		for (char **n = names; *n; n++)
+			w = (int)strlen(*n) > w ? (int)strlen(*n) : w;
+		printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, "NAME", w, "PARENT", "OWN", "SHARED", "CREATED",
+		       "MADE BY");
 		for (size_t i = 0; i < json_object_array_length(arr); i++) {
 			json_object *o = json_object_array_get_idx(arr, i), *v;
-			char size[32];
-			json_object_object_get_ex(o, "size", &v);
-			human_size(json_object_get_uint64(v), size, sizeof size);
+			char own[32], shared[32];
+			human_size(json_object_object_get_ex(o, "own_bytes", &v) ? json_object_get_uint64(v) : 0, own,
+				   sizeof own);
+			human_size(json_object_object_get_ex(o, "shared_bytes", &v) ? json_object_get_uint64(v) : 0,
+				   shared, sizeof shared);
 			const char *parent = json_string(o, "parent"), *created = json_string(o, "created"),
 				   *made_by = json_string(o, "made_by");
-			printf("%-20s %-20s %10s  %-20s  %s\n", json_string(o, "name"), parent ? parent : "-", size,
-			       created ? created : "", made_by ? made_by : "");
+			printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, json_string(o, "name"), w, parent ? parent : "-",
+			       own, shared, created ? created : "", made_by ? made_by : "");
 		}
 	}
 	json_object_put(arr);
@@ -195,6 +208,11 @@ static void print_fields(json_object *o, int depth)
 		if (json_object_is_type(v, json_type_object)) {
 			printf("%*s%s:\n", 2 * depth, "", key);
 			print_fields(v, depth + 1);
+		} else if (json_object_is_type(v, json_type_array)) {
+			printf("%*s%s:\n", 2 * depth, "", key);
+			for (size_t i = 0; i < json_object_array_length(v); i++)
+				printf("%*s%s\n", 2 * depth + 2, "",
+				       json_object_get_string(json_object_array_get_idx(v, i)));
 		} else
 			printf("%*s%s: %s\n", 2 * depth, "", key, v ? json_object_get_string(v) : "-");
 	}
@@ -224,7 +242,8 @@ static int do_rm(struct job *j, const char *name, bool json, struct error *e)
 	if (r == -ENOENT)
 		return not_found(j, name, e);
 	if (r == -ENOTEMPTY)
-		return error_set(e, r, "snapshot '%s': not removed, snapshot '%s' is built on it", name, child);
+		return error_set(e, r, "snapshot '%s': not removed, snapshot '%s' is built on it%s", name, child,
+				 strncmp(child, "layer-", 6) ? "" : " (a build layer: 'osrun snapshot gc' removes it)");
 	if (r == -EBUSY)
 		return error_set(e, r, "snapshot '%s': not removed, a run is using it", name);
 	if (r < 0)
@@ -239,14 +258,23 @@ static int do_rm(struct job *j, const char *name, bool json, struct error *e)
 static int do_gc(struct job *j, bool json, struct error *e)
 {
 	_cleanup_strv_free_ char **removed = NULL;
+	_cleanup_strv_free_ char **layers = NULL, **busy = NULL;
 	int r = store_sweep(j->store, &removed);
 	if (r < 0)
 		return error_errno(e, r, "gc");
+	if ((r = store_gc_layers(j->store, &layers, &busy)) < 0)
+		return error_errno(e, r, "gc: build layers");
+	for (char **b = busy; *b; b++)
+		log_info("kept %s: a run is using it", *b);
 	int runs = rundir_sweep();
 	json_object *o = json_object_new_object(), *arr = json_object_new_array();
 	for (char **p = removed; *p; p++)
 		json_object_array_add(arr, json_object_new_string(*p));
 	json_object_object_add(o, "removed", arr);
+	json_object *la = json_object_new_array();
+	for (char **p = layers; *p; p++)
+		json_object_array_add(la, json_object_new_string(*p));
+	json_object_object_add(o, "layers", la);
 	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
 	if (json)
 		printf("%s\n",
@@ -254,9 +282,11 @@ static int do_gc(struct job *j, bool json, struct error *e)
 	else {
 		for (char **p = removed; *p; p++)
 			printf("removed %s/%s\n", j->store->root, *p);
+		for (char **p = layers; *p; p++)
+			printf("removed layer %s (no named snapshot is built on it)\n", *p);
 		if (runs > 0)
 			printf("removed %d run directories of killed runs\n", runs);
-		if (!*removed && runs <= 0)
+		if (!*removed && !*layers && runs <= 0)
 			printf("nothing to remove\n");
 	}
 	json_object_put(o);

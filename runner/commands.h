@@ -8,3 +8,4 @@ int cmd_snapshot(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_session(int argc, char **argv);
+int cmd_build(int argc, char **argv);

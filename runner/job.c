@@ -53,6 +53,14 @@ int job_make_rundir(struct job *j, struct error *e)
 
 int job_accel(enum accel *ret, struct error *e)
 {
+	/* Once a process: a build boots once a step, and the probe starts a
+	 * QEMU of its own. */
+	static bool known;
+	static enum accel found;
+	if (known) {
+		*ret = found;
+		return 0;
+	}
 	_cleanup_free_ char *why = NULL;
 	int r = accel_detect(NULL, ret, &why);
 	if (r == -EINVAL)
@@ -63,6 +71,8 @@ int job_accel(enum accel *ret, struct error *e)
 		log_warn("no usable /dev/kvm (%s): the guest runs under TCG, slowly (in a container: "
 			 "--device=/dev/kvm)",
 			 why);
+	known = true;
+	found = *ret;
 	return 0;
 }
 

@@ -15,7 +15,7 @@ static const struct {
 	int (*run)(int argc, char **argv);
 } commands[] = {
 	{"provision", cmd_provision}, {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
-	{"session", cmd_session},     {"image", cmd_image},
+	{"session", cmd_session},     {"image", cmd_image},	  {"build", cmd_build},
 };
 
 int main(int argc, char **argv)

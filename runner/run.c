@@ -77,12 +77,22 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 	return 0;
 }
 
-/* The profile's variables, then -e (later entries win in the guest: -e
- * PATH=... replaces the default), then osrun's own. */
-static char **guest_env(const struct run_plan *p, const struct profile *prof, const char *run_id, bool stream)
+static const char *run_workdir(const struct run_plan *p, const struct warm *w)
 {
+	return p->workdir ? p->workdir : w->sn->meta.workdir;
+}
+
+/* The profile's variables, then the snapshot's (a build file's ENV), then
+ * -e (later entries win in the guest: -e PATH=... replaces the default),
+ * then osrun's own. */
+static char **guest_env(const struct run_plan *p, const struct warm *w, const char *run_id, bool stream)
+{
+	const struct profile *prof = w->prof;
 	char **env = NULL;
 	for (const char *const *v = prof->base_env; *v; v++)
+		if (!(env = strv_append(env, *v)))
+			return NULL;
+	for (char **v = w->sn->meta.env; v && *v; v++)
 		if (!(env = strv_append(env, *v)))
 			return NULL;
 	for (char **v = p->env; v && *v; v++)
@@ -92,7 +102,7 @@ static char **guest_env(const struct run_plan *p, const struct profile *prof, co
 	if (asprintf(&extra[0], "OSRUN_CMD=%s", p->command ? p->command : "") < 0 ||
 	    asprintf(&extra[1], "OSRUN_SHARE=%s", prof->share_unc) < 0 ||
 	    asprintf(&extra[2], "OSRUN_RUN_ID=%s", run_id) < 0 ||
-	    asprintf(&extra[3], "OSRUN_WORKDIR=%s", p->workdir ? p->workdir : "") < 0) {
+	    asprintf(&extra[3], "OSRUN_WORKDIR=%s", run_workdir(p, w) ? run_workdir(p, w) : "") < 0) {
 		for (size_t i = 0; i < ELEMENTSOF(extra); i++)
 			free(extra[i]);
 		strv_free(env);
@@ -118,7 +128,7 @@ static char **guest_env(const struct run_plan *p, const struct profile *prof, co
 
 static const char *run_id(const struct warm *w) { return strrchr(w->j.rundir->path, '.') + 1; }
 
-char **run_guest_env(const struct run_plan *p, const struct warm *w) { return guest_env(p, w->prof, run_id(w), false); }
+char **run_guest_env(const struct run_plan *p, const struct warm *w) { return guest_env(p, w, run_id(w), false); }
 
 static int wait_for_enter(void)
 {
@@ -303,7 +313,7 @@ int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e)
 	if ((r = warm_open(p, w, e)) < 0 || (r = warm_restore(p, w, e)) < 0)
 		return r;
 	usec_t t0 = w->qemu_started;
-	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), false);
+	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), false);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
 	int64_t prepare_pid;
@@ -328,8 +338,13 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 		.image = w->sn->meta.image,
 		.machine = w->sn->meta.machine,
 		.created = iso_time_now(),
-		.made_by = p->command,
+		.made_by = p->step ? p->step->layer.step : p->command,
+		/* What a build file set is kept down the chain. */
+		.env = p->step ? p->step->env : w->sn->meta.env,
+		.workdir = p->step ? p->step->workdir : w->sn->meta.workdir,
 	};
+	if (p->step)
+		meta.layer = p->step->layer;
 	int r = job_save_snapshot(&w->j, w->prof, w->nsn, &meta, e);
 	free(meta.created);
 	free(meta.qemu_version);
@@ -342,10 +357,11 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
 	share_set_deadline(w->sh, deadline);
 	share_set_limit(w->sh, p->share_limit_mib ? (uint64_t)p->share_limit_mib << 20 : SHARE_LIMIT_DEFAULT);
+	share_set_log(w->sh, p->step_log_fd > 2 ? p->step_log_fd : -1);
 	enum stdin_kind in = stdin_kind(p, w->prof);
 	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
 		return r == -ETIME || r == -ECANCELED ? run_stream_error(p, r, e) : error_errno(e, r, "reading stdin");
-	_cleanup_strv_free_ char **env = guest_env(p, w->prof, run_id(w), in == STDIN_STREAM);
+	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), in == STDIN_STREAM);
 	if (!env)
 		return error_errno(e, -ENOMEM, "environment");
 	if ((r = run_copy_in(p, w, env, e)) < 0)

@@ -37,6 +37,11 @@ struct run_plan {
 	struct run_copy copy_in[RUN_COPIES_MAX], copy_out[RUN_COPIES_MAX];
 	size_t n_copy_in, n_copy_out;
 	enum run_op op;
+	/* A build file's step (layers.c): the ENV, WORKDIR and layer its
+	 * snapshot records, and a file that gets a copy of the command's
+	 * output (its log, kept with the layer). */
+	const struct snapshot_meta *step;
+	int step_log_fd; /* > 2 when there is one */
 };
 
 void run_plan_release(struct run_plan *p);

@@ -94,6 +94,16 @@ struct snapshot_meta {
 	char *created; /* ISO 8601, UTC */
 	char *made_by; /* "provision" or the command of the run */
 	char *build;   /* provisioned ones: the key of the inputs it was built from */
+	/* A build file's ENV and WORKDIR: every run from this snapshot (and
+	 * from the ones made on it) gets them; a run's own -e and -w win. */
+	char **env;
+	char *workdir;
+	struct snapshot_layer {
+		char *key;  /* made by a build file's step: its cache key (64 hex digits) */
+		char *step; /* "RUN make", as expanded */
+		char *file; /* the build file */
+		unsigned line;
+	} layer;
 };
 void snapshot_meta_release(struct snapshot_meta *m);
 int snapshot_meta_to_json(const struct snapshot_meta *m, char **ret);
@@ -176,3 +186,22 @@ struct cache_volume *cache_volume_free(struct cache_volume *c);
 static inline void cache_volume_freep(struct cache_volume **c) { cache_volume_free(*c); }
 /* Removes one: -ENOENT, -EBUSY while a run has it. */
 int cache_volume_remove(struct store *s, const char *name);
+
+/* Build layers (osrun build). A step's layer is the snapshot
+ * "layer-" + the first 32 hex digits of its key; -t NAME gives the last
+ * one a name of its own. */
+int layer_entry_name(const char *key, char **ret);
+/* Whether name is a layer no user named (gc may remove it). */
+bool layer_is_unnamed(const char *name, const struct snapshot_meta *m);
+/* The snapshot made by the step with this key: its layer, or a tag of it
+ * (-ENOENT). */
+int store_find_layer(struct store *s, const char *key, char **ret_name);
+/* Makes snapshot name hold from's files (hard links: they never change)
+ * with meta: -EEXIST if taken. */
+int snapshot_tag(struct store *s, const struct snapshot *from, const char *name, const struct snapshot_meta *meta);
+/* Removes unnamed layers that no named snapshot is built on, children
+ * first; *ret_busy lists those a run was using (kept). */
+int store_gc_layers(struct store *s, char ***ret_removed, char ***ret_busy);
+/* Bytes an entry's files use on disk: its own, and those it shares with
+ * other entries (hard links, reflinked extents). */
+int store_entry_bytes(const char *dir, uint64_t *ret_own, uint64_t *ret_shared);

@@ -23,6 +23,7 @@ struct share {
 	usec_t deadline;   /* writes to the host's streams wait until then */
 	usec_t next_usage; /* when to count the share's bytes again */
 	uint64_t limit;	   /* bytes the guest may keep in the share */
+	int log_fd;	   /* a file that gets a copy of both streams, or -1 */
 };
 
 int share_fd(const struct share *s) { return s->ino; }
@@ -54,6 +55,7 @@ int share_new(const char *dir, struct share **ret)
 	s->ino = -1;
 	s->fd[OUT] = s->fd[ERR] = s->in_fd = -1;
 	s->deadline = USEC_INFINITY;
+	s->log_fd = -1;
 	s->limit = SHARE_LIMIT_DEFAULT;
 	s->dir = strdup(dir);
 	int r = s->dir ? 0 : -ENOMEM;
@@ -193,9 +195,12 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 		if (k == 0)
 			break;
 		s->pos[i] += k;
+		int r = s->log_fd >= 0 ? write_full(s->log_fd, buf, (size_t)k) : 0;
+		if (r < 0)
+			return r;
 		if (s->host_gone[i])
 			continue;
-		int r = host_write(s, i, host_fd, buf, (size_t)k);
+		r = host_write(s, i, host_fd, buf, (size_t)k);
 		if (r == -EPIPE)
 			s->host_gone[i] = true;
 		else if (r < 0)
@@ -281,6 +286,8 @@ int share_reset(struct share *s)
 void share_set_deadline(struct share *s, usec_t deadline) { s->deadline = deadline; }
 
 void share_set_limit(struct share *s, uint64_t bytes) { s->limit = bytes; }
+
+void share_set_log(struct share *s, int fd) { s->log_fd = fd; }
 
 /* Bytes on disk below dfd; a tree deeper or wider than a run's share ever
  * is counts as over the limit. */

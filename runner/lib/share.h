@@ -45,6 +45,9 @@ int share_drain(struct share *s, int out_fd, int err_fd);
  * signal (the cancel fd) makes them fail with -ECANCELED. */
 void share_set_deadline(struct share *s, usec_t deadline);
 void share_set_limit(struct share *s, uint64_t bytes);
+/* Both streams also go to fd (a regular file: a build step's log), in the
+ * order they are read; -1: none. The caller keeps fd open meanwhile. */
+void share_set_log(struct share *s, int fd);
 /* -EFBIG when the guest keeps more than the limit in the share (or a
  * tree deeper or wider than SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX); share_pump
  * and share_drain also fail with -EFBIG when a stream's unread part is

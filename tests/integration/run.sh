@@ -816,7 +816,8 @@ t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stag
 t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 . "$(dirname "$0")/ci-job.sh"
 . "$(dirname "$0")/hostile.sh"
-ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE"
+. "$(dirname "$0")/build.sh"
+ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
