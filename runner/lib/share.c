@@ -24,6 +24,7 @@ struct share {
 	usec_t next_usage; /* when to count the share's bytes again */
 	uint64_t limit;	   /* bytes the guest may keep in the share */
 	int log_fd;	   /* a file that gets a copy of both streams, or -1 */
+	uint64_t log_left; /* what it may still take: the guest decides how much it writes */
 };
 
 int share_fd(const struct share *s) { return s->ino; }
@@ -164,6 +165,20 @@ static int host_write(struct share *s, int i, int fd, const char *buf, size_t n)
 	return 0;
 }
 
+static int log_copy(struct share *s, const char *buf, size_t n)
+{
+	if (s->log_fd < 0 || s->log_left == 0)
+		return 0;
+	static const char cut[] =
+		"\n[osrun: the rest of the output is not kept: over " STRINGIFY(SHARE_LOG_MAX_MIB) " MiB]\n";
+	size_t take = n < s->log_left ? n : (size_t)s->log_left;
+	s->log_left -= take;
+	int r = write_full(s->log_fd, buf, take);
+	if (r >= 0 && s->log_left == 0)
+		r = write_full(s->log_fd, cut, sizeof cut - 1);
+	return r;
+}
+
 /* The guest's SMB client may have several writes of one stream in flight,
  * and smbd completes them in any order: until the command has exited, a
  * region past a hole is not trusted, since the hole is a write still on its
@@ -195,7 +210,7 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 		if (k == 0)
 			break;
 		s->pos[i] += k;
-		int r = s->log_fd >= 0 ? write_full(s->log_fd, buf, (size_t)k) : 0;
+		int r = log_copy(s, buf, (size_t)k);
 		if (r < 0)
 			return r;
 		if (s->host_gone[i])
@@ -287,7 +302,11 @@ void share_set_deadline(struct share *s, usec_t deadline) { s->deadline = deadli
 
 void share_set_limit(struct share *s, uint64_t bytes) { s->limit = bytes; }
 
-void share_set_log(struct share *s, int fd) { s->log_fd = fd; }
+void share_set_log(struct share *s, int fd)
+{
+	s->log_fd = fd;
+	s->log_left = (uint64_t)SHARE_LOG_MAX_MIB << 20;
+}
 
 /* Bytes on disk below dfd; a tree deeper or wider than a run's share ever
  * is counts as over the limit. */

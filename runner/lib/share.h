@@ -46,7 +46,9 @@ int share_drain(struct share *s, int out_fd, int err_fd);
 void share_set_deadline(struct share *s, usec_t deadline);
 void share_set_limit(struct share *s, uint64_t bytes);
 /* Both streams also go to fd (a regular file: a build step's log), in the
- * order they are read; -1: none. The caller keeps fd open meanwhile. */
+ * order they are read, up to SHARE_LOG_MAX_MIB (then a line says the rest
+ * is not kept); -1: none. The caller keeps fd open meanwhile. */
+#define SHARE_LOG_MAX_MIB 64
 void share_set_log(struct share *s, int fd);
 /* -EFBIG when the guest keeps more than the limit in the share (or a
  * tree deeper or wider than SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX); share_pump

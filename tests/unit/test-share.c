@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "../../runner/lib/share.h"
 #include "tap.h"
@@ -11,6 +12,39 @@ static char *slurp_pipe(int fd, size_t *n)
 	ssize_t k = read(fd, buf, sizeof buf);
 	*n = k > 0 ? (size_t)k : 0;
 	return buf;
+}
+
+/* A build step's log: both streams in the order read, and no more than
+ * SHARE_LOG_MAX_MIB of what the guest sends (a sparse 65 MiB stdout). */
+static void test_log(const char *tmp)
+{
+	_cleanup_free_ char *dir = path_join(tmp, "logshare"), *log = path_join(tmp, "build.log"), *o = NULL, *e = NULL;
+	struct share *s = NULL;
+	if (share_new(dir, &s) < 0)
+		abort();
+	o = path_join(dir, "stdout");
+	e = path_join(dir, "stderr");
+	int lfd = open(log, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600), null = open("/dev/null", O_WRONLY);
+	share_set_log(s, lfd);
+	int fo = open(o, O_WRONLY | O_CLOEXEC), fe = open(e, O_WRONLY | O_CLOEXEC);
+	(void)!write(fo, "out\n", 4);
+	(void)!write(fe, "err\n", 4);
+	is_int(share_drain(s, null, null), 0, "drain into the log");
+	_cleanup_free_ char *text = NULL;
+	read_full_file(log, &text, NULL);
+	is_str(text, "out\nerr\n", "the log has both streams");
+	if (ftruncate(fo, 4 + ((off_t)65 << 20)) < 0)
+		abort();
+	is_int(share_drain(s, null, null), 0, "a 65 MiB stdout drains");
+	struct stat st;
+	fstat(lfd, &st);
+	ok(st.st_size > (64 << 20) && st.st_size < (64 << 20) + 200, "the log stops at %d MiB (%lld bytes)",
+	   SHARE_LOG_MAX_MIB, (long long)st.st_size);
+	close(fo);
+	close(fe);
+	close(lfd);
+	close(null);
+	share_free(s);
 }
 
 int main(void)
@@ -102,6 +136,7 @@ int main(void)
 	close(full[0]);
 	close(full[1]);
 	share_free(s);
+	test_log(tmp);
 	free(out_path);
 	free(in_path);
 	free(dir);
