@@ -147,14 +147,13 @@ static int lines_parse(struct buildfile *f, char *text, struct error *e)
 		directives = false;
 		bool more = continues(l, f->escape);
 		size_t add = strlen(l);
-		char *n = realloc(logical, len + add + 2);
+		char *n = realloc(logical, len + add + 1);
 		if (!n)
 			return error_errno(e, -ENOMEM, "%s", f->name);
 		logical = n;
+		/* Docker's rule: the escape and the line end go, nothing else. */
 		if (len == 0)
 			start = lineno;
-		else
-			logical[len++] = ' ';
 		memcpy(logical + len, l, add + 1);
 		len += add;
 		if (more && save)

@@ -22,7 +22,7 @@ enum step_kind { STEP_FROM, STEP_ARG, STEP_ENV, STEP_WORKDIR, STEP_SHELL, STEP_R
 struct build_step {
 	enum step_kind kind;
 	unsigned line; /* where it begins */
-	char *text;    /* its arguments as written, continuations joined with a space */
+	char *text;    /* its arguments as written, continuations joined (escape and line end cut) */
 	char **json;   /* the JSON form's words (RUN, COPY, SHELL); NULL for the shell form */
 };
 

@@ -29,7 +29,7 @@ static void test_parse(void)
 	is_int(f.n_steps, 6, "six instructions");
 	is_int(f.steps[1].kind, STEP_FROM, "instructions in any case");
 	is_int(f.steps[2].line, 5, "a step's line is where it begins");
-	is_str(f.steps[2].text, "echo a      b", "a continuation joins lines; a comment inside is left out");
+	is_str(f.steps[2].text, "echo a     b", "a continuation joins lines; a comment inside is left out");
 	ok(!f.steps[2].json, "the shell form has no words");
 	ok(f.steps[3].json && !strcmp(f.steps[3].json[0], "x y") && !strcmp(f.steps[3].json[1], "/z"),
 	   "COPY's JSON form");
@@ -38,7 +38,7 @@ static void test_parse(void)
 
 	r = parse("# escape=`\nFROM base\nRUN dir C:\\ `\n  /b\nWORKDIR C:\\Windows\\\n", &f, &e);
 	is_int(r, 0, "the escape directive (%s)", e.msg);
-	is_str(f.steps[1].text, "dir C:\\    /b", "` continues a line, \\ is a plain character");
+	is_str(f.steps[1].text, "dir C:\\   /b", "` continues a line, \\ is a plain character");
 	is_str(f.steps[2].text, "C:\\Windows\\", "a trailing \\ is no continuation with escape=`");
 	buildfile_release(&f);
 

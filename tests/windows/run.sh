@@ -159,6 +159,34 @@ o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --size 2
 check "a disk too small" '[ $rc = 125 ] && has_err "--size .2.: expected GiB"'
 o image frobnicate
 check "unknown image subcommand" '[ $rc = 125 ] && has_err "unknown subcommand .frobnicate."'
+# --- osrun build on a Windows snapshot: a dry run shows what cmd gets -----
+# The snapshot is only its meta.json: a dry run reads nothing else.
+mkdir -m 700 "$OSRUN_CACHE/snapshots/win"
+printf '{"version":1,"image":"build-0123","machine":{"profile":"windows","memory_mib":4096,"cpus":2,"accel":"tcg"},"created":"2026-01-01T00:00:00Z","made_by":"provision"}' \
+	>"$OSRUN_CACHE/snapshots/win/meta.json"
+mkdir -p "$T/bctx/tools" && echo x >"$T/bctx/tools/a.txt"
+cat >"$T/bctx/Buildfile" <<'EOF'
+# escape=`
+FROM win
+WORKDIR C:\work
+COPY tools tools
+RUN dir C:\ && `
+    echo done
+SHELL ["powershell", "-NoProfile", "-Command"]
+RUN Write-Output "a b"
+RUN ["C:\\Program Files\\x.exe", "a\\", "q\"q"]
+EOF
+o build --dry-run -f "$T/bctx/Buildfile"
+check "build --dry-run from a Windows snapshot" '[ $rc = 0 ] || { cat "$T/err"; false; }'
+exp_cont='RUN dir C:\ &&     echo done'
+exp_shell='RUN "powershell" "-NoProfile" "-Command" "Write-Output \"a b\""'
+exp_exec='RUN "C:\Program Files\x.exe" "a\\" "q\"q"'
+check "escape=\` continues a RUN line and C:\\ stays as it is" 'grep -qF -e "$exp_cont" "$T/out" || { cat "$T/out"; false; }'
+check "SHELL's words and RUN's text, quoted by the C runtime's rules" 'grep -qF -e "$exp_shell" "$T/out" || { cat "$T/out"; false; }'
+check "the exec form: backslashes doubled only before a quote" 'grep -qF -e "$exp_exec" "$T/out" || { cat "$T/out"; false; }'
+check "every step would run" '[ "$(grep -c "^run " "$T/out")" = 4 ]'
+rm -rf "$OSRUN_CACHE/snapshots/win"
+
 # --- PowerShell syntax (tree-sitter-powershell, installed by make deps) ---
 ps=$(dirname "$0")/ps-parse
 top=$(dirname "$0")/../..
