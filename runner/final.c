@@ -131,7 +131,7 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 		return r;
 	meta->image = (char *)image;
 	meta->machine = f->machine;
-	r = job_save_snapshot(j, f->profile, n, meta, e);
+	r = job_save_snapshot(j, f->profile, n, meta, NULL, e);
 	meta->image = NULL;
 	return r;
 }

@@ -309,7 +309,7 @@ int job_wait_guest_helper(struct job *j, int64_t pid, usec_t timeout, const char
 }
 
 int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta,
-		      struct error *e)
+		      const struct snapshot *delta_from, struct error *e)
 {
 	usec_t t0 = now_usec();
 	struct remote_error err;
@@ -338,6 +338,14 @@ int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_ne
 	r = vm_quit(j->vm, 60 * USEC_PER_SEC);
 	if (r < 0)
 		return job_fail(j, r, NULL, "stopping QEMU", e);
+	uint64_t delta;
+	usec_t t1 = now_usec();
+	if (delta_from && (r = snapshot_memory_to_delta(j->store, delta_from, n, &delta)) < 0)
+		return error_errno(e, r, "snapshot '%s': keeping its memory as changes to '%s'", n->name,
+				   delta_from->name);
+	if (delta_from)
+		log_debug("memory: %llu MiB changed, kept as a delta in %.2f s", (unsigned long long)(delta >> 20),
+			  seconds_since(t1));
 	r = snapshot_new_commit(n, meta);
 	if (r == -EEXIST)
 		return error_set(e, r, "snapshot '%s': made by another run meanwhile; this one is dropped", n->name);

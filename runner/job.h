@@ -68,9 +68,10 @@ int job_run_guest_helper(struct job *j, const struct qga_exec *x, usec_t timeout
 int job_wait_guest_helper(struct job *j, int64_t pid, usec_t timeout, const char *what, struct error *e);
 
 /* Drops the run's share in the guest, saves state into n, quits QEMU and
- * commits n with meta. */
+ * commits n with meta; with delta_from (n's parent), n keeps only the
+ * pages of its RAM that differ from that one's. */
 int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_new *n, struct snapshot_meta *meta,
-		      struct error *e);
+		      const struct snapshot *delta_from, struct error *e);
 
 /* "2026-11-23T06:02:42Z" */
 char *iso_time_now(void);

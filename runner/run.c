@@ -245,13 +245,16 @@ static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct
 	int r = job_make_overlay(backing, disk, e);
 	if (r < 0)
 		return r;
+	/* A build layer keeps only its RAM's changes; a run maps a whole file. */
+	if (!w->nsn && (r = snapshot_memory_ready(w->j.store, w->sn)) < 0)
+		return error_errno(e, r, "the guest memory of snapshot '%s'", w->sn->name);
 	if (w->nsn) {
 		usec_t t0 = now_usec();
 		if ((r = job_check_room(memory, (uint64_t)w->sn->meta.machine.memory_mib << 20, e)) < 0)
 			return r;
-		r = copy_file_sparse(sn_mem, memory, 0600);
+		r = snapshot_memory_copy(w->j.store, w->sn, memory);
 		if (r < 0)
-			return error_errno(e, r, "copying %s", sn_mem);
+			return error_errno(e, r, "copying the guest memory of snapshot '%s'", w->sn->name);
 		log_debug("copied guest memory for the new snapshot in %.2f s", seconds_since(t0));
 	}
 	*ret_disk = TAKE_PTR(disk);
@@ -345,7 +348,8 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 	};
 	if (p->step)
 		meta.layer = p->step->layer;
-	int r = job_save_snapshot(&w->j, w->prof, w->nsn, &meta, e);
+	/* Build layers keep their RAM as a delta: most steps change little. */
+	int r = job_save_snapshot(&w->j, w->prof, w->nsn, &meta, p->step ? w->sn : NULL, e);
 	free(meta.created);
 	free(meta.qemu_version);
 	return r;

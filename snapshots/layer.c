@@ -89,7 +89,7 @@ int snapshot_tag(struct store *s, const struct snapshot *from, const char *name,
 	/* The files of an entry never change (store.h), so two names may
 	 * share them: the disk's backing path names the parent, the same for
 	 * both. */
-	static const char *const parts[] = {"disk.qcow2", "memory", "state", "build.log"};
+	static const char *const parts[] = {"disk.qcow2", "memory", "memory.delta", "state", "build.log"};
 	for (size_t i = 0; i < ELEMENTSOF(parts); i++)
 		if ((r = part_link(from->dir, n->dir, parts[i])) < 0)
 			return r;

@@ -205,3 +205,17 @@ int store_gc_layers(struct store *s, char ***ret_removed, char ***ret_busy);
 /* Bytes an entry's files use on disk: its own, and those it shares with
  * other entries (hard links, reflinked extents). */
 int store_entry_bytes(const char *dir, uint64_t *ret_own, uint64_t *ret_shared);
+
+/* Guest RAM (memory.c): a snapshot's "memory", or a build layer's
+ * "memory.delta" over its parent's RAM. */
+/* Writes sn's RAM to the new file to (0600): a reflink or sparse copy of a
+ * full file, else the chain composed. */
+int snapshot_memory_copy(struct store *s, const struct snapshot *sn, const char *to);
+/* Makes sn's full "memory" from its chain if it has none yet (kept: a run
+ * maps it). */
+int snapshot_memory_ready(struct store *s, const struct snapshot *sn);
+/* Replaces n's "memory" (whole, QEMU done with it) by "memory.delta": the
+ * pages that differ from parent's RAM. *ret_bytes: their size. On failure
+ * the full file stays. */
+int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, struct snapshot_new *n,
+			     uint64_t *ret_bytes);

@@ -1,0 +1,141 @@
+/* Guest RAM as deltas (snapshots/memory.c): a chain of a full file and two
+ * deltas gives back exactly the RAM each layer had: changed pages, pages
+ * that became zero, holes of the full file; a delta holds only what
+ * changed; a full file is made on demand and kept; a damaged chain is
+ * refused. */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
+
+#include "../../snapshots/store.h"
+#include "tap.h"
+
+#define SIZE (4u << 20) /* 4 MiB of "RAM": chunks of 1 MiB, pages of 4 KiB */
+#define PG 4096
+
+static struct snapshot_meta meta_for(const char *parent)
+{
+	struct snapshot_meta m = {.parent = (char *)parent, .image = "linux-0", .created = "x", .made_by = "test"};
+	snprintf(m.machine.profile, sizeof m.machine.profile, "linux");
+	m.machine.memory_mib = 256;
+	m.machine.cpus = 1;
+	return m;
+}
+
+static void write_ram(const char *path, const char *ram)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 || ftruncate(fd, SIZE) < 0)
+		abort();
+	/* Only non-zero pages are written: the zero ones are holes, as in
+	 * a RAM file QEMU never touched there. */
+	for (size_t i = 0; i < SIZE / PG; i++) {
+		static const char zero[PG];
+		if (memcmp(ram + i * PG, zero, PG) && pwrite(fd, ram + i * PG, PG, (off_t)(i * PG)) != PG)
+			abort();
+	}
+	close(fd);
+}
+
+static bool same_as(const char *path, const char *ram)
+{
+	_cleanup_free_ char *got = NULL;
+	size_t n = 0;
+	return read_full_file(path, &got, &n) == 0 && n == SIZE && !memcmp(got, ram, SIZE);
+}
+
+/* Saves ram as snapshot name over parent (NULL: a full one). */
+static void save(struct store *s, const char *name, const char *parent, const char *ram, uint64_t *delta)
+{
+	struct snapshot_new *n;
+	if (snapshot_new_begin(s, name, &n) < 0)
+		abort();
+	_cleanup_free_ char *mem = snapshot_new_path(n, "memory");
+	write_ram(mem, ram);
+	if (parent) {
+		struct snapshot *p;
+		if (snapshot_open(s, parent, &p) < 0)
+			abort();
+		is_int(snapshot_memory_to_delta(s, p, n, delta), 0, "%s saved as a delta over %s", name, parent);
+		snapshot_free(p);
+	}
+	struct snapshot_meta m = meta_for(parent);
+	if (snapshot_new_commit(n, &m) < 0)
+		abort();
+	snapshot_new_free(n);
+}
+
+static uint64_t allocated(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 ? (uint64_t)st.st_blocks * 512 : 0;
+}
+
+int main(void)
+{
+	char t[] = "/tmp/osrun-unit-memory.XXXXXX";
+	char *tmp = mkdtemp(t);
+	_cleanup_free_ char *root = path_join(tmp, "store");
+	struct store *s;
+	if (store_open(root, &s) < 0)
+		abort();
+	char *r0 = calloc(1, SIZE), *r1 = malloc(SIZE), *r2 = malloc(SIZE);
+	for (size_t i = 0; i < SIZE / PG; i++)
+		if (i % 3) /* a third of the pages never written */
+			memset(r0 + i * PG, (int)(i & 0xff) | 1, PG);
+	save(s, "base", NULL, r0, NULL);
+	memcpy(r1, r0, SIZE);
+	memset(r1 + 5 * PG, 0xab, 10);	  /* changed in part */
+	memset(r1 + 7 * PG, 0, PG);	  /* became zero */
+	memset(r1 + 9 * PG, 0x11, PG);	  /* a page that was a hole */
+	memset(r1 + SIZE - PG, 0x22, PG); /* the last page of the last chunk */
+	uint64_t d1 = 0, d2 = 0;
+	save(s, "one", "base", r1, &d1);
+	is_int(d1, 4 * PG, "the delta holds the 4 changed pages");
+	_cleanup_free_ char *one_delta = path_join(root, "snapshots/one/memory.delta"),
+			    *one_full = path_join(root, "snapshots/one/memory"),
+			    *two_full = path_join(root, "snapshots/two/memory"), *out = path_join(tmp, "out");
+	ok(!file_exists(one_full), "no full file is kept for it");
+	ok(allocated(one_delta) <= 8 * PG, "the delta file uses about that on disk (%llu bytes)",
+	   (unsigned long long)allocated(one_delta));
+	memcpy(r2, r1, SIZE);
+	memset(r2 + 7 * PG, 0x33, PG);	  /* zero again becomes data */
+	memset(r2 + 301 * PG, 0, 2 * PG); /* in another chunk */
+	save(s, "two", "one", r2, &d2);
+	is_int(d2, 3 * PG, "the second delta: 3 pages");
+
+	struct snapshot *two, *one;
+	if (snapshot_open(s, "two", &two) < 0 || snapshot_open(s, "one", &one) < 0)
+		abort();
+	is_int(snapshot_memory_copy(s, two, out), 0, "a copy of two's RAM from the chain");
+	ok(same_as(out, r2), "is exactly two's RAM (full file, two deltas)");
+	ok(allocated(out) < SIZE, "zero pages stay holes in the copy");
+	unlink(out);
+	is_int(snapshot_memory_copy(s, one, out), 0, "one's RAM");
+	ok(same_as(out, r1), "is exactly one's");
+	is_int(snapshot_memory_ready(s, two), 0, "a run makes two's full file");
+	ok(same_as(two_full, r2), "and it is two's RAM");
+	struct stat st;
+	stat(two_full, &st);
+	ok((st.st_mode & 0777) == 0600, "0600, as guest RAM must be");
+	is_int(snapshot_memory_ready(s, two), 0, "once made it is kept");
+	unlink(out);
+	snapshot_free(two);
+	/* A delta of another size is not part of this chain. */
+	if (truncate(one_delta, SIZE / 2) < 0)
+		abort();
+	is_int(snapshot_memory_copy(s, one, out), -EBADMSG, "a delta of another size is refused");
+	unlink(out);
+	_cleanup_free_ char *base_full = path_join(root, "snapshots/base/memory");
+	unlink(base_full);
+	is_int(snapshot_memory_copy(s, one, out), -EBADMSG, "a chain without its full file is refused");
+	ok(!file_exists(out) || allocated(out) == 0, "and gives nothing");
+	snapshot_free(one);
+	free(r0);
+	free(r1);
+	free(r2);
+	store_free(s);
+	rm_rf(tmp);
+	return tap_done();
+}
