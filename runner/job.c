@@ -343,7 +343,7 @@ int job_save_snapshot(struct job *j, const struct profile *p, struct snapshot_ne
 	if (delta_from && (r = snapshot_memory_to_delta(j->store, delta_from, n, &delta)) < 0)
 		return error_errno(e, r, "snapshot '%s': keeping its memory as changes to '%s'", n->name,
 				   delta_from->name);
-	if (delta_from)
+	if (delta_from && r == 0)
 		log_debug("memory: %llu MiB changed, kept as a delta in %.2f s", (unsigned long long)(delta >> 20),
 			  seconds_since(t1));
 	r = snapshot_new_commit(n, meta);

@@ -217,9 +217,10 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 {
 	struct chain c;
 	int r = chain_open(s, parent, &c);
-	if (r < 0) {
+	if (r < 0 || c.n >= CHAIN_MAX - 1) {
+		/* A chain this long is cut here: this one keeps its full file. */
 		chain_release(&c);
-		return r;
+		return r < 0 ? r : 1;
 	}
 	_cleanup_free_ char *full = snapshot_new_path(n, "memory"), *delta = snapshot_new_path(n, "memory.delta"),
 			    *buf = malloc(CHUNK), *mine = malloc(CHUNK);
@@ -227,8 +228,8 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 	_cleanup_close_ int out = delta ? open(delta, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
 	bool keep[CHUNK / PAGE];
 	uint64_t bytes = 0;
-	if (!buf || !mine || in < 0 || out < 0 || c.n >= CHAIN_MAX || ftruncate(out, c.size) < 0)
-		r = !buf || !mine ? -ENOMEM : c.n >= CHAIN_MAX ? -ELOOP : -errno;
+	if (!buf || !mine || in < 0 || out < 0 || ftruncate(out, c.size) < 0)
+		r = !buf || !mine ? -ENOMEM : -errno;
 	for (off_t off = 0; r >= 0 && off < c.size; off += CHUNK) {
 		size_t len = c.size - off < CHUNK ? (size_t)(c.size - off) & ~(size_t)(PAGE - 1) : CHUNK;
 		bool any;

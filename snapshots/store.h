@@ -3,7 +3,10 @@
  *
  *   ROOT/snapshots/NAME/      meta.json, disk.qcow2 (a layer over the parent's
  *                             disk or the image's), memory (guest RAM), state
- *                             (device state, RAM left out)
+ *                             (device state, RAM left out); a build layer
+ *                             (layer-KEY) has memory.delta (the RAM pages
+ *                             that differ from the parent's) and memory only
+ *                             once a run has needed it, and build.log
  *   ROOT/images/ID/           what a profile boots from (kernel, initrd, disk):
  *                             imported (linux-HASH) or built by stages (build-KEY)
  *   ROOT/stages/NAME-KEY/     a build stage's disk layer, kept for reuse; also
@@ -215,7 +218,8 @@ int snapshot_memory_copy(struct store *s, const struct snapshot *sn, const char 
  * maps it). */
 int snapshot_memory_ready(struct store *s, const struct snapshot *sn);
 /* Replaces n's "memory" (whole, QEMU done with it) by "memory.delta": the
- * pages that differ from parent's RAM. *ret_bytes: their size. On failure
- * the full file stays. */
+ * pages that differ from parent's RAM. *ret_bytes: their size. 1: the
+ * parent's chain is long (31 deltas), so n keeps its full file, and the
+ * next layers' chains start there. On failure the full file stays. */
 int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, struct snapshot_new *n,
 			     uint64_t *ret_bytes);

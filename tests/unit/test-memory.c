@@ -46,8 +46,9 @@ static bool same_as(const char *path, const char *ram)
 }
 
 /* Saves ram as snapshot name over parent (NULL: a full one). */
-static void save(struct store *s, const char *name, const char *parent, const char *ram, uint64_t *delta)
+static int save(struct store *s, const char *name, const char *parent, const char *ram, uint64_t *delta)
 {
+	int r = 0;
 	struct snapshot_new *n;
 	if (snapshot_new_begin(s, name, &n) < 0)
 		abort();
@@ -57,13 +58,14 @@ static void save(struct store *s, const char *name, const char *parent, const ch
 		struct snapshot *p;
 		if (snapshot_open(s, parent, &p) < 0)
 			abort();
-		is_int(snapshot_memory_to_delta(s, p, n, delta), 0, "%s saved as a delta over %s", name, parent);
+		r = snapshot_memory_to_delta(s, p, n, delta);
 		snapshot_free(p);
 	}
 	struct snapshot_meta m = meta_for(parent);
-	if (snapshot_new_commit(n, &m) < 0)
+	if (r < 0 || snapshot_new_commit(n, &m) < 0)
 		abort();
 	snapshot_new_free(n);
+	return r;
 }
 
 static uint64_t allocated(const char *path)
@@ -91,7 +93,7 @@ int main(void)
 	memset(r1 + 9 * PG, 0x11, PG);	  /* a page that was a hole */
 	memset(r1 + SIZE - PG, 0x22, PG); /* the last page of the last chunk */
 	uint64_t d1 = 0, d2 = 0;
-	save(s, "one", "base", r1, &d1);
+	is_int(save(s, "one", "base", r1, &d1), 0, "saved as a delta");
 	is_int(d1, 4 * PG, "the delta holds the 4 changed pages");
 	_cleanup_free_ char *one_delta = path_join(root, "snapshots/one/memory.delta"),
 			    *one_full = path_join(root, "snapshots/one/memory"),
@@ -102,7 +104,7 @@ int main(void)
 	memcpy(r2, r1, SIZE);
 	memset(r2 + 7 * PG, 0x33, PG);	  /* zero again becomes data */
 	memset(r2 + 301 * PG, 0, 2 * PG); /* in another chunk */
-	save(s, "two", "one", r2, &d2);
+	is_int(save(s, "two", "one", r2, &d2), 0, "saved as a delta over a delta");
 	is_int(d2, 3 * PG, "the second delta: 3 pages");
 
 	struct snapshot *two, *one;
@@ -122,6 +124,29 @@ int main(void)
 	is_int(snapshot_memory_ready(s, two), 0, "once made it is kept");
 	unlink(out);
 	snapshot_free(two);
+	/* A long chain is cut: one layer keeps a full file, the next start
+	 * over from it, and the RAM at the end is still exact. */
+	char prev[16] = "two", name[16];
+	int cut = 0;
+	for (int i = 3; i < 40; i++) {
+		memset(r2 + (size_t)(10 + i) * PG, i, 8);
+		snprintf(name, sizeof name, "l%d", i);
+		if (save(s, name, prev, r2, NULL) == 1 && !cut)
+			cut = i;
+		memcpy(prev, name, sizeof prev);
+	}
+	/* two has its full file now (made above): l3 is the first delta over
+	 * it, l33 would be the 31st. */
+	is_int(cut, 33, "the 31st delta in a row keeps its full file instead");
+	_cleanup_free_ char *cut_full = path_join(root, "snapshots/l33/memory");
+	ok(file_exists(cut_full), "there");
+	struct snapshot *last;
+	if (snapshot_open(s, prev, &last) < 0)
+		abort();
+	is_int(snapshot_memory_copy(s, last, out), 0, "the RAM at the end of 39 layers");
+	ok(same_as(out, r2), "is exact");
+	snapshot_free(last);
+	unlink(out);
 	/* A delta of another size is not part of this chain. */
 	if (truncate(one_delta, SIZE / 2) < 0)
 		abort();
