@@ -69,10 +69,13 @@ static json_object *snapshot_json(const struct snapshot *sn, bool files)
 	}
 	if (files) {
 		json_object *f = json_object_new_object();
-		const char *parts[] = {"disk.qcow2", "memory", "state", "meta.json"};
+		const char *parts[] = {"disk.qcow2", "memory", "memory.delta", "state", "meta.json", "build.log"};
 		for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
 			_cleanup_free_ char *p = snapshot_path(sn, parts[i]);
-			json_object_object_add(f, parts[i], p ? json_object_new_string(p) : NULL);
+			/* A build layer's full memory is made when a run needs it. */
+			bool optional = !strncmp(parts[i], "memory", 6) || !strcmp(parts[i], "build.log");
+			if (p && (!optional || file_exists(p)))
+				json_object_object_add(f, parts[i], json_object_new_string(p));
 		}
 		json_object_object_add(o, "files", f);
 	}
