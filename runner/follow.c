@@ -2,6 +2,7 @@
  * host's streams, stdin the other way, the agent asked when it has ended,
  * the timeout, signals and QEMU's death. */
 #define _GNU_SOURCE
+#include <json-c/json.h>
 #include <poll.h>
 #include <string.h>
 
@@ -58,6 +59,28 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, str
 	return 1;
 }
 
+/* QEMU stops the VM when a write to its disk fails (werror=enospc, the
+ * default: qapi/block-core.json BLOCK_IO_ERROR): the command would then
+ * seem to hang until its timeout. A full filesystem under the run's disk
+ * layer is the usual cause. */
+static int follow_disk_error(const struct warm *w, struct error *e)
+{
+	json_object *data = NULL, *v;
+	if (qmp_wait_event(vm_qmp(w->j.vm), "BLOCK_IO_ERROR", 0, &data) != 0)
+		return 0;
+	bool nospace = json_object_object_get_ex(data, "nospace", &v) && json_object_get_boolean(v);
+	const char *reason = json_object_object_get_ex(data, "reason", &v) ? json_object_get_string(v) : NULL;
+	_cleanup_free_ char *disk =
+		w->nsn ? snapshot_new_path(w->nsn, "disk.qcow2") : path_join(w->j.rundir->path, "disk.qcow2");
+	int r = error_set(e, nospace ? -ENOSPC : -EIO, "writing the guest's disk %s failed: %s; QEMU stopped the VM",
+			  disk ? disk : "",
+			  nospace  ? "No space left on device"
+			  : reason ? reason
+				   : "I/O error");
+	json_object_put(data);
+	return r;
+}
+
 /* Follows the command until it ends, the timeout, a signal or QEMU's death,
  * streaming in_fd (if >= 0) into the share's stdin meanwhile. */
 int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd, usec_t deadline,
@@ -98,6 +121,10 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0) {
 			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
 			return job_fail(&w->j, r, NULL, "while the command ran", e);
+		}
+		if (pf[2].revents && (r = follow_disk_error(w, e)) < 0) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return r;
 		}
 		usec_t now = now_usec();
 		if (now >= deadline) {

@@ -173,4 +173,23 @@ t_store_disk_full() {
 	umount "$full"
 }
 
-ALL_HOSTILE="t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"
+# The run directory (where a plain run's disk layer grows) on a small
+# filesystem of its own: the guest fills its disk, QEMU stops the VM at
+# the failed write, and osrun says so at once instead of waiting out the
+# timeout.
+t_guest_disk_full() {
+	if [ "$(id -u)" != 0 ]; then echo "# skipped: mounting a tmpfs needs root"; return 0; fi
+	small="$T/small-tmp"
+	mkdir -p "$small" && mount -t tmpfs -o size=40m,mode=0700 osrun-test "$small" || { err "cannot mount a tmpfs"; return 0; }
+	t0=$(date +%s)
+	TMPDIR="$small" o -t 200 'head -c 120000000 /dev/urandom >/data/big; sync; echo "wrote it all"'
+	expect_rc 125
+	expect_err_has "writing the guest's disk $small/osrun-run.*/disk.qcow2 failed: No space left on device; QEMU stopped the VM"
+	one_line_err
+	[ $(($(date +%s) - t0)) -lt 150 ] || err "took $(($(date +%s) - t0)) s: the stopped VM was waited on"
+	grep -q "wrote it all" "$T/out" && err "the command seemed to finish"
+	[ -z "$(ls -A "$small")" ] || err "left in the run directory's filesystem: $(ls -A "$small")"
+	umount "$small"
+}
+
+ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"
