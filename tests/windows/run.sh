@@ -95,6 +95,34 @@ check "autounattend.xml is at the medium's root" '[ -f "$ua" ]'
 check "autounattend.xml is well-formed" 'xmllint --noout "$ua"'
 # local-name(): the answer file's elements are in Microsoft's namespace.
 n() { printf "*[local-name()='%s']" "$1"; }
+# Every setting in the answer file is one a working project's answer file
+# or Microsoft's reference has in that pass and component: a misspelt or
+# misplaced setting makes Setup stop with a dialog nobody sees here.
+settings_of() {
+	python3 - "$1" <<'PY'
+import sys, xml.etree.ElementTree as ET
+def ln(e): return e.tag.split('}')[-1]
+for s in ET.parse(sys.argv[1]).getroot():
+    if ln(s) != 'settings':
+        continue
+    for c in s:
+        def walk(e, pre):
+            for ch in e:
+                p = pre + '/' + ln(ch)
+                print(s.get('pass'), c.get('name'), p)
+                walk(ch, p)
+        walk(c, '')
+PY
+}
+allow=$(dirname "$0")/unattend-allowlist.txt
+settings_of "$ua" | sort -u >"$T/settings"
+grep -v '^#' "$allow" | cut -d' ' -f1-3 | sort -u >"$T/allowed"
+check "every answer-file setting is on the allowlist (pass, component, path, with a source)" \
+	'[ -s "$T/settings" ] && ! comm -23 "$T/settings" "$T/allowed" | grep . || { echo "#   not on $allow:"; comm -23 "$T/settings" "$T/allowed"; false; }'
+printf '<unattend xmlns="urn:schemas-microsoft-com:unattend"><settings pass="windowsPE"><component name="Microsoft-Windows-Setup"><UserData><AcceptEULA>true</AcceptEULA></UserData></component></settings></unattend>\n' >"$T/typo.xml"
+settings_of "$T/typo.xml" | sort -u >"$T/settings2"
+check "the allowlist check catches a misspelt setting (AcceptEULA for AcceptEula)" \
+	'comm -23 "$T/settings2" "$T/allowed" | grep -q "AcceptEULA"'
 check "the chosen index is installed" \
 	'[ "$(xp "string(//$(n MetaData)[$(n Key)=\"/IMAGE/INDEX\"]/$(n Value))")" = 2 ]'
 for b in BypassTPMCheck BypassSecureBootCheck BypassRAMCheck BypassCPUCheck BypassStorageCheck; do
