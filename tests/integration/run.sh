@@ -535,8 +535,13 @@ interrupt() {
 	# Signalled only once the command runs (under load, a start can take
 	# long; before main() a signal would take its default action).
 	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done
+	# Seen under load (sessions 8, 9): nothing at all on stderr after 90 s,
+	# so osrun was stuck before its first message. Where each process is
+	# (state, kernel wait channel) says where next time.
 	[ "$(cat "$T/out")" = started ] ||
-		err "the command did not start within 90 s: $(grep -v 'QEMU pid' "$T/err" | tail -5 | tr '\n' '|')"
+		err "the command did not start within 90 s: $(grep -v 'QEMU pid' "$T/err" | tail -5 | tr '\n' '|')
+#   processes: $(ps -o pid,ppid,stat,wchan:32,etime,args --ppid $pid -p $pid 2>&1 | tr '\n' '|')
+#   osrun's kernel stack: $(cat /proc/$pid/stack 2>/dev/null | head -8 | tr '\n' '|')"
 	kill -"$1" $pid
 	wait $pid; rc=$?
 	expect_rc "$2"
