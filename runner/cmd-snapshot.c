@@ -1,6 +1,5 @@
 /* osrun snapshot list|inspect|rm|gc: look after the store. */
 #define _GNU_SOURCE
-#include <dirent.h>
 #include <ftw.h>
 #include <json-c/json.h>
 #include <string.h>
@@ -32,22 +31,6 @@ static void snapshot_help(void)
 	       "Options: --cache DIR, --json, --cache-volumes, -v, -h\n");
 }
 
-static uint64_t dir_size(const char *dir)
-{
-	uint64_t total = 0;
-	DIR *d = opendir(dir);
-	if (!d)
-		return 0;
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		struct stat st;
-		if (e->d_name[0] != '.' && fstatat(dirfd(d), e->d_name, &st, 0) == 0)
-			total += (uint64_t)st.st_blocks * 512;
-	}
-	closedir(d);
-	return total;
-}
-
 /* The snapshot as meta.json has it, with its name, size and files. */
 static json_object *snapshot_json(const struct snapshot *sn, bool files)
 {
@@ -61,9 +44,11 @@ static json_object *snapshot_json(const struct snapshot *sn, bool files)
 			json_object_object_add(o, key, json_object_get(v));
 	}
 	json_object_put(meta);
-	json_object_object_add(o, "size", json_object_new_uint64(dir_size(sn->dir)));
-	uint64_t own, shared;
-	if (store_entry_bytes(sn->dir, &own, &shared) == 0) {
+	/* One walk of the entry: its size is what it owns and shares. */
+	uint64_t own = 0, shared = 0;
+	bool counted = store_entry_bytes(sn->dir, &own, &shared) == 0;
+	json_object_object_add(o, "size", json_object_new_uint64(own + shared));
+	if (counted) {
 		json_object_object_add(o, "own_bytes", json_object_new_uint64(own));
 		json_object_object_add(o, "shared_bytes", json_object_new_uint64(shared));
 	}

@@ -39,11 +39,8 @@ static void log_replay(const struct snapshot *sn)
 {
 	_cleanup_free_ char *path = snapshot_path(sn, "build.log");
 	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW) : -1;
-	char buf[1 << 16];
-	ssize_t k;
-	while (fd >= 0 && (k = read(fd, buf, sizeof buf)) > 0)
-		if (write_full(STDOUT_FILENO, buf, (size_t)k) < 0)
-			return;
+	if (fd >= 0)
+		(void)copy_stream(fd, STDOUT_FILENO, USEC_INFINITY, NULL);
 }
 
 /* Runs rp (from the current layer, saved as layer) and takes the new

@@ -81,6 +81,12 @@ static int chain_open(struct store *s, const struct snapshot *sn, struct chain *
 	}
 }
 
+/* The chunk at off: CHUNK bytes, or the whole pages left before the end. */
+static size_t chunk_len(const struct chain *c, off_t off)
+{
+	return c->size - off < CHUNK ? (size_t)(c->size - off) & ~(size_t)(PAGE - 1) : CHUNK;
+}
+
 static bool has_data(int fd, off_t from, off_t to)
 {
 	off_t d = lseek(fd, from, SEEK_DATA);
@@ -131,13 +137,9 @@ static int pages_write(int fd, const char *buf, off_t off, size_t len, const boo
 		size_t k = i;
 		while (k < len / PAGE && keep[k])
 			k++;
-		for (size_t done = 0; done < (k - i) * PAGE;) {
-			ssize_t w = pwrite(fd, buf + i * PAGE + done, (k - i) * PAGE - done,
-					   off + (off_t)(i * PAGE + done));
-			if (w < 0 && errno != EINTR)
-				return -errno;
-			done += w > 0 ? (size_t)w : 0;
-		}
+		int r = pwrite_full(fd, buf + i * PAGE, (k - i) * PAGE, off + (off_t)(i * PAGE));
+		if (r < 0)
+			return r;
 		i = k;
 	}
 	return 0;
@@ -154,7 +156,7 @@ static int chain_compose(const struct chain *c, int fd)
 	if (ftruncate(fd, c->size) < 0)
 		return -errno;
 	for (off_t off = 0; off < c->size; off += CHUNK) {
-		size_t len = c->size - off < CHUNK ? (size_t)(c->size - off) & ~(size_t)(PAGE - 1) : CHUNK;
+		size_t len = chunk_len(c, off);
 		bool any;
 		int r = chain_read(c, off, len, buf, &any);
 		if (r < 0)
@@ -231,7 +233,7 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 	if (!buf || !mine || in < 0 || out < 0 || ftruncate(out, c.size) < 0)
 		r = !buf || !mine ? -ENOMEM : -errno;
 	for (off_t off = 0; r >= 0 && off < c.size; off += CHUNK) {
-		size_t len = c.size - off < CHUNK ? (size_t)(c.size - off) & ~(size_t)(PAGE - 1) : CHUNK;
+		size_t len = chunk_len(&c, off);
 		bool any;
 		if ((r = chain_read(&c, off, len, buf, &any)) < 0)
 			break;

@@ -266,6 +266,24 @@ int copy_fd_range(int in, int out, uint64_t *ret_copied)
 	return 0;
 }
 
+int pwrite_full(int fd, const void *buf, size_t n, off_t off)
+{
+	const char *p = buf;
+	while (n > 0) {
+		ssize_t w = pwrite(fd, p, n, off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			return -errno;
+		if (w == 0)
+			return -EIO;
+		p += w;
+		off += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
 /* Copies bytes [from, to) of in to the same offsets of out. */
 static int copy_extent(int in, int out, off_t from, off_t to)
 {
@@ -288,12 +306,9 @@ static int copy_extent(int in, int out, off_t from, off_t to)
 				return (int)n;
 			if (n == 0)
 				return 0;
-			for (ssize_t done = 0; done < n;) {
-				ssize_t w = pwrite(out, buf + done, (size_t)(n - done), o_in + done);
-				if (w < 0 && errno != EINTR)
-					return -errno;
-				done += w > 0 ? w : 0;
-			}
+			int r = pwrite_full(out, buf, (size_t)n, o_in);
+			if (r < 0)
+				return r;
 			o_in += n;
 		}
 	}

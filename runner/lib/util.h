@@ -84,6 +84,8 @@ int read_full_file(const char *path, char **ret, size_t *ret_size);
 int write_file_atomic(const char *path, const char *data, size_t n, mode_t mode);
 int copy_fd_range(int in, int out, uint64_t *ret_copied);
 int copy_file_sparse(const char *from, const char *to, mode_t mode);
+/* All of buf at offset off of fd (EINTR and short writes retried). */
+int pwrite_full(int fd, const void *buf, size_t n, off_t off);
 
 char *path_join(const char *a, const char *b);
 int mkdir_p(const char *path, mode_t mode);
