@@ -102,8 +102,7 @@ t_blocked_stdout() {
 wait_out() { i=0; while ! grep -q "$1" "$T/out" 2>/dev/null && [ $i -lt 300 ]; do sleep 0.1; i=$((i+1)); done; }
 
 t_smbd_killed_mid_run() {
-	"$OSRUN" 'for i in $(seq 10); do echo line $i; sleep 0.3; done' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
+	o_bg 'for i in $(seq 10); do echo line $i; sleep 0.3; done'
 	wait_out 'line 2'
 	pkill -KILL -f "smbd.*$TMPDIR/" || err "no smbd to kill"
 	wait $pid; rc=$?
@@ -124,8 +123,7 @@ t_agent_stopped_mid_command() {
 }
 
 t_qemu_killed_during_save() {
-	"$OSRUN" -v -n halfsaved 'echo ran' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
+	o_bg -v -n halfsaved 'echo ran'
 	i=0; while ! grep -q 'command ended' "$T/err" && [ $i -lt 300 ]; do sleep 0.02; i=$((i+1)); done
 	pkill -KILL -f "qemu-system.*$TMPDIR/"
 	wait $pid; rc=$?

@@ -51,6 +51,17 @@ o() {
 	"$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null
 	rc=$?
 }
+# osrun in the background, streams in $T/out and $T/err, its pid in $pid.
+# The files are emptied here, before it forks: a job's own redirection runs
+# only when the child does, and under load a wait on $T/out read the last
+# test's "started" and signalled an osrun that had not begun (session 10).
+o_bg() {
+	: >"$T/out"; : >"$T/err"
+	"$OSRUN" "$@" >"$T/out" 2>"$T/err" </dev/null &
+	pid=$!
+}
+# Waits (up to $1 tenths of a second, default 200) for "started" on $T/out.
+wait_started() { i=0; while [ "$(head -n1 "$T/out")" != started ] && [ $i -lt "${1:-200}" ]; do sleep 0.1; i=$((i+1)); done; }
 expect_rc() { [ "$rc" = "$1" ] || err "exit code $rc, expected $1 (stderr: $(head -c 600 "$T/err"))"; }
 expect_out() { [ "$(cat "$T/out")" = "$1" ] || err "stdout '$(head -c 300 "$T/out")', expected '$1'"; }
 expect_err_has() { grep -q -- "$1" "$T/err" || err "stderr lacks '$1': $(head -c 600 "$T/err")"; }
@@ -335,10 +346,8 @@ socket_inodes_of() {
 	ls -l "/proc/$1/fd" 2>/dev/null | sed -n 's/.*socket:\[\([0-9]*\)\].*/\1/p'
 }
 t_smb_no_tcp_listener() {
-	"$OSRUN" 'echo started; sleep 4' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
-	i=0
-	while [ "$(head -n1 "$T/out" 2>/dev/null)" != started ] && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done
+	o_bg 'echo started; sleep 4'
+	wait_started 300
 	smbd=$(pgrep -f "smbd.*$T/tmp/osrun-run" | head -n1)
 	qemu=$(pgrep -f "qemu-system.*$T/" | head -n1)
 	[ -n "$smbd" ] || err "no smbd of the run found"
@@ -449,9 +458,8 @@ t_agent_never_answers() {
 }
 
 t_qemu_killed_mid_run() {
-	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
-	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	o_bg 'echo started; sleep 30'
+	wait_started
 	pkill -KILL -f "qemu-system.*$TMPDIR/"
 	wait $pid; rc=$?
 	expect_rc 125
@@ -530,14 +538,10 @@ t_user_without_passwd_entry() {
 }
 
 interrupt() {
-	"$OSRUN" -v 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
+	o_bg -v 'echo started; sleep 30'
 	# Signalled only once the command runs (under load, a start can take
 	# long; before main() a signal would take its default action).
-	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 900 ]; do sleep 0.1; i=$((i+1)); done
-	# Seen under load (sessions 8, 9): nothing at all on stderr after 90 s,
-	# so osrun was stuck before its first message. Where each process is
-	# (state, kernel wait channel) says where next time.
+	wait_started 900
 	[ "$(cat "$T/out")" = started ] ||
 		err "the command did not start within 90 s: $(grep -v 'QEMU pid' "$T/err" | tail -5 | tr '\n' '|')
 #   processes: $(ps -o pid,ppid,stat,wchan:32,etime,args --ppid $pid -p $pid 2>&1 | tr '\n' '|')
@@ -592,9 +596,8 @@ t_layers() {
 
 # SIGKILL leaves no handler to clean up: the next start (or gc) does.
 t_sigkill_during_new_snapshot() {
-	"$OSRUN" -n killed 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
-	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	o_bg -n killed 'echo started; sleep 30'
+	wait_started
 	kill -KILL $pid
 	{ wait $pid; } 2>/dev/null
 	i=0; while pgrep -f "$T/" >/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
@@ -623,8 +626,7 @@ t_memory_mismatch() {
 
 # Debug listeners: only when asked, only in the run directory: no port.
 t_debug_listeners() {
-	"$OSRUN" --monitor --vnc 'sleep 4; echo done' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
+	o_bg --monitor --vnc 'sleep 4; echo done'
 	i=0; while ! grep -q 'VNC: ' "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 	mon=$(sed -n 's/^osrun: QEMU monitor: \([^ ]*\) .*/\1/p' "$T/err")
 	vnc=$(sed -n 's/^osrun: VNC: \([^ ]*\) .*/\1/p' "$T/err")
@@ -647,8 +649,7 @@ t_debug_listeners() {
 
 t_novnc() {
 	port=$((16000 + $$ % 1000))
-	"$OSRUN" --novnc "127.0.0.1:$port" 'sleep 5; echo done' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
+	o_bg --novnc "127.0.0.1:$port" 'sleep 5; echo done'
 	i=0; while ! grep -q 'noVNC: ' "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
 	grep -q "noVNC: http://127.0.0.1:$port/vnc.html" "$T/err" || err "no noVNC line: $(cat "$T/err")"
 	page=""
@@ -755,9 +756,8 @@ PY
 
 t_pool_sigint_client() {
 	pool_start -j 1
-	"$OSRUN" 'echo started; sleep 30' >"$T/out" 2>"$T/err" </dev/null &
-	pid=$!
-	i=0; while [ "$(cat "$T/out")" != started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	o_bg 'echo started; sleep 30'
+	wait_started
 	kill -INT $pid
 	wait $pid; rc=$?
 	expect_rc 130
