@@ -87,16 +87,36 @@ int medium_pick_edition(const struct medium_inputs *in, const char *work, struct
 				 strrchr(wim, '/') + 1);
 	if (r < 0)
 		return error_errno(e, r, "--iso %s: reading the install image", in->iso);
-	r = edition_pick(l, in->edition, ret);
-	if (r == -ENOENT && in->edition)
+	int picked = edition_pick(l, in->edition, ret);
+	if (picked == -ENOENT && in->edition)
 		return editions_error(e, l, "--edition '%s': not in %s; it has:", in->edition, in->iso);
-	if (r < 0)
+	if (picked == -ENOTUNIQ && in->edition)
+		return editions_error(
+			e, l, "--edition '%s': several images of %s have it; name one by index:", in->edition, in->iso);
+	if (picked < 0)
 		return editions_error(e, l, "--iso %s: %s; name one with --edition:", in->iso,
-				      l->n ? "no Pro edition to default to" : "the install image has no editions");
-	if (!edition_virtio_dir(*ret))
+				      l->n ? "no Pro or Server Standard edition to default to"
+					   : "the install image has no editions");
+	const struct edition *ed = *ret;
+	if (!edition_virtio_dir(ed))
 		return error_set(e, -EINVAL, "--iso %s: edition %u has no Windows build number in its XML", in->iso,
-				 (*ret)->index);
-	return 0;
+				 ed->index);
+	const char *arch = edition_arch_name(ed);
+	if (arch && strcmp(arch, "x64"))
+		return error_set(e, -EINVAL, "--iso %s: edition %u is for %s (WINDOWS/ARCH %s); osrun runs x64 guests",
+				 in->iso, ed->index, arch, ed->arch);
+	if (ed->language && !edition_language_valid(ed->language))
+		return error_set(e, -EINVAL, "--iso %s: edition %u's language '%.40s' is not a language tag", in->iso,
+				 ed->index, ed->language);
+	/* Without a key, Setup stops at its product key page, where nobody
+	 * answers; evaluation media ask for none. */
+	if (!in->product_key && !edition_generic_key(ed) && !edition_is_evaluation(ed))
+		return error_set(
+			e, -ENOKEY,
+			"--iso %s: osrun knows no key that selects edition %u (%s) for Setup, which would stop "
+			"at its product key page: give one with --product-key",
+			in->iso, ed->index, ed->edition_id ? ed->edition_id : ed->name);
+	return picked;
 }
 
 /* The drivers this Windows needs and the agent MSI, out of virtio-win. */
@@ -211,7 +231,8 @@ static int write_medium(struct store *s, const struct medium_inputs *in, const s
 		.product_key = in->product_key ? in->product_key : edition_generic_key(ed),
 		.user = MEDIUM_ADMIN_USER,
 		.password = pw,
-		.locale = "en-US",
+		/* Setup's language must be one the image has. */
+		.locale = ed->language ? ed->language : "en-US",
 		.drivers_dir = "$WinPEDriver$",
 		.marker = "osrun\\osrun.tag",
 		.first_logon = "osrun\\firstlogon.ps1",

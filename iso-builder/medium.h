@@ -28,7 +28,10 @@ void medium_password(const unsigned char raw[MEDIUM_PASSWORD_LEN], char pw[MEDIU
 /* Both media are ISO 9660 images. */
 int medium_check_isos(const struct medium_inputs *in, struct error *e);
 /* Reads the install image's editions (extracted into work, then removed)
- * and picks the one to install; a failure lists what the ISO has. */
+ * and picks the one to install (1: an edition id several images share
+ * picked the Desktop Experience one, edition_pick); a failure lists what
+ * the ISO has, or says why the edition cannot be installed unattended
+ * (not x64, no key known). */
 int medium_pick_edition(const struct medium_inputs *in, const char *work, struct edition_list *l,
 			const struct edition **ret, struct error *e);
 /* Assembles the medium in work, makes its ISO in the store (once) and

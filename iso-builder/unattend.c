@@ -189,6 +189,14 @@ static void windows_pe(struct w *w, const struct unattend *u)
 	}
 	end(w);
 
+	/* Setup would fetch updates and drivers from Windows Update first:
+	 * slow, different from one build to the next, and with --network none
+	 * only a wait for timeouts (dockur/windows' answer files do the same). */
+	start(w, "DynamicUpdate");
+	elem(w, "Enable", "false");
+	elem(w, "WillShowUI", "Never");
+	end(w);
+
 	disk_configuration(w, u);
 
 	start(w, "ImageInstall");

@@ -10,6 +10,7 @@ struct edition {
 	char *install_type; /* "Client", "Server", "Server Core"; may be NULL */
 	unsigned build;	    /* 22631; 0 when unknown */
 	char *arch;	    /* "9" (amd64) as the XML has it; may be NULL */
+	char *language;	    /* WINDOWS/LANGUAGES/DEFAULT, "en-US"; may be NULL */
 };
 
 struct edition_list {
@@ -21,14 +22,23 @@ void edition_list_release(struct edition_list *l);
 /* -EMEDIUMTYPE when path is not a WIM/ESD wimlib can read. */
 int wim_read_editions(const char *path, struct edition_list *ret);
 
-/* By index ("3"), by name or by edition id (case-insensitive); want NULL:
- * Pro where present, else the only one. -ENOENT when nothing matches,
- * -ENOTUNIQ when the default cannot choose. */
+/* By index ("3") or image name exactly, else by edition id (any case);
+ * want NULL: ServerStandard on Server media, else Professional, else the
+ * only one. An edition id that several images share (Server's Core and
+ * Desktop Experience images) takes the Desktop Experience one and returns
+ * 1, for the caller to say so. -ENOENT when nothing matches, -ENOTUNIQ
+ * when the choice is not clear. */
 int edition_pick(const struct edition_list *l, const char *want, const struct edition **ret);
+/* "x64", "x86", "arm64", "arm", "unknown"; NULL when the XML has none. */
+const char *edition_arch_name(const struct edition *e);
+/* Whether s is a language tag Setup can take ("en-US"). */
+bool edition_language_valid(const char *s);
+/* Evaluation media: their edition id ends in "Eval"; Setup asks no key. */
+bool edition_is_evaluation(const struct edition *e);
 
 /* The virtio-win driver folder for this Windows ("w11", "2k22"); NULL when
  * unknown. */
 const char *edition_virtio_dir(const struct edition *e);
-/* The generic install key of a client edition (it does not activate);
- * NULL when none is known (servers: volume media need none). */
+/* A key that selects the edition for Setup without activating it; NULL
+ * for evaluation media and for editions osrun knows no key for. */
 const char *edition_generic_key(const struct edition *e);

@@ -191,7 +191,12 @@ static int image_execute(const struct image_plan *p, struct error *e)
 	const struct edition *ed;
 	if ((r = medium_pick_edition(&p->in, j.rundir->path, &editions, &ed, e)) < 0)
 		return r;
-	log_info("edition %u: %s (build %u, drivers %s)", ed->index, ed->name, ed->build, edition_virtio_dir(ed));
+	if (r > 0)
+		log_info("edition id %s names several images: taking %u, %s (%s, not Server Core); --edition INDEX "
+			 "picks another",
+			 ed->edition_id, ed->index, ed->name, ed->install_type ? ed->install_type : "?");
+	log_info("edition %u: %s (build %u, drivers %s, language %s)", ed->index, ed->name, ed->build,
+		 edition_virtio_dir(ed), ed->language ? ed->language : "en-US");
 	_cleanup_free_ char *setup_iso = NULL;
 	uint64_t seed;
 	if ((r = medium_make(j.store, &p->in, ed, j.rundir->path, &setup_iso, &seed, e)) < 0)

@@ -8,6 +8,7 @@
 
 #include "lib/exitstatus.h"
 #include "lib/log.h"
+#include "lib/request.h"
 #include "run.h"
 
 /* A failure passing the command's streams, as the user should read it. */
@@ -25,6 +26,31 @@ int run_stream_error(const struct run_plan *p, int r, struct error *e)
 				 p->share_limit_mib ? p->share_limit_mib : (unsigned)(SHARE_LIMIT_DEFAULT >> 20),
 				 SHARE_DEPTH_MAX, SHARE_ENTRIES_MAX);
 	return error_errno(e, r, "passing the guest's output on");
+}
+
+int run_result_read(bool windows, struct share *sh, const struct qga_exec_status *st, struct run_result *ret,
+		    struct error *e)
+{
+	_cleanup_free_ char *said = job_helper_lines(st), *buf = NULL;
+	size_t n;
+	int r = share_read_file(sh, "result", RESULT_MAX, &buf, &n);
+	if (r == -ENOENT)
+		return error_set(e, -EPROTO,
+				 "the guest's command helper ended (%s %d) without saying how the command ended%s%s%s",
+				 st->signal ? "signal" : "status", st->signal ? st->signal : st->exitcode,
+				 windows && !st->signal && st->exitcode == 2 ? ": it could not reach the run's share"
+									     : "",
+				 said && *said ? "; it said: " : "", said ? said : "");
+	struct helper_result res;
+	if (r == 0)
+		r = helper_result_parse(buf, n, &res);
+	if (r < 0)
+		return error_errno(e, r, "reading the command's result from the guest");
+	if (res.kind == HELPER_ERROR)
+		return error_set(e, -EPROTO, "the guest could not run the command: %s", res.text);
+	*ret = (struct run_result){.helper_stderr = TAKE_PTR(said)};
+	ret->status = exit_status_map(windows, res.code, ret->why, sizeof ret->why);
+	return 0;
 }
 
 /* The command's end as the agent tells it: 1 when it has exited (*ret
@@ -52,10 +78,10 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, str
 		qga_exec_status_release(&st);
 		return run_stream_error(p, r, e);
 	}
-	*ret = (struct run_result){.helper_stderr = job_helper_lines(&st)};
-	ret->status =
-		exit_status_map(!strcmp(w->prof->name, "windows"), st.exitcode, st.signal, ret->why, sizeof ret->why);
+	r = run_result_read(!strcmp(w->prof->name, "windows"), w->sh, &st, ret, e);
 	qga_exec_status_release(&st);
+	if (r < 0)
+		return r;
 	return 1;
 }
 

@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <getopt.h>
 #include <string.h>
+#include <strings.h>
 
 #include "../snapshots/store.h"
 #include "lib/proc.h"
@@ -46,6 +47,10 @@ static int opt_apply(const struct opt *o, const char *arg, struct error *e)
 	case OPT_ENV:
 		if (!strchr(arg, '=') || arg[0] == '=')
 			return error_set(e, -EINVAL, "--%s '%s': %s", o->name, arg, expect);
+		/* The guest helpers' own variables (case-insensitive on Windows). */
+		if (!strncasecmp(arg, "OSRUN_", 6))
+			return error_set(e, -EINVAL, "--%s '%s': names beginning with OSRUN_ are osrun's own", o->name,
+					 arg);
 		/* A checked NAME=VALUE is a list entry. */
 		__attribute__((fallthrough));
 	case OPT_LIST:

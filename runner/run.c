@@ -8,6 +8,7 @@
 
 #include "copy.h"
 #include "lib/log.h"
+#include "lib/request.h"
 
 void run_plan_release(struct run_plan *p)
 {
@@ -82,9 +83,23 @@ static const char *run_workdir(const struct run_plan *p, const struct warm *w)
 	return p->workdir ? p->workdir : w->sn->meta.workdir;
 }
 
-/* The profile's variables, then the snapshot's (a build file's ENV), then
- * -e (later entries win in the guest: -e PATH=... replaces the default),
- * then osrun's own. */
+static bool is_windows(const struct warm *w) { return !strcmp(w->prof->name, "windows"); }
+
+/* The snapshot's variables (a build file's ENV), then -e: a later entry
+ * replaces an earlier one of the same name (any case on Windows), since
+ * with two entries for a name which one a guest sees is the guest's
+ * choice. */
+static int user_env(const struct run_plan *p, const struct warm *w, char ***env)
+{
+	int r = 0;
+	for (char **v = w->sn->meta.env; r == 0 && v && *v; v++)
+		r = env_set(env, *v, is_windows(w));
+	for (char **v = p->env; r == 0 && v && *v; v++)
+		r = env_set(env, *v, is_windows(w));
+	return r;
+}
+
+/* The profile's variables, then user_env, then osrun's own. */
 static char **guest_env(const struct run_plan *p, const struct warm *w, const char *run_id, bool stream)
 {
 	const struct profile *prof = w->prof;
@@ -92,12 +107,10 @@ static char **guest_env(const struct run_plan *p, const struct warm *w, const ch
 	for (const char *const *v = prof->base_env; *v; v++)
 		if (!(env = strv_append(env, *v)))
 			return NULL;
-	for (char **v = w->sn->meta.env; v && *v; v++)
-		if (!(env = strv_append(env, *v)))
-			return NULL;
-	for (char **v = p->env; v && *v; v++)
-		if (!(env = strv_append(env, *v)))
-			return NULL;
+	if (user_env(p, w, &env) < 0) {
+		strv_free(env);
+		return NULL;
+	}
 	char *extra[4] = {NULL};
 	if (asprintf(&extra[0], "OSRUN_CMD=%s", p->command ? p->command : "") < 0 ||
 	    asprintf(&extra[1], "OSRUN_SHARE=%s", prof->share_unc) < 0 ||
@@ -355,6 +368,25 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 	return r;
 }
 
+/* The Windows helper's request in the share (request.h). */
+static int write_request(const struct run_plan *p, struct warm *w, struct error *e)
+{
+	const char *cmd = p->command ? p->command : "";
+	_cleanup_strv_free_ char **env = NULL;
+	_cleanup_free_ char *volumes = p->n_volumes ? volume_guest_list(p->volumes, p->n_volumes) : NULL;
+	if (user_env(p, w, &env) < 0 || (p->n_volumes && !volumes))
+		return error_errno(e, -ENOMEM, "the command's request");
+	const char *wd = run_workdir(p, w);
+	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes);
+	_cleanup_free_ char *script = request_needs_script(cmd) ? request_script(cmd) : NULL;
+	if (!json || (request_needs_script(cmd) && !script))
+		return error_errno(e, -ENOMEM, "the command's request");
+	int r = script ? share_write_file(w->sh, "command.cmd", script) : 0;
+	if (r == 0)
+		r = share_write_file(w->sh, "request.json", json);
+	return r < 0 ? error_errno(e, r, "writing the command's request into the run's share") : 0;
+}
+
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
 {
 	int r;
@@ -370,10 +402,19 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 		return error_errno(e, -ENOMEM, "environment");
 	if ((r = run_copy_in(p, w, env, e)) < 0)
 		return r;
+	if (is_windows(w) && (r = write_request(p, w, e)) < 0)
+		return r;
 	int64_t pid;
 	struct remote_error err;
-	struct qga_exec x = {
-		.path = w->prof->exec_path, .argv = (char *const *)w->prof->exec_argv, .env = env, .capture = true};
+	/* Windows: the helper keeps the agent's (the machine's) environment
+	 * and has no pipes to the agent, which a command's background process
+	 * would inherit and hold: the agent says a process with captured
+	 * output has exited only once its pipes close (qga/commands.c,
+	 * guest_exec_status), so the run would wait until its timeout. */
+	struct qga_exec x = {.path = w->prof->exec_path,
+			     .argv = (char *const *)w->prof->exec_argv,
+			     .env = is_windows(w) ? NULL : env,
+			     .capture = !is_windows(w)};
 	r = qga_exec(vm_qga(w->j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
 		return job_fail(&w->j, r, &err, "starting the command", e);

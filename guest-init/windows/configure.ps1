@@ -2,9 +2,10 @@
 # unpredictable. Each line printed is a status line. Must be safe to run
 # again (a reboot reruns it). NOT RUN AGAINST REAL WINDOWS YET.
 $ErrorActionPreference = 'Continue'
-function Reg([string]$key, [string]$name, [int]$value) {
-	New-Item -Force $key | Out-Null
-	Set-ItemProperty $key $name $value -Type DWord
+# New-Item -Force would delete a key that exists, values and all.
+function Reg([string]$key, [string]$name, $value, [string]$type = 'DWord') {
+	if (-not (Test-Path -LiteralPath $key)) { New-Item -Force -Path $key | Out-Null }
+	Set-ItemProperty -LiteralPath $key -Name $name -Value $value -Type $type
 }
 "configure: Defender real-time scanning off"
 Set-MpPreference -DisableRealtimeMonitoring $true -ErrorAction SilentlyContinue
@@ -23,6 +24,24 @@ powercfg.exe /change standby-timeout-ac 0
 powercfg.exe /change monitor-timeout-ac 0
 "configure: power plan High Performance"
 powercfg.exe /setactive 8c5e7fda-e8bf-4a96-9a85-a6e23a8c635c
+# Each run's share is new, under the same UNC path: the SMB client's caches
+# of file attributes, of names not found and of directory listings (10, 5
+# and 10 s by default) would serve the last run's entries. 0 turns each off
+# (Microsoft, "SMB2 Client Redirector Caches Explained"; the same settings
+# as Set-SmbClientConfiguration's -FileInfoCacheLifetime and the others).
+"configure: SMB client caches off"
+$ws = 'HKLM:\SYSTEM\CurrentControlSet\Services\LanmanWorkstation\Parameters'
+Reg $ws FileInfoCacheLifetime 0
+Reg $ws FileNotFoundCacheLifetime 0
+Reg $ws DirectoryCacheLifetime 0
+# cmd.exe and most console programs write the OEM code page (437, 850...),
+# which the host cannot tell from UTF-8. 65001 as the ANSI, OEM and Mac
+# code page is what Settings' "Beta: Use Unicode UTF-8 for worldwide
+# language support" sets (Microsoft, "Use UTF-8 code pages in Windows
+# apps"); it applies after the restart that ends this stage.
+"configure: UTF-8 as the system code page"
+$nls = 'HKLM:\SYSTEM\CurrentControlSet\Control\Nls\CodePage'
+foreach ($name in 'ACP', 'OEMCP', 'MACCP') { Reg $nls $name '65001' 'String' }
 "configure: scheduled maintenance off"
 Reg 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Schedule\Maintenance' MaintenanceDisabled 1
 exit 0

@@ -23,17 +23,39 @@ try {
 	Set-ItemProperty $ws AllowInsecureGuestAuth 1 -Type DWord
 	Set-ItemProperty $ws RequireSecuritySignature 0 -Type DWord
 	$pol = 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\LanmanWorkstation'
-	New-Item -Force $pol | Out-Null
+	if (-not (Test-Path -LiteralPath $pol)) { New-Item -Force -Path $pol | Out-Null }
 	Set-ItemProperty $pol AllowInsecureGuestAuth 1 -Type DWord
-	Restart-Service LanmanWorkstation -Force
+	# A restart that fails (a dependent service that will not stop) is no
+	# reason to fail the build: Say retries, and the settings hold after
+	# the next boot anyway.
+	try { Restart-Service LanmanWorkstation -Force } catch { Add-Content C:\osrun\build.log "LanmanWorkstation restart: $_" }
 	Say "firstboot: SMB guest access allowed"
 
+	# pnputil asks "Would you like to install this device software?" for a
+	# publisher that is not trusted yet, and nobody answers: each catalog's
+	# signer goes into TrustedPublisher first (as certutil -addstore
+	# TrustedPublisher does in trippsoft/packer-vagrant's install-drivers.ps1).
+	$trusted = New-Object System.Security.Cryptography.X509Certificates.X509Store 'TrustedPublisher', 'LocalMachine'
+	$trusted.Open('ReadWrite')
+	Get-ChildItem -LiteralPath "$medium\`$WinPEDriver`$" -Recurse -Filter *.cat | ForEach-Object {
+		$signer = (Get-AuthenticodeSignature -LiteralPath $_.FullName).SignerCertificate
+		if ($signer) { $trusted.Add($signer) }
+	}
+	$trusted.Close()
 	pnputil.exe /add-driver "$medium\`$WinPEDriver`$\*.inf" /subdirs /install | Out-Null
+	# pnputil's 3010: installed, a restart is needed (this stage ends in one).
+	if ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 3010) { throw "pnputil: exit code $LASTEXITCODE" }
 	Say "firstboot: virtio drivers installed"
 
 	$msi = Join-Path $medium 'osrun\qemu-ga-x86_64.msi'
-	$p = Start-Process msiexec.exe -ArgumentList "/i `"$msi`" /qn /norestart /l*v C:\osrun\qemu-ga.log" -Wait -PassThru
-	if ($p.ExitCode -ne 0) { throw "qemu-ga MSI: exit code $($p.ExitCode)" }
+	$p = Start-Process msiexec.exe -ArgumentList "/i `"$msi`" /qn /norestart /l*v C:\osrun\qemu-ga.log" -PassThru
+	# Without its handle taken while it runs, ExitCode may come back $null
+	# (PowerShell issues #5421, #20400).
+	$null = $p.Handle
+	$p.WaitForExit()
+	# 3010 is ERROR_SUCCESS_REBOOT_REQUIRED (Microsoft's MsiExec.exe and
+	# InstMsi.exe error messages): installed; the stage ends in a restart.
+	if ($p.ExitCode -ne 0 -and $p.ExitCode -ne 3010) { throw "qemu-ga MSI: exit code $($p.ExitCode)" }
 	Set-Service QEMU-GA -StartupType Automatic
 	Start-Service QEMU-GA
 	Say "firstboot: guest agent installed"

@@ -32,20 +32,21 @@ static const char *ntstatus_name(uint32_t code)
 	}
 }
 
-int exit_status_map(bool windows, int exitcode, int signal, char *why, size_t n)
+int exit_status_map(bool windows, uint32_t code, char *why, size_t n)
 {
 	*why = 0;
-	if (!windows) {
-		if (signal) {
-			snprintf(why, n, "command killed by signal %d (SIG%s)", signal, signal_name(signal));
-			return 128 + signal;
-		}
-		return exitcode;
+	if (!windows && code > 128 && code <= 128 + 64) {
+		/* The Linux helper's shell reports a command killed by signal N
+		 * as 128 + N, the same number an `exit` could give. */
+		int sig = (int)code - 128;
+		snprintf(why, n,
+			 "command ended with status %" PRIu32 ": killed by signal %d (SIG%s), as a shell says it", code,
+			 sig, signal_name(sig));
+		return (int)code;
 	}
-	uint32_t code = (uint32_t)(signal ? signal : exitcode);
 	if (code <= 255)
 		return (int)code;
-	const char *name = ntstatus_name(code);
+	const char *name = windows ? ntstatus_name(code) : NULL;
 	snprintf(why, n,
 		 "command exited with code %" PRIu32 " (0x%08" PRIX32 "%s%s); osrun exits %d for codes above 255", code,
 		 code, name ? ", " : "", name ? name : "", EXIT_WINDOWS_CODE);

@@ -15,7 +15,9 @@ static const char *const linux_env[] = {
 };
 // clang-format on
 
-/* The agent runs as SYSTEM with exactly this environment. */
+/* The environment of the share, detach and copy helpers (guest-exec's env
+ * replaces the whole of it). The command helper gets none: it keeps the
+ * agent's, which is the machine's, and refreshes it (osrun-exec.ps1). */
 static const char *const windows_env[] = {
 	"SystemRoot=C:\\Windows",
 	"windir=C:\\Windows",
@@ -30,7 +32,6 @@ static const char *const windows_env[] = {
 	"ProgramFiles=C:\\Program Files",
 	"ProgramFiles(x86)=C:\\Program Files (x86)",
 	"USERPROFILE=C:\\Windows\\system32\\config\\systemprofile",
-	"NUMBER_OF_PROCESSORS=1",
 	NULL,
 };
 

@@ -68,3 +68,9 @@ bool share_has(const struct share *s, const char *name);
 /* Waits until the guest makes name, copying output meanwhile: 0,
  * -ETIMEDOUT, -ECANCELED (a signal). */
 int share_wait_for(struct share *s, const char *name, usec_t timeout, int out_fd, int err_fd);
+/* Writes a file of osrun's into the share for the guest (0600). */
+int share_write_file(struct share *s, const char *name, const char *data);
+/* Reads a small file the guest made (a regular file, no link followed):
+ * -ENOENT, -EFBIG past max bytes, -EBADMSG for anything but a file.
+ * *ret is NUL-terminated. */
+int share_read_file(struct share *s, const char *name, size_t max, char **ret, size_t *ret_n);

@@ -181,7 +181,7 @@ t_killed_by_signal() {
 	o 'echo before; kill -9 $$'
 	expect_rc 137
 	expect_out before
-	expect_err_has "killed by signal 9"
+	expect_err_has "killed by signal 9 (SIGKILL)"
 }
 
 t_streams_separate() {
@@ -367,6 +367,18 @@ t_env_and_workdir() {
 	o -e GREETING=hello -e 'TWO=a b' -w /tmp 'echo "$GREETING $TWO $(pwd)"'
 	expect_rc 0
 	expect_out 'hello a b /tmp'
+	# A name given twice reaches the guest once, with the last value.
+	o -e A=1 -e A=2 'env | grep -c "^A="; echo "$A"'
+	expect_rc 0
+	expect_out "$(printf '1\n2')"
+	o -e OSRUN_CMD=x 'true'
+	expect_rc 125
+	expect_err_has "OSRUN_ are osrun's own"
+	# The helper's own failure is told apart from the command's exit code.
+	o -w /nonexistent 'echo ran'
+	expect_rc 125
+	expect_out ''
+	expect_err_has "the guest could not run the command: working directory /nonexistent does not exist"
 }
 
 t_timeout() {

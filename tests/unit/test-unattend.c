@@ -80,15 +80,81 @@ int main(void)
 	};
 	struct edition_list l = {.v = ed, .n = 2};
 	const struct edition *e = NULL;
-	is_int(edition_pick(&l, NULL, &e), -ENOTUNIQ, "no Pro and several editions: the default cannot choose");
 	is_int(edition_pick(&l, "2", &e), 0, "by index");
 	ok(e == &ed[1], "index 2 is Education");
 	is_int(edition_pick(&l, "servERstandard", &e), 0, "by edition id, any case");
 	is_str(edition_virtio_dir(&ed[0]), "2k22", "Server 2022 takes the 2k22 drivers");
 	is_str(edition_virtio_dir(&ed[1]), "w10", "Windows 10 takes w10");
-	ok(edition_generic_key(&ed[0]) == NULL, "servers get no generic key");
+	is_str(edition_generic_key(&ed[0]), "VDYBN-27WPP-V4HQT-9VMD4-VMK7H", "Server 2022 Standard: its GVLK");
 	is_str(edition_generic_key(&ed[1]), "YNMGQ-8RYV3-4PGQ3-C8XTP-7CFBY", "Education's generic key");
 	is_int(edition_pick(&l, "Home", &e), -ENOENT, "an edition the image lacks");
+
+	/* Server media: Core and Desktop Experience share an edition id. */
+	struct edition srv[] = {
+		{.index = 1,
+		 .name = "Windows Server 2025 Standard",
+		 .edition_id = "ServerStandard",
+		 .install_type = "Server Core",
+		 .build = 26100},
+		{.index = 2,
+		 .name = "Windows Server 2025 Standard (Desktop Experience)",
+		 .edition_id = "ServerStandard",
+		 .install_type = "Server",
+		 .build = 26100},
+		{.index = 3,
+		 .name = "Windows Server 2025 Datacenter",
+		 .edition_id = "ServerDatacenter",
+		 .install_type = "Server Core",
+		 .build = 26100},
+		{.index = 4,
+		 .name = "Windows Server 2025 Datacenter (Desktop Experience)",
+		 .edition_id = "ServerDatacenter",
+		 .install_type = "Server",
+		 .build = 26100},
+	};
+	struct edition_list sl = {.v = srv, .n = 4};
+	is_int(edition_pick(&sl, NULL, &e), 1, "Server media, no --edition: Standard, said to be a choice");
+	ok(e == &srv[1], "the Desktop Experience (index 2), not Server Core");
+	is_int(edition_pick(&sl, "ServerDatacenter", &e), 1, "ServerDatacenter: a choice");
+	ok(e == &srv[3], "its Desktop Experience image");
+	is_int(edition_pick(&sl, "3", &e), 0, "an index picks exactly");
+	ok(e == &srv[2], "Server Core by index");
+	is_int(edition_pick(&sl, "windows server 2025 datacenter", &e), 0, "an image name picks exactly");
+	ok(e == &srv[2], "Server Core by name");
+	is_str(edition_generic_key(&srv[3]), "D764K-2NDRG-47T6Q-P8T8W-YP6DF", "Server 2025 Datacenter's GVLK");
+	struct edition cores[] = {srv[0], srv[2]};
+	cores[1].edition_id = "ServerStandard";
+	struct edition_list cl = {.v = cores, .n = 2};
+	is_int(edition_pick(&cl, "ServerStandard", &e), -ENOTUNIQ, "two Core images, one id: no clear choice");
+
+	struct edition kinds[] = {
+		{.edition_id = "ProfessionalN", .install_type = "Client", .build = 26100},
+		{.edition_id = "EnterpriseS", .install_type = "Client", .build = 26100},
+		{.edition_id = "IoTEnterpriseS", .install_type = "Client", .build = 26100},
+		{.edition_id = "ServerStandardEval", .install_type = "Server", .build = 26100},
+		{.edition_id = "EnterpriseEval", .install_type = "Client", .build = 26100},
+		{.edition_id = "CoreSingleLanguage", .install_type = "Client", .build = 26100},
+		{.edition_id = "ServerStandard", .install_type = "Server", .build = 19041},
+	};
+	is_str(edition_generic_key(&kinds[0]), "MH37W-N47XK-V7XM9-C7227-GCQG9", "Pro N: its GVLK");
+	is_str(edition_generic_key(&kinds[1]), "M7XTQ-FN8P6-TTKYV-9D4CC-J462D", "Enterprise LTSC: its GVLK");
+	is_str(edition_generic_key(&kinds[2]), "KBN8V-HFGQ4-MGXVD-347P6-PDQGT", "IoT Enterprise LTSC: its GVLK");
+	ok(!edition_generic_key(&kinds[3]) && edition_is_evaluation(&kinds[3]), "Server evaluation: no key");
+	ok(!edition_generic_key(&kinds[4]) && edition_is_evaluation(&kinds[4]), "Enterprise evaluation: no key");
+	ok(!edition_generic_key(&kinds[5]) && !edition_is_evaluation(&kinds[5]), "Home Single Language: none known");
+	ok(!edition_generic_key(&kinds[6]), "a Server build without a published key: none");
+
+	struct edition arm = {.arch = "12"}, x64 = {.arch = "9"}, none = {0};
+	is_str(edition_arch_name(&arm), "arm64", "WINDOWS/ARCH 12 is arm64");
+	is_str(edition_arch_name(&x64), "x64", "9 is x64");
+	ok(edition_arch_name(&none) == NULL, "no ARCH: unknown, not refused");
+	ok(edition_language_valid("en-US") && edition_language_valid("de-DE") && edition_language_valid("zh-Hant-TW") &&
+		   edition_language_valid("sr-Latn-RS"),
+	   "language tags");
+	ok(!edition_language_valid("") && !edition_language_valid("en_US") && !edition_language_valid("-US") &&
+		   !edition_language_valid("en-") && !edition_language_valid("en-US\"/><x") &&
+		   !edition_language_valid("1a-US"),
+	   "what is not a language tag");
 	/* Generated passwords: every class, for any random bytes (before, about
 	 * one build in twenty had no digit and failed Server's policy). */
 	int weak = 0;

@@ -69,7 +69,7 @@ echo "not an image" >"$T/notes.txt"
 # --- a dry run ---------------------------------------------------------------
 o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
 check "dry run succeeds" '[ $rc = 0 ] || { cat "$T/err"; false; }'
-check "Pro is the default edition (index 2)" 'has_err "edition 2: Windows 11 Pro (build 26100, drivers w11)"'
+check "Pro is the default edition (index 2)" 'has_err "edition 2: Windows 11 Pro (build 26100, drivers w11, language en-US)"'
 medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
 check "the setup medium is written to the store" '[ -f "$medium" ] && case $medium in "$OSRUN_CACHE"/*) true ;; *) false ;; esac'
 check "the medium (it holds the password) is 0600" '[ "$(stat -c %a "$medium")" = 600 ]'
@@ -166,6 +166,69 @@ o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
 medium2=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
 check "the same inputs give the same medium (stage keys stay stable)" '[ "$medium2" = "$medium" ]'
 
+# --- other media, with real WIMs: Server, arm64, another language ---------
+# mkwin NAME "IMAGE NAME|EDITIONID|INSTALLATIONTYPE|BUILD|ARCH|LANGUAGE"...
+mkwin() {
+	name=$1; shift
+	d=$T/$name; i=0
+	mkdir -p "$d/boot" "$d/efi/microsoft/boot" "$d/sources" "$T/img1/Windows/System32"
+	cp "$w/boot/etfsboot.com" "$d/boot/"; cp "$w/efi/microsoft/boot/efisys.bin" "$d/efi/microsoft/boot/"
+	: >"$d/bootmgr"; : >"$d/sources/boot.wim"
+	for spec in "$@"; do
+		i=$((i + 1))
+		IFS='|' read -r iname id itype build arch lang <<-SPEC
+		$spec
+		SPEC
+		if [ $i = 1 ]; then wimlib-imagex capture "$T/img1" "$d/sources/install.wim" "$iname" >/dev/null
+		else wimlib-imagex append "$T/img1" "$d/sources/install.wim" "$iname" >/dev/null; fi
+		wimlib-imagex info "$d/sources/install.wim" $i --image-property WINDOWS/EDITIONID="$id" \
+			--image-property WINDOWS/INSTALLATIONTYPE="$itype" --image-property WINDOWS/VERSION/BUILD="$build" \
+			--image-property WINDOWS/ARCH="$arch" --image-property WINDOWS/LANGUAGES/DEFAULT="$lang" >/dev/null
+	done
+	xorriso -as mkisofs -quiet -J -joliet-long -R -V "$name" -o "$T/$name.iso" "$d" 2>/dev/null
+}
+for s in 2k25 w11 2k22; do
+	for d in viostor NetKVM vioserial; do mkdir -p "$v/$d/$s/amd64"; echo "[Version]" >"$v/$d/$s/amd64/$d.inf"; done
+done
+xorriso -as mkisofs -quiet -J -R -V virtio-win -o "$T/virtio.iso" "$v" 2>/dev/null
+mkwin server "Windows Server 2025 Standard|ServerStandard|Server Core|26100|9|en-US" \
+	"Windows Server 2025 Standard (Desktop Experience)|ServerStandard|Server|26100|9|en-US" \
+	"Windows Server 2025 Datacenter|ServerDatacenter|Server Core|26100|9|en-US" \
+	"Windows Server 2025 Datacenter (Desktop Experience)|ServerDatacenter|Server|26100|9|en-US"
+o image build --iso "$T/server.iso" --virtio-win "$T/virtio.iso" --dry-run
+check "Server media: Standard with the Desktop Experience by default, and said so" \
+	'[ $rc = 0 ] && has_err "edition id ServerStandard names several images: taking 2" && has_err "edition 2: Windows Server 2025 Standard (Desktop Experience) (build 26100, drivers 2k25"'
+srv_medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
+xorriso -osirrox on -indev "$srv_medium" -extract /autounattend.xml "$T/srv.xml" >/dev/null 2>&1
+check "Server 2025 Standard gets its published KMS client key" \
+	'[ "$(xmllint --xpath "string(//$(n ProductKey)/$(n Key))" "$T/srv.xml")" = TVRH6-WHNXV-R9WG3-9XRFY-MY832 ]'
+o image build --iso "$T/server.iso" --virtio-win "$T/virtio.iso" --dry-run --edition serverdatacenter
+check "--edition ServerDatacenter: its Desktop Experience image" '[ $rc = 0 ] && has_err "taking 4" && has_err "edition 4: "'
+o image build --iso "$T/server.iso" --virtio-win "$T/virtio.iso" --dry-run --edition 3
+check "--edition 3: Server Core, exactly, nothing said" '[ $rc = 0 ] && has_err "edition 3: Windows Server 2025 Datacenter (build" && ! grep -q "names several" "$T/err"'
+mkwin arm "Windows 11 Pro|Professional|Client|26100|12|en-US"
+o image build --iso "$T/arm.iso" --virtio-win "$T/virtio.iso" --dry-run
+check "an arm64 image is refused, named" '[ $rc = 125 ] && has_err "edition 1 is for arm64 (WINDOWS/ARCH 12); osrun runs x64 guests"'
+mkwin de "Windows 11 Pro|Professional|Client|26100|9|de-DE"
+o image build --iso "$T/de.iso" --virtio-win "$T/virtio.iso" --dry-run
+de_medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
+xorriso -osirrox on -indev "$de_medium" -extract /autounattend.xml "$T/de.xml" >/dev/null 2>&1
+check "Setup's language is the image's (de-DE), in windowsPE and oobeSystem" \
+	'[ $rc = 0 ] && has_err "language de-DE" && [ "$(xmllint --xpath "count(//$(n UILanguage)[.=\"de-DE\"])" "$T/de.xml")" -ge 2 ] && [ "$(xmllint --xpath "count(//$(n UILanguage)[.=\"en-US\"])" "$T/de.xml")" = 0 ]'
+check "Dynamic Update is off" \
+	'[ "$(xmllint --xpath "string(//$(n DynamicUpdate)/$(n Enable))" "$T/de.xml")" = false ]'
+mkwin single "Windows 11 Home Single Language|CoreSingleLanguage|Client|26100|9|en-US"
+o image build --iso "$T/single.iso" --virtio-win "$T/virtio.iso" --dry-run
+check "an edition without a known key is refused before Setup would stop at its key page" \
+	'[ $rc = 125 ] && has_err "no key that selects edition 1 (CoreSingleLanguage)" && has_err "--product-key"'
+o image build --iso "$T/single.iso" --virtio-win "$T/virtio.iso" --dry-run --product-key AAAAA-BBBBB-CCCCC-DDDDD-EEEEE
+check "... and taken with --product-key" '[ $rc = 0 ]'
+mkwin eval "Windows Server 2022 Standard Evaluation (Desktop Experience)|ServerStandardEval|Server|20348|9|en-US"
+o image build --iso "$T/eval.iso" --virtio-win "$T/virtio.iso" --dry-run
+eval_medium=$(sed -n 's/^osrun: setup medium: //p' "$T/err")
+xorriso -osirrox on -indev "$eval_medium" -extract /autounattend.xml "$T/eval.xml" >/dev/null 2>&1
+check "evaluation media: no key" '[ $rc = 0 ] && [ "$(xmllint --xpath "count(//$(n ProductKey))" "$T/eval.xml")" = 0 ]'
+
 # --- wrong inputs: a clear message, nothing started --------------------------
 o image build --virtio-win "$T/virtio.iso"
 check "no --iso" '[ $rc = 125 ] && has_err "--iso is required"'
@@ -222,6 +285,15 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	check "every guest PowerShell script parses" 'node "$ps/check.cjs" "$top"/guest-init/windows/*.ps1 >"$T/ps" 2>&1 || { cat "$T/ps"; false; }'
 	printf 'if ($x {\n\t"never closed"\n' >"$T/bad.ps1"
 	check "the syntax check names a broken script's line" 'node "$ps/check.cjs" "$T/bad.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && grep -q "bad.ps1:1:" "$T/ps"'
+	# The traps of issue 13, as the old osrun-exec.ps1 and configure.ps1 had them.
+	printf '%s\n' '$p = Start-Process cmd.exe -ArgumentList "/c x" -NoNewWindow -PassThru' '$p.WaitForExit()' 'exit $p.ExitCode' >"$T/trap.ps1"
+	check "lint: Start-Process -PassThru without .Handle, no ErrorActionPreference" 'node "$ps/check.cjs" "$T/trap.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && grep -q "trap.ps1:1:6: lint: Start-Process -PassThru without reading \$p.Handle" "$T/ps" && grep -q "never sets \$ErrorActionPreference" "$T/ps"'
+	printf '%s\n' '$ErrorActionPreference = "Stop"' '$k = "HKLM:\SYSTEM\x"' 'New-Item -Force $k | Out-Null' 'if (-not (Test-Path $k)) { New-Item -Force $k | Out-Null }' 'New-Item -ItemType Directory -Force C:\d | Out-Null' >"$T/reg.ps1"
+	check "lint: New-Item -Force unguarded, and only that one" 'node "$ps/check.cjs" "$T/reg.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && [ "$(grep -c lint: "$T/ps")" = 1 ] && grep -q "reg.ps1:3:1: lint: New-Item -Force" "$T/ps"'
+	# What the helper and the host agree on (runner/lib/request.h).
+	exec_ps1="$top/guest-init/windows/osrun-exec.ps1"
+	check "osrun-exec.ps1 reads request.json and writes result, exit and error" 'grep -q "request.json" "$exec_ps1" && grep -q "result.new" "$exec_ps1" && grep -q "'"'"'exit {0}'"'"'" "$exec_ps1" && grep -q "Write-Result \"error " "$exec_ps1"'
+	check "configure.ps1 turns the SMB client caches off and sets UTF-8" '(for v in FileInfoCacheLifetime FileNotFoundCacheLifetime DirectoryCacheLifetime "ACP.*OEMCP.*MACCP.*65001"; do grep -q "$v" "$top/guest-init/windows/configure.ps1" || exit 1; done)'
 else
 	check "PowerShell parser installed ($ps/node_modules: run make deps)" false
 fi
