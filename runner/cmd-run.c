@@ -30,6 +30,9 @@ static void run_help(void)
 	       "  -t, --timeout SECONDS    stop the command after SECONDS; exit 124\n"
 	       "  -e, --env K=V            set an environment variable for COMMAND\n"
 	       "  -w, --workdir DIR        run COMMAND in DIR in the guest\n"
+	       "      --user               Windows: run COMMAND as the logged-on user, on its\n"
+	       "                           desktop, instead of as SYSTEM (the default: no\n"
+	       "                           session or profile to wait for)\n"
 	       "  -p, --pause              keep the VM after COMMAND until Enter\n"
 	       "      --no-stdin           do not pass osrun's stdin to COMMAND\n"
 	       "      --network POLICY     none (default): the guest reaches osrun's shares\n"
@@ -60,7 +63,7 @@ static void run_help(void)
 	       "\n"
 	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
 	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, --network internet,\n"
-	       "volumes and copies always restore anew.\n"
+	       "--user, volumes and copies always restore anew.\n"
 	       "\n"
 	       "stdin is passed to COMMAND when it is a file or a pipe, not when it is a\n"
 	       "terminal. A pipe is streamed while COMMAND runs (Windows guests: read to\n"
@@ -134,6 +137,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"new-snapshot", 'n', OPT_STRING, &p->new_snapshot, 0, 0, NULL},
 		{"save-failed", 0, OPT_FLAG, &p->save_failed, 0, 0, NULL},
+		{"user", 0, OPT_FLAG, &p->as_user, 0, 0, NULL},
 		{"timeout", 't', OPT_SECONDS, &p->timeout, 0, 0, NULL},
 		{"env", 'e', OPT_ENV, &p->env, 0, 0, NULL},
 		{"workdir", 'w', OPT_STRING, &p->workdir, 0, 0, NULL},

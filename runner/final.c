@@ -131,15 +131,22 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 		return r;
 	meta->image = (char *)image;
 	meta->machine = f->machine;
+	if (meta->machine.accel == ACCEL_KVM &&
+	    (r = accel_host_cpu("/proc/cpuinfo", meta->machine.cpu, sizeof meta->machine.cpu)) < 0)
+		return error_errno(e, r, "reading the host's CPU model from /proc/cpuinfo");
 	r = job_save_snapshot(j, f->profile, n, meta, NULL, e);
 	meta->image = NULL;
 	return r;
 }
 
-static bool machine_equal(const struct machine *a, const struct machine *b)
+/* old, as a snapshot's meta has it, is what this host would build now. */
+static bool machine_equal(const struct machine *old, const struct machine *now)
 {
-	return !strcmp(a->profile, b->profile) && a->memory_mib == b->memory_mib && a->cpus == b->cpus &&
-	       a->accel == b->accel;
+	char cpu[sizeof old->cpu] = "";
+	if (now->accel == ACCEL_KVM && accel_host_cpu("/proc/cpuinfo", cpu, sizeof cpu) < 0)
+		return false;
+	return !strcmp(old->profile, now->profile) && old->memory_mib == now->memory_mib && old->cpus == now->cpus &&
+	       old->accel == now->accel && !strcmp(old->cpu, cpu);
 }
 
 /* Replaces snapshot name when it exists (refused when a run uses it or a

@@ -75,6 +75,19 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 	if (!profile_find(m->profile))
 		return error_set(e, -EINVAL, "snapshot '%s' needs machine profile '%s', which this osrun does not have",
 				 sn->name, m->profile);
+	if (p->as_user && strcmp(m->profile, "windows"))
+		return error_set(e, -EINVAL,
+				 "--user runs the command as a Windows guest's logged-on user; snapshot '%s' is a %s "
+				 "guest, whose commands run as root",
+				 sn->name, m->profile);
+	/* Refused here, not by QEMU's load or by a guest that crashes later. */
+	char cpu[sizeof m->cpu];
+	if (accel == ACCEL_KVM && *m->cpu && accel_host_cpu("/proc/cpuinfo", cpu, sizeof cpu) == 0 &&
+	    strcmp(cpu, m->cpu))
+		return error_set(e, -EINVAL,
+				 "snapshot '%s' was saved under KVM on a %s; this host's CPU is a %s, and a guest's "
+				 "state does not move between CPU models: make a new snapshot on this host",
+				 sn->name, m->cpu, cpu);
 	return 0;
 }
 
@@ -189,7 +202,7 @@ static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 bool run_plan_poolable(const struct run_plan *p)
 {
 	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->internet && !p->n_volumes &&
-	       !p->n_copy_in && !p->n_copy_out;
+	       !p->n_copy_in && !p->n_copy_out && !p->as_user;
 }
 
 void warm_release(struct warm *w)
@@ -377,7 +390,7 @@ static int write_request(const struct run_plan *p, struct warm *w, struct error 
 	if (user_env(p, w, &env) < 0 || (p->n_volumes && !volumes))
 		return error_errno(e, -ENOMEM, "the command's request");
 	const char *wd = run_workdir(p, w);
-	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes);
+	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user);
 	_cleanup_free_ char *script = request_needs_script(cmd) ? request_script(cmd) : NULL;
 	if (!json || (request_needs_script(cmd) && !script))
 		return error_errno(e, -ENOMEM, "the command's request");

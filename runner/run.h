@@ -19,6 +19,7 @@ struct run_plan {
 	const char *snapshot;
 	const char *new_snapshot;
 	bool save_failed; /* -n saves also after a non-zero exit status */
+	bool as_user;	  /* Windows: as the logged-on user, not SYSTEM (--user) */
 	char *command;	  /* NULL while a pool member warms up for any command */
 	char **env;
 	const char *workdir;

@@ -39,6 +39,8 @@ int snapshot_meta_to_json(const struct snapshot_meta *m, char **ret)
 	json_object_object_add(mach, "memory_mib", json_object_new_int64(m->machine.memory_mib));
 	json_object_object_add(mach, "cpus", json_object_new_int64(m->machine.cpus));
 	add_str(mach, "accel", accel_to_string(m->machine.accel));
+	if (*m->machine.cpu)
+		add_str(mach, "cpu", m->machine.cpu);
 	json_object_object_add(o, "machine", mach);
 	add_str(o, "qemu_version", m->qemu_version);
 	add_str(o, "created", m->created);
@@ -133,6 +135,11 @@ int snapshot_meta_from_json(const char *text, struct snapshot_meta *ret)
 		 * wrapped into another number. */
 		int64_t mem = json_object_object_get_ex(mach, "memory_mib", &v) ? json_object_get_int64(v) : 0,
 			cpus = json_object_object_get_ex(mach, "cpus", &v) ? json_object_get_int64(v) : 0;
+		_cleanup_free_ char *cpu = get_str(mach, "cpu");
+		if (cpu && strlen(cpu) < sizeof m.machine.cpu)
+			snprintf(m.machine.cpu, sizeof m.machine.cpu, "%s", cpu);
+		else if (cpu)
+			r = -EBADMSG;
 		if (mem < 64 || mem > (1 << 20) || cpus < 1 || cpus > 1024)
 			r = -EBADMSG;
 		else {

@@ -10,6 +10,13 @@ function Reg([string]$key, [string]$name, $value, [string]$type = 'DWord') {
 "configure: Defender real-time scanning off"
 Set-MpPreference -DisableRealtimeMonitoring $true -ErrorAction SilentlyContinue
 Reg 'HKLM:\SOFTWARE\Policies\Microsoft\Windows Defender\Real-Time Protection' DisableRealtimeMonitoring 1
+# Tamper Protection (on by default) ignores Set-MpPreference's and the
+# policy's DisableRealtimeMonitoring: it blocks the Real-Time Protection
+# values (event 5013, as SigmaHQ's win_defender_tamper_protection_trigger
+# rule lists them), while an exclusion is a change it lets through (event
+# 5007). So real-time scanning is also kept off the system drive this way.
+"configure: Defender exclusion for C:\"
+Add-MpPreference -ExclusionPath 'C:\' -ErrorAction SilentlyContinue
 "configure: Windows Update off"
 Reg 'HKLM:\SOFTWARE\Policies\Microsoft\Windows\WindowsUpdate\AU' NoAutoUpdate 1
 Stop-Service wuauserv -Force -ErrorAction SilentlyContinue

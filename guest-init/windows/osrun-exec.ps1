@@ -6,7 +6,12 @@
 # "error TEXT" when the command could not be run (runner/lib/request.h).
 # Exits 0 once a result is written, 2 when the share never answered, 1 when
 # even the error could not be written: the host then says so.
+# With "user" in the request (osrun --user) it starts itself again, with
+# -AsUser, as the logged-on user on that user's desktop (a scheduled task
+# with an interactive principal), and that copy runs the command and writes
+# the result. SYSTEM is the default: it needs no logon session or profile.
 # NOT RUN AGAINST REAL WINDOWS YET.
+param([switch]$AsUser)
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 2.0
 $share = '\\10.0.2.4\qemu'
@@ -57,11 +62,50 @@ function Connect-Volume($vol, [ref]$drives, [ref]$links) {
 	}
 }
 
+# Task Scheduler starts a task whose principal has LogonType Interactive
+# only in that user's session, on its desktop (Microsoft's
+# TASK_LOGON_INTERACTIVE_TOKEN). The copy it starts writes the result; this
+# one waits for it, and says why when there is none.
+function Invoke-AsUser {
+	$user = (Get-CimInstance Win32_ComputerSystem).UserName
+	if (-not $user) { throw 'nobody is logged on to the console: --user needs the auto-logon session' }
+	$name = 'osrun-' + [guid]::NewGuid().ToString('N')
+	$ps = "$env:SystemRoot\System32\WindowsPowerShell\v1.0\powershell.exe"
+	$action = New-ScheduledTaskAction -Execute $ps `
+		-Argument "-NoLogo -NoProfile -NonInteractive -ExecutionPolicy Bypass -File `"$PSCommandPath`" -AsUser"
+	$principal = New-ScheduledTaskPrincipal -UserId $user -LogonType Interactive -RunLevel Highest
+	# No time limit (PT0S): osrun's --timeout is the limit.
+	$settings = New-ScheduledTaskSettingsSet -ExecutionTimeLimit ([TimeSpan]::Zero) -AllowStartIfOnBatteries `
+		-DontStopIfGoingOnBatteries -MultipleInstances Parallel
+	Register-ScheduledTask -TaskName $name -Action $action -Principal $principal -Settings $settings | Out-Null
+	try {
+		Start-ScheduledTask -TaskName $name
+		# 0x41301: running; 0x41303: has not run yet (Microsoft's Task
+		# Scheduler error and success constants).
+		do {
+			Start-Sleep -Milliseconds 250
+			$info = Get-ScheduledTaskInfo -TaskName $name
+		} while (-not (Test-Path -LiteralPath "$share\result") -and
+			($info.LastTaskResult -eq 0x41301 -or $info.LastTaskResult -eq 0x41303))
+		if (-not (Test-Path -LiteralPath "$share\result")) {
+			throw ('the command as {0} ended without a result (task result 0x{1:X8})' -f $user, $info.LastTaskResult)
+		}
+	} finally {
+		Unregister-ScheduledTask -TaskName $name -Confirm:$false -ErrorAction SilentlyContinue
+	}
+}
+
 $drives = @(); $links = @(); $script = $null
 try {
 	$req = [System.IO.File]::ReadAllText("$share\request.json", $utf8) | ConvertFrom-Json
 	if ($req.version -ne 1) { throw "request version $($req.version) is not one this helper knows (1)" }
-	Update-Environment
+	if ($req.user -and -not $AsUser) {
+		Invoke-AsUser
+		exit 0
+	}
+	# A task's process gets its user's environment as it is now; the
+	# agent's is the one of the boot that made the snapshot.
+	if (-not $AsUser) { Update-Environment }
 	# Names are case-insensitive; osrun sent each once.
 	foreach ($v in $req.env) { [Environment]::SetEnvironmentVariable($v.name, $v.value, 'Process') }
 	foreach ($vol in $req.volumes) { Connect-Volume $vol ([ref]$drives) ([ref]$links) }

@@ -76,3 +76,34 @@ int accel_detect(const char *qemu, enum accel *ret, char **ret_why)
 	*ret_why = why;
 	return 0;
 }
+
+/* The value of "key<tabs>: value" lines, first processor only. */
+static bool cpuinfo_field(const char *line, const char *key, char *out, size_t n)
+{
+	size_t k = strlen(key);
+	const char *colon = line + k + strspn(line + k, " \t");
+	if (strncmp(line, key, k) || *colon != ':')
+		return false;
+	const char *v = colon + 1 + strspn(colon + 1, " \t");
+	snprintf(out, n, "%.*s", (int)strcspn(v, "\n"), v);
+	return true;
+}
+
+int accel_host_cpu(const char *cpuinfo, char *buf, size_t n)
+{
+	FILE *f = fopen(cpuinfo, "re");
+	if (!f)
+		return -errno;
+	char line[1024], vendor[64] = "", family[16] = "", model[16] = "", name[128] = "";
+	while (fgets(line, sizeof line, f) && line[0] != '\n') {
+		cpuinfo_field(line, "vendor_id", vendor, sizeof vendor);
+		cpuinfo_field(line, "cpu family", family, sizeof family);
+		cpuinfo_field(line, "model", model, sizeof model);
+		cpuinfo_field(line, "model name", name, sizeof name);
+	}
+	fclose(f);
+	if (!*vendor || !*family || !*model || !*name)
+		return -ENODATA;
+	snprintf(buf, n, "%s %s/%s %s", vendor, family, model, name);
+	return 0;
+}

@@ -15,3 +15,9 @@ int accel_from_string(const char *s, enum accel *ret);
  * virtualisation) give one on which QEMU aborts setting the CPU's MSRs.
  * *ret_why is NULL when KVM is used or OSRUN_ACCEL chose. */
 int accel_detect(const char *qemu, enum accel *ret, char **ret_why);
+
+/* The host CPU as a state saved under `-cpu host` depends on it:
+ * "VENDOR FAMILY/MODEL MODEL NAME" from the first processor in cpuinfo
+ * (/proc/cpuinfo), e.g. "GenuineIntel 6/85 Intel(R) Xeon(R) Gold 6148 CPU
+ * @ 2.40GHz"; cut to n - 1 bytes. -ENODATA when it lacks those fields. */
+int accel_host_cpu(const char *cpuinfo, char *buf, size_t n);

@@ -194,7 +194,11 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	r |= add(&v, "-device");
 	r |= add(&v, "virtio-net-pci,netdev=net0");
 	r |= add(&v, "-drive");
-	r |= add(&v, "file=%s,if=none,id=disk0,format=qcow2,cache=unsafe", disk);
+	/* discard=unmap: a guest's TRIM (Windows' ReTrim in cleanup.ps1)
+	 * frees the layer's clusters; with a backing file qcow2 v3 keeps them
+	 * reading as zeros. The device's features, which a saved state
+	 * holds, do not change with it. */
+	r |= add(&v, "file=%s,if=none,id=disk0,format=qcow2,cache=unsafe,discard=unmap", disk);
 	r |= add(&v, "-device");
 	r |= add(&v, "virtio-blk-pci,drive=disk0%s", p->cdroms && p->cdroms[0] ? ",bootindex=1" : "");
 	/* A new generation id per start tells a guest (Windows) it was cloned. */

@@ -13,6 +13,10 @@ struct machine {
 	unsigned memory_mib;
 	unsigned cpus;
 	enum accel accel;
+	/* Under KVM the guest sees the host's CPU (-cpu host), and a state
+	 * saved on one CPU model may not run on another: accel_host_cpu()
+	 * of the host that saved it. "" under TCG. */
+	char cpu[128];
 };
 
 struct profile {

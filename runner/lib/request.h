@@ -10,7 +10,7 @@
  *
  * Request (Windows): "request.json" = {"version": 1, "command": TEXT,
  * "script": BOOL, "workdir": PATH, "env": [{"name", "value"}...],
- * "volumes": [{"share", "mode", "path"}...]}; with script true the command
+ * "volumes": [{"share", "mode", "path"}...], "user": BOOL}; with script true the command
  * is "command.cmd" in the share, a batch file (request_script). The
  * Windows helper is started with no environment of its own (it inherits
  * the agent's) and without captured output. The Linux helper takes the
@@ -46,5 +46,6 @@ int env_set(char ***env, const char *entry, bool fold_case);
 bool request_needs_script(const char *command);
 /* The batch file for command: CRLF line ends, no echo of its lines. */
 char *request_script(const char *command);
-/* The request as JSON text; volumes are "SHARE MODE PATH" lines or NULL. */
-char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes);
+/* The request as JSON text; volumes are "SHARE MODE PATH" lines or NULL;
+ * as_user: run as the logged-on user (osrun --user). */
+char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes, bool as_user);

@@ -442,6 +442,9 @@ t_bad_flags() {
 	expect_rc 125
 	expect_err_has "unknown option '--frobnicate'"
 	one_line_err
+	o --user true
+	expect_rc 125
+	expect_err_has "--user runs the command as a Windows guest's logged-on user; snapshot 'provisioned' is a linux guest"
 	o -t soon true
 	expect_rc 125
 	expect_err_has "--timeout 'soon'"
@@ -493,6 +496,24 @@ t_kvm_unusable_falls_back() {
 	else
 		expect_err_has "no usable /dev/kvm (/dev/kvm: "
 	fi
+}
+
+# A state saved under KVM's -cpu host does not move to another CPU model:
+# refused before QEMU starts, naming both (the meta of a KVM host's
+# snapshot, here with a CPU no machine has).
+t_kvm_snapshot_other_cpu() {
+	d=$OSRUN_CACHE/snapshots/othercpu
+	mkdir -m 700 "$d"
+	sed 's/"accel": *"tcg"/"accel":"kvm","cpu":"GenuineIntel 6\/999 Imaginary CPU"/' \
+		"$OSRUN_CACHE/snapshots/provisioned/meta.json" >"$d/meta.json"
+	grep -q Imaginary "$d/meta.json" || err "meta.json not rewritten: $(cat "$d/meta.json")"
+	printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$T/qemu-starts" >"$T/qemu-never"
+	chmod +x "$T/qemu-never"
+	OSRUN_ACCEL=kvm OSRUN_QEMU="$T/qemu-never" o -s othercpu 'echo never'
+	expect_rc 125
+	expect_err_has "snapshot 'othercpu' was saved under KVM on a GenuineIntel 6/999 Imaginary CPU; this host's CPU is a "
+	[ ! -e "$T/qemu-starts" ] || err "QEMU was started"
+	rm -rf "$d"
 }
 
 # QEMU that refuses its arguments dies at once: said at once, in its words.
@@ -828,7 +849,7 @@ ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_
 t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends t_stdin_into_exec_tar
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
-t_qemu_killed_mid_run t_kvm_unusable_falls_back t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
+t_qemu_killed_mid_run t_kvm_unusable_falls_back t_kvm_snapshot_other_cpu t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
 t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_says_failed
 t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 . "$(dirname "$0")/ci-job.sh"

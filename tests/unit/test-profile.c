@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <stdbool.h>
+#include <unistd.h>
 
 #include "../../runner/lib/profile.h"
 #include "tap.h"
@@ -100,6 +102,7 @@ int main(void)
 	ok(any_contains(v, "ide-cd,drive=cd0,bus=ide.0,bootindex=0") && any_contains(v, "bootindex=1"),
 	   "Setup boots from the first medium, the disk after");
 	ok(any_contains(v, "format=qcow2"), "qcow2 disk only (raw blocks snapshots)");
+	ok(any_contains(v, "format=qcow2,cache=unsafe,discard=unmap"), "a guest's TRIM reaches the layer (ReTrim)");
 	strv_free(v);
 	st.machine.accel = ACCEL_TCG;
 	st.cdroms = NULL;
@@ -115,6 +118,24 @@ int main(void)
 	v = NULL;
 	is_int(profile_argv(&p, 7, 9, 11, &v), -EOPNOTSUPP, "a profile this osrun lacks is refused");
 	ok(profile_find("linux") && profile_find("windows") && !profile_find("nope"), "profile lookup");
+	/* The CPU a KVM snapshot was saved on: /proc/cpuinfo's first processor. */
+	char info[] = "/tmp/osrun-test-cpuinfo.XXXXXX", cpu[128];
+	int fd = mkstemp(info);
+	const char *text = "processor\t: 0\nvendor_id\t: GenuineIntel\ncpu family\t: 6\nmodel\t\t: 85\n"
+			   "model name\t: Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz\nstepping\t: 4\n\n"
+			   "processor\t: 1\nvendor_id\t: AuthenticAMD\ncpu family\t: 25\nmodel\t\t: 1\n"
+			   "model name\t: AMD EPYC\n";
+	ok(fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text), "a cpuinfo");
+	close(fd);
+	is_int(accel_host_cpu(info, cpu, sizeof cpu), 0, "read");
+	is_str(cpu, "GenuineIntel 6/85 Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz",
+	       "vendor, family/model (not 'model name' taken for 'model'), name; the first processor only");
+	fd = open(info, O_WRONLY | O_TRUNC);
+	ok(fd >= 0 && write(fd, "processor\t: 0\nflags\t: fpu\n", 27) == 27, "a cpuinfo without a model");
+	close(fd);
+	is_int(accel_host_cpu(info, cpu, sizeof cpu), -ENODATA, "no model: -ENODATA");
+	unlink(info);
+	is_int(accel_host_cpu("/nonexistent/cpuinfo", cpu, sizeof cpu), -ENOENT, "no file: -ENOENT");
 	enum accel a;
 	ok(accel_from_string("kvm", &a) == 0 && a == ACCEL_KVM && accel_from_string("xen", &a) == -EINVAL,
 	   "accelerator names");

@@ -117,11 +117,13 @@ static void windows_request(void)
 	is_str(s2, "@echo off\r\necho \xc3\xa9t\xc3\xa9\r\n\r\n", "UTF-8 kept; a final line end not doubled");
 
 	char *env[] = {"Path=C:\\tools;%Path%", "EMPTY=", "Q=\"a b\"", NULL};
-	_cleanup_free_ char *j = request_json("echo a\necho b", "C:\\work dir", env, "vol0 ro C:\\src\nvol1 rw X:\n");
+	_cleanup_free_ char *j =
+		request_json("echo a\necho b", "C:\\work dir", env, "vol0 ro C:\\src\nvol1 rw X:\n", true);
 	json_object *o = j ? json_tokener_parse(j) : NULL, *v, *e0, *x;
 	ok(o != NULL, "request.json parses: %s", j ? j : "(null)");
 	ok(json_object_object_get_ex(o, "version", &v) && json_object_get_int(v) == REQUEST_VERSION, "version");
 	ok(json_object_object_get_ex(o, "script", &v) && json_object_get_boolean(v), "script: true");
+	ok(json_object_object_get_ex(o, "user", &v) && json_object_get_boolean(v), "user: true (--user)");
 	ok(json_object_object_get_ex(o, "workdir", &v) && !strcmp(json_object_get_string(v), "C:\\work dir"),
 	   "workdir");
 	ok(json_object_object_get_ex(o, "env", &v) && json_object_array_length(v) == 3, "3 variables");
@@ -137,9 +139,10 @@ static void windows_request(void)
 		   !strcmp(json_object_get_string(x), "X:"),
 	   "a drive letter volume");
 	json_object_put(o);
-	_cleanup_free_ char *j2 = request_json("ver", "C:\\", NULL, NULL);
+	_cleanup_free_ char *j2 = request_json("ver", "C:\\", NULL, NULL, false);
 	o = j2 ? json_tokener_parse(j2) : NULL;
 	ok(json_object_object_get_ex(o, "script", &v) && !json_object_get_boolean(v), "one line: script false");
+	ok(json_object_object_get_ex(o, "user", &v) && !json_object_get_boolean(v), "user: false (SYSTEM)");
 	ok(json_object_object_get_ex(o, "volumes", &v) && json_object_array_length(v) == 0, "no volumes");
 	json_object_put(o);
 }

@@ -57,14 +57,26 @@ static void test_meta(void)
 {
 	struct snapshot_meta m = meta_for("base"), back;
 	m.machine.accel = ACCEL_KVM;
+	snprintf(m.machine.cpu, sizeof m.machine.cpu, "GenuineIntel 6/85 Xeon");
 	char *json = NULL;
 	is_int(snapshot_meta_to_json(&m, &json), 0, "meta to JSON");
 	is_int(snapshot_meta_from_json(json, &back), 0, "meta from JSON");
 	ok(!strcmp(back.parent, "base") && back.machine.memory_mib == 256 && back.machine.accel == ACCEL_KVM &&
-		   !strcmp(back.machine.profile, "linux") && !strcmp(back.made_by, "test"),
-	   "meta survives the round trip");
+		   !strcmp(back.machine.profile, "linux") && !strcmp(back.made_by, "test") &&
+		   !strcmp(back.machine.cpu, "GenuineIntel 6/85 Xeon"),
+	   "meta survives the round trip, the CPU model with it");
 	snapshot_meta_release(&back);
 	free(json);
+	char cpu[300], *long_cpu = NULL;
+	memset(cpu, 'x', sizeof cpu - 1);
+	cpu[sizeof cpu - 1] = 0;
+	ok(asprintf(&long_cpu,
+		    "{\"machine\":{\"profile\":\"linux\",\"memory_mib\":256,\"cpus\":1,\"accel\":\"kvm\","
+		    "\"cpu\":\"%s\"}}",
+		    cpu) > 0,
+	   "a meta.json with a CPU model of 299 characters");
+	is_int(snapshot_meta_from_json(long_cpu, &back), -EBADMSG, "refused, not cut");
+	free(long_cpu);
 	is_int(snapshot_meta_from_json("{\"machine\": {}}", &back), -EBADMSG, "incomplete meta refused");
 	is_int(snapshot_meta_from_json("[1", &back), -EBADMSG, "broken JSON refused");
 	/* Fields that become paths into the store may not lead out of it. */
