@@ -39,7 +39,9 @@ int run_result_read(bool windows, struct share *sh, const struct qga_exec_status
 				 "the guest's command helper ended (%s %d) without saying how the command ended%s%s%s",
 				 st->signal ? "signal" : "status", st->signal ? st->signal : st->exitcode,
 				 windows && !st->signal && st->exitcode == 2 ? ": it could not reach the run's share"
-									     : "",
+				 : said && *said			     ? ""
+						 : " (a snapshot made before osrun's helpers wrote results needs a new "
+						   "provision)",
 				 said && *said ? "; it said: " : "", said ? said : "");
 	struct helper_result res;
 	if (r == 0)
@@ -164,6 +166,15 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 			return run_stream_error(p, r, e);
 		if ((r = follow_ask(p, w, pid, ret, e)) < 0)
 			return r;
+		/* Still running: the helper may be stuck writing to a share
+		 * whose server is gone (the guest's CIFS client retries without
+		 * end), and could never say how the command ended. */
+		if (r == 0 && vm_smb_ended(w->j.vm) != smbd_ends) {
+			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			return error_set(e, -EIO,
+					 "osrun's SMB server ended while the command ran: its output may be incomplete "
+					 "and its end cannot be known; the VM is stopped");
+		}
 		/* The guest's writes to a server that ended failed: an exit
 		 * status of 0 would hide lost output. */
 		if (r > 0 && vm_smb_ended(w->j.vm) != smbd_ends) {

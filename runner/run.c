@@ -419,15 +419,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 		return r;
 	int64_t pid;
 	struct remote_error err;
-	/* Windows: the helper keeps the agent's (the machine's) environment
-	 * and has no pipes to the agent, which a command's background process
-	 * would inherit and hold: the agent says a process with captured
-	 * output has exited only once its pipes close (qga/commands.c,
-	 * guest_exec_status), so the run would wait until its timeout. */
-	struct qga_exec x = {.path = w->prof->exec_path,
-			     .argv = (char *const *)w->prof->exec_argv,
-			     .env = is_windows(w) ? NULL : env,
-			     .capture = !is_windows(w)};
+	struct qga_exec x = profile_command_exec(w->prof, env);
 	r = qga_exec(vm_qga(w->j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
 	if (r < 0)
 		return job_fail(&w->j, r, &err, "starting the command", e);

@@ -40,6 +40,7 @@ static const char *const windows_env[] = {
 static const char *const windows_exec_argv[] = {PS_FILE, "C:\\osrun\\osrun-exec.ps1", NULL};
 static const char *const windows_detach_argv[] = {PS_FILE, "C:\\osrun\\osrun-detach.ps1", NULL};
 static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
+static const char *const windows_prepare_argv[] = {PS_FILE, "C:\\osrun\\osrun-mount.ps1", NULL};
 
 static const struct profile profiles[] = {
 	{
@@ -57,6 +58,8 @@ static const struct profile profiles[] = {
 		.name = "windows",
 		.exec_path = POWERSHELL,
 		.exec_argv = windows_exec_argv,
+		.prepare_path = POWERSHELL,
+		.prepare_argv = windows_prepare_argv,
 		.detach_path = POWERSHELL,
 		.detach_argv = windows_detach_argv,
 		.copy_path = POWERSHELL,
@@ -66,6 +69,20 @@ static const struct profile profiles[] = {
 		.stage_script = "stage.ps1",
 	},
 };
+
+struct qga_exec profile_command_exec(const struct profile *p, char *const *env)
+{
+	bool windows = !strcmp(p->name, "windows");
+	/* Windows: the helper keeps the agent's (the machine's) environment
+	 * and has no pipes to the agent, which a command's background process
+	 * would inherit and hold: the agent says a process with captured
+	 * output has exited only once its pipes close (qga/commands.c,
+	 * guest_exec_status), so the run would wait until its timeout. */
+	return (struct qga_exec){.path = p->exec_path,
+				 .argv = (char *const *)p->exec_argv,
+				 .env = windows ? NULL : env,
+				 .capture = !windows};
+}
 
 const struct profile *profile_find(const char *name)
 {

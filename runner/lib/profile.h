@@ -4,6 +4,7 @@
  * Windows joins through the same structure. */
 #pragma once
 #include "accel.h"
+#include "qga.h"
 #include "smb.h"
 #include "util.h"
 
@@ -25,9 +26,8 @@ struct profile {
 	 * arguments it needs (Windows: powershell.exe -File the script). */
 	const char *exec_path;
 	const char *const *exec_argv;
-	/* Makes the per-run share ready (Linux: mounts it) while osrun sets
-	 * the clock; NULL when the exec helper needs nothing beforehand
-	 * (Windows opens the UNC path on first use). */
+	/* Makes the per-run share ready while osrun sets the clock (Linux:
+	 * mounts it; Windows: waits until it answers); NULL: none. */
 	const char *prepare_path;
 	const char *const *prepare_argv;
 	/* Drops the per-run share before a snapshot is saved. */
@@ -51,6 +51,9 @@ struct profile {
 };
 
 const struct profile *profile_find(const char *name);
+/* The guest-exec that starts p's command helper; env is the one
+ * guest_env made (Linux); Windows' helper gets none (profile.c says why). */
+struct qga_exec profile_command_exec(const struct profile *p, char *const *env);
 
 /* Everything that differs between two starts of the same machine. */
 struct vm_plan {

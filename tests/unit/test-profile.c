@@ -118,6 +118,22 @@ int main(void)
 	v = NULL;
 	is_int(profile_argv(&p, 7, 9, 11, &v), -EOPNOTSUPP, "a profile this osrun lacks is refused");
 	ok(profile_find("linux") && profile_find("windows") && !profile_find("nope"), "profile lookup");
+	/* How the command helper is started (issue 13 item 3): on Windows
+	 * without captured output, which a command's background process would
+	 * hold open (the agent reports "exited" only once those pipes close),
+	 * and without an environment, which would replace the machine's. */
+	char *env1[] = {"A=1", NULL};
+	struct qga_exec xw = profile_command_exec(profile_find("windows"), env1),
+			xl = profile_command_exec(profile_find("linux"), env1);
+	ok(!xw.capture && !xw.env, "Windows: no pipes to the agent, the machine's environment");
+	ok(xw.argv && !strcmp(xw.argv[strv_length(xw.argv) - 1], "C:\\osrun\\osrun-exec.ps1"),
+	   "Windows: powershell -File osrun-exec.ps1");
+	ok(xl.capture && xl.env == env1, "Linux: the helper's stderr captured (before the share), its environment");
+	ok(profile_find("windows")->prepare_argv &&
+		   strstr(profile_find("windows")
+				  ->prepare_argv[strv_length((char *const *)profile_find("windows")->prepare_argv) - 1],
+			  "osrun-mount.ps1"),
+	   "Windows: a share helper runs while the clock is set");
 	/* The CPU a KVM snapshot was saved on: /proc/cpuinfo's first processor. */
 	char info[] = "/tmp/osrun-test-cpuinfo.XXXXXX", cpu[128];
 	int fd = mkstemp(info);

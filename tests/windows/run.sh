@@ -148,7 +148,7 @@ check "BypassNRO and PreventDeviceEncryption in specialize" \
 check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
 check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
 	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
-for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun.tag; do
+for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-mount.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun.tag; do
 	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
 done
 check "the virtio drivers for Windows 11 are on the medium" \
