@@ -2,8 +2,10 @@
  * (guest-init/linux/osrun-exec, guest-init/windows/osrun-exec.ps1), carried by the run's share, so that what a
  * command exited with never depends on the agent's platform rules.
  *
- * Result (both guests): before it exits, the helper writes "result.new"
- * and renames it to "result": one line, either
+ * Result (both guests): before it exits, the helper writes "result"
+ * (Windows: as "result.new", then renamed, since its --user parent waits
+ * for the file to appear), which osrun reads once the agent says the
+ * helper has ended: one line, either
  *   exit CODE     the command's exact exit code (decimal, 0 to 2^32-1)
  *   error TEXT    the helper could not run the command (TEXT says why)
  * The agent's own status for the helper only says that it ended.
