@@ -293,6 +293,9 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	# What the helper and the host agree on (runner/lib/request.h).
 	exec_ps1="$top/guest-init/windows/osrun-exec.ps1"
 	check "osrun-exec.ps1 reads request.json and writes result, exit and error" 'grep -q "request.json" "$exec_ps1" && grep -q "result.new" "$exec_ps1" && grep -q "'"'"'exit {0}'"'"'" "$exec_ps1" && grep -q "Write-Result \"error " "$exec_ps1"'
+	fl="$top/guest-init/windows/firstlogon.ps1"
+	check "firstlogon.ps1: MSI and pnputil 3010 are success, signers trusted before pnputil" \
+		'grep -q "ExitCode -ne 0 -and \$p.ExitCode -ne 3010" "$fl" && grep -q "LASTEXITCODE -ne 3010" "$fl" && [ "$(grep -n TrustedPublisher "$fl" | head -n1 | cut -d: -f1)" -lt "$(grep -n "pnputil.exe /add-driver" "$fl" | cut -d: -f1)" ]'
 	check "configure.ps1 turns the SMB client caches off and sets UTF-8" '(for v in FileInfoCacheLifetime FileNotFoundCacheLifetime DirectoryCacheLifetime "ACP.*OEMCP.*MACCP.*65001"; do grep -q "$v" "$top/guest-init/windows/configure.ps1" || exit 1; done)'
 else
 	check "PowerShell parser installed ($ps/node_modules: run make deps)" false
