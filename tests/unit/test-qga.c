@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <stdbool.h>
 
+#include "../../runner/lib/profile.h"
 #include "../../runner/lib/qga.h"
 #include "peer.h"
 #include "tap.h"
@@ -179,10 +180,52 @@ static void test_base64(void)
 	is_int(base64_decode("Zm9v!mFy", &d, &dl), -EBADMSG, "invalid base64 refused");
 }
 
+/* A Windows agent as qga/commands.c is: a process started with captured
+ * output is reported "exited" only once its pipes close, so a helper whose
+ * command left a daemon holding them would never be. This one refuses a
+ * guest-exec that asks for captured output or replaces the environment,
+ * then says the helper ended. */
+static void script_windows_agent(int fd)
+{
+	char line[4096];
+	answer_sync(fd, false);
+	for (int i = 0; i < 2; i++) {
+		peer_read_line(fd, line, sizeof line);
+		if (strstr(line, "\"capture-output\"") || strstr(line, "\"env\""))
+			peer_say(fd, "{\"error\": {\"class\": \"GenericError\", \"desc\": \"pipes or env\"}}\n");
+		else
+			peer_say(fd, "{\"return\": {\"pid\": 7}}\n");
+	}
+	peer_read_line(fd, line, sizeof line);
+	peer_say(fd, "{\"return\": {\"exited\": true, \"exitcode\": 0}}\n");
+}
+
+static void test_windows_helper(void)
+{
+	struct peer p = peer_start(script_windows_agent);
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	struct remote_error err;
+	int64_t pid = 0;
+	char *env[] = {"A=1", NULL};
+	is_int(qga_sync(g, USEC_PER_SEC, 5 * USEC_PER_SEC), 0, "sync");
+	struct qga_exec lx = profile_command_exec(profile_find("linux"), env),
+			wx = profile_command_exec(profile_find("windows"), env);
+	is_int(qga_exec(g, &lx, 5 * USEC_PER_SEC, &pid, &err), -EREMOTEIO,
+	       "the fake Windows agent refuses a helper with pipes and an environment (the Linux way)");
+	is_int(qga_exec(g, &wx, 5 * USEC_PER_SEC, &pid, &err), 0, "Windows' command helper: neither");
+	struct qga_exec_status st;
+	ok(qga_exec_status(g, pid, 5 * USEC_PER_SEC, &st, &err) == 0 && st.exited, "and is reported ended");
+	qga_exec_status_release(&st);
+	qga_free(g);
+	is_int(peer_verdict(&p), 0, "the agent saw what it expected");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
 	test_agent();
+	test_windows_helper();
 	test_late_and_silent();
 	test_hostile();
 	test_base64();
