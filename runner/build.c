@@ -131,6 +131,7 @@ int build_print(struct job *j, const struct build *b, FILE *out, struct error *e
 			file_exists(dir) ? "cached in " : "would be made in ", dir);
 		if (st->script)
 			fprintf(out, "  script: %s\n", st->script);
+		fprintf(out, "  timeout: %.0f s\n", (double)st->timeout / USEC_PER_SEC);
 		fputs("  qemu: ", out);
 		build_print_argv(out, argv);
 	}

@@ -21,6 +21,7 @@ struct image_plan {
 	unsigned memory_mib;
 	unsigned cpus;
 	usec_t stage_timeout;
+	usec_t setup_timeout;
 	bool keep;
 	bool force;
 	bool dry_run;
@@ -60,6 +61,9 @@ static void image_help(void)
 	       "      --guest-init DIR     the Windows guest-init scripts (default:\n"
 	       "                           $OSRUN_WINDOWS_DIR, else %s)\n"
 	       "      --stage-timeout SECONDS  longest a stage may take (default: 14400)\n"
+	       "      --setup-timeout SECONDS  longest Windows Setup's first pass may take: it\n"
+	       "                           says nothing while it runs, and a dialog stops it\n"
+	       "                           (default: 5400; its screen is kept when it fails)\n"
 	       "      --keep               keep the stages' disk layers for later builds\n"
 	       "      --force              replace snapshot NAME when built from other inputs\n"
 	       "      --dry-run            check the inputs, write the setup medium, print\n"
@@ -100,6 +104,7 @@ static int image_parse(int argc, char **argv, struct image_plan *p, struct error
 		{"product-key", 0, OPT_STRING, &in->product_key, 0, 0, NULL},
 		{"guest-init", 0, OPT_STRING, &in->guest_init, 0, 0, NULL},
 		{"stage-timeout", 0, OPT_SECONDS, &p->stage_timeout, 0, 0, NULL},
+		{"setup-timeout", 0, OPT_SECONDS, &p->setup_timeout, 0, 0, NULL},
 		{"keep", 0, OPT_FLAG, &p->keep, 0, 0, NULL},
 		{"force", 0, OPT_FLAG, &p->force, 0, 0, NULL},
 		{"dry-run", 0, OPT_FLAG, &p->dry_run, 0, 0, NULL},
@@ -111,6 +116,7 @@ static int image_parse(int argc, char **argv, struct image_plan *p, struct error
 	p->memory_mib = 4096;
 	p->cpus = 2;
 	p->stage_timeout = 14400 * USEC_PER_SEC;
+	p->setup_timeout = 5400 * USEC_PER_SEC;
 	const char *g = getenv("OSRUN_WINDOWS_DIR");
 	in->guest_init = g && *g ? g : OSRUN_WINDOWS_DIR;
 	int first, r = options_parse(table, image_help, true, argc, argv, &first, e);
@@ -146,7 +152,9 @@ static int image_install(struct job *j, const struct image_plan *p, enum accel a
 	 * specialize and OOBE (a reboot or two), then FirstLogonCommands
 	 * run firstlogon.ps1, which says done and shuts down. */
 	const struct stage stages[] = {
-		{.name = "setup", .install_media = true, .max_boots = 1, .timeout = p->stage_timeout},
+		/* WinPE has no status channel: a dialog (an answer-file error)
+		 * shows only on the screen, which a timeout keeps. */
+		{.name = "setup", .install_media = true, .max_boots = 1, .timeout = p->setup_timeout},
 		{.name = "firstboot", .wait_done = true, .max_boots = 6, .timeout = p->stage_timeout},
 		{.name = "configure",
 		 .script = configure,

@@ -79,6 +79,11 @@ for s in setup firstboot configure cleanup; do
 	check "stage $s's QEMU command line is printed" 'grep -A3 "^stage [0-9]/4 $s:" "$T/out" | grep -q "^  qemu: [^ ]* -nodefaults "'
 done
 check "setup boots the Windows ISO, read-only" 'grep -A3 "^stage 1/4 setup:" "$T/out" | grep "qemu:" | grep -q "file=$T/win.iso,if=none,id=cd0,media=cdrom,readonly=on.*bootindex=0"'
+check "Windows Setup's first pass is bounded by 90 min, the other stages by 4 h" \
+	'grep -A3 "^stage 1/4 setup:" "$T/out" | grep -q "timeout: 5400 s" && [ "$(grep -c "timeout: 14400 s" "$T/out")" = 3 ]'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run --setup-timeout 600
+check "--setup-timeout sets it" '[ $rc = 0 ] && grep -A3 "^stage 1/4 setup:" "$T/out" | grep -q "timeout: 600 s"'
+o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
 check "every stage ends QEMU at the guest's reboot" '[ "$(grep -c "qemu:.*-action reboot=shutdown" "$T/out")" = 4 ]'
 check "the stage scripts are named" 'grep -q "script: .*configure.ps1" "$T/out" && grep -q "script: .*cleanup.ps1" "$T/out"'
 check "the final boot is printed, with its RAM file and without build media" \
