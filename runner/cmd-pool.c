@@ -145,6 +145,7 @@ struct member {
 struct pool {
 	const struct run_plan *plan;
 	int listen_fd;
+	int lock_fd; /* held while the pool runs (pool_listen) */
 	struct member *m;
 	size_t n, want;
 	unsigned failures; /* members in a row that died before they were ready */
@@ -167,6 +168,7 @@ static int member_spawn(struct pool *pl)
 	if (pid == 0) {
 		close(sv[0]);
 		close(pl->listen_fd);
+		close(pl->lock_fd);
 		for (size_t i = 0; i < pl->n; i++)
 			close(pl->m[i].fd);
 		/* A keeper killed outright still stops its warm clones. */
@@ -302,7 +304,7 @@ static void pool_help(void)
 
 /* The snapshot must exist now: a typo should not become a loop of clones
  * that fail. Then the socket, in the store's private pools directory. */
-static int pool_open(const struct run_plan *plan, char **ret_path, int *ret_fd, struct error *e)
+static int pool_open(const struct run_plan *plan, char **ret_path, int *ret_fd, int *ret_lock, struct error *e)
 {
 	_cleanup_(job_release) struct job j = {0};
 	int r = job_open_store(&j, plan->cache, false, e);
@@ -319,7 +321,7 @@ static int pool_open(const struct run_plan *plan, char **ret_path, int *ret_fd, 
 	_cleanup_free_ char *path = store_pool_socket(j.store->root, plan->snapshot);
 	if (!path)
 		return error_errno(e, -ENOMEM, "pool");
-	r = pool_listen(path, ret_fd);
+	r = pool_listen(path, ret_fd, ret_lock);
 	if (r == -EADDRINUSE)
 		return error_set(e, r, "a pool for '%s' already runs (%s)", plan->snapshot, path);
 	if (r < 0)
@@ -383,13 +385,14 @@ int cmd_pool(int argc, char **argv)
 	plan.cache = c.cache;
 	plan.verbose = c.verbose;
 	_cleanup_free_ char *path = NULL;
-	struct pool pl = {.plan = &plan, .want = want, .listen_fd = -1};
-	if ((r = pool_open(&plan, &path, &pl.listen_fd, &e)) < 0)
+	struct pool pl = {.plan = &plan, .want = want, .listen_fd = -1, .lock_fd = -1};
+	if ((r = pool_open(&plan, &path, &pl.listen_fd, &pl.lock_fd, &e)) < 0)
 		return options_report(&e);
 	while ((r = pool_step(&pl, &e)) == 0)
 		;
 	unlink(path);
 	close(pl.listen_fd);
 	pool_stop(&pl);
+	close(pl.lock_fd);
 	return r < 0 ? options_report(&e) : 0;
 }

@@ -97,7 +97,7 @@ static int keeper_open(struct keeper *k, const struct run_plan *p, int *ret_lock
 	_cleanup_close_ int busy = open(k->busy, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (busy < 0)
 		return error_errno(e, -errno, "session '%s': %s", k->name, k->busy);
-	int r = pool_listen(k->sock, &k->listen_fd);
+	int r = pool_listen(k->sock, &k->listen_fd, NULL);
 	if (r < 0)
 		return error_errno(e, r, "session '%s': listening on %s", k->name, k->sock);
 	if ((r = run_warm_up(p, &k->w, e)) < 0)

@@ -1,10 +1,12 @@
 #define _GNU_SOURCE
 #include "pool.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/eventfd.h>
+#include <sys/file.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -198,20 +200,34 @@ static int socket_address(const char *path, struct sockaddr_un *ret)
 	return 0;
 }
 
-int pool_listen(const char *path, int *ret_fd)
+int pool_listen(const char *path, int *ret_fd, int *ret_lock)
 {
 	struct sockaddr_un sa;
 	int r = socket_address(path, &sa);
 	if (r < 0)
 		return r;
+	/* A pool holds its lock for its life: asking a live pool by
+	 * connecting would hand it a client that says nothing, and a warm
+	 * clone would be spent on it. */
+	_cleanup_close_ int lock = -1;
+	if (ret_lock) {
+		_cleanup_free_ char *lp = NULL;
+		if (asprintf(&lp, "%s.lock", path) < 0)
+			return -ENOMEM;
+		if ((lock = open(lp, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600)) < 0)
+			return -errno;
+		if (flock(lock, LOCK_EX | LOCK_NB) < 0)
+			return errno == EWOULDBLOCK ? -EADDRINUSE : -errno;
+	}
 	_cleanup_close_ int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
 	if (bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0) {
 		if (errno != EADDRINUSE)
 			return -errno;
-		/* A live pool answers; a dead one's socket file is stale. */
-		_cleanup_close_ int probe = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+		/* With the lock, the socket file is a dead pool's. Without: a
+		 * live owner answers; a dead one's socket file is stale. */
+		_cleanup_close_ int probe = ret_lock ? -1 : socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
 		if (probe >= 0 && connect(probe, (struct sockaddr *)&sa, sizeof sa) == 0)
 			return -EADDRINUSE;
 		if (unlink(path) < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0)
@@ -220,6 +236,8 @@ int pool_listen(const char *path, int *ret_fd)
 	if (listen(fd, 64) < 0)
 		return -errno;
 	*ret_fd = TAKE_FD(fd);
+	if (ret_lock)
+		*ret_lock = TAKE_FD(lock);
 	return 0;
 }
 

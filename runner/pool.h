@@ -44,8 +44,11 @@ int pool_request_encode(const struct run_plan *p, char **ret, size_t *ret_len);
 int pool_request_decode(const char *buf, size_t len, struct pool_request *ret);
 
 /* A listening socket at path; a stale socket file (its pool died) is
- * replaced, a live pool's is -EADDRINUSE. */
-int pool_listen(const char *path, int *ret_fd);
+ * replaced, a live pool's is -EADDRINUSE. With ret_lock, liveness is the
+ * flock of PATH.lock, which *ret_lock holds for the caller's life (a child
+ * it forks without exec must close it); without, a live owner is one that
+ * accepts a connection. */
+int pool_listen(const char *path, int *ret_fd, int *ret_lock);
 void pool_send_exit(int conn, int code);
 
 /* Runs p in a pool's warm clone when a pool serves p's snapshot and has

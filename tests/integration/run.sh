@@ -707,6 +707,9 @@ t_novnc() {
 # The waits below only catch hangs: with both cores busy and other suites
 # running, a first clone took over 60 s to warm (session 10).
 pool_start() {
+	# Emptied first (as o_bg does): a test's second pool read the first
+	# one's "ready" and went on before its own clone existed (session 10).
+	: >"$T/pool.out"; : >"$T/pool.err"
 	"$OSRUN" pool "$@" >"$T/pool.out" 2>"$T/pool.err" </dev/null &
 	pool_pid=$!
 	i=0; while ! grep -q "ready; 'osrun" "$T/pool.err" && [ $i -lt 1800 ]; do sleep 0.1; i=$((i+1)); done
@@ -834,10 +837,15 @@ t_pool_keeper_killed() {
 	expect_out alone
 	# The stale socket does not stop a new pool.
 	pool_start -j 1
+	clone=$(ls -A "$TMPDIR")
 	# Bounded: a second pool that starts would otherwise run until stopped.
 	rc=0; timeout 60 "$OSRUN" pool -j 1 >"$T/out" 2>"$T/err" </dev/null || rc=$?
 	expect_rc 125
 	expect_err_has "a pool for 'provisioned' already runs"
+	# Asking did not spend the running pool's clone (it used to connect,
+	# and the clone that took the silent client was replaced).
+	sleep 1
+	[ "$(ls -A "$TMPDIR")" = "$clone" ] || err "the pool's clone changed: '$clone' -> '$(ls -A "$TMPDIR" | tr '\n' ' ')'"
 	pool_stop
 	o pool -s nosuch
 	expect_rc 125
