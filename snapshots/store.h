@@ -12,7 +12,8 @@
  *   ROOT/stages/NAME-KEY/     a build stage's disk layer, kept for reuse; also
  *                             media-KEY/setup.iso, a Windows setup medium
  *   ROOT/pools/NAME.sock      a running pool's socket (the directory is 0700:
- *                             whoever connects runs commands)
+ *                             whoever connects runs commands), with
+ *             NAME.sock.lock  flocked by its keeper while it runs
  *   ROOT/windows/             secrets: admin-password
  *   ROOT/caches/NAME/         a cache volume: a directory runs mount
  *                             (--cache-volume), kept between them
