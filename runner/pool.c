@@ -383,7 +383,7 @@ void pool_bridge_stop(struct pool_bridge *b)
 int pool_request_accept(int conn, struct pool_request *ret)
 {
 	_cleanup_free_ char *buf = NULL;
-	size_t len, nfds;
+	size_t len, nfds = 0; /* fd_wait never returns 0, but cppcheck cannot know */
 	int fds[FDPASS_MAX_FDS];
 	/* A client sends its request as it connects; one that says nothing
 	 * must not hold a clone. */
