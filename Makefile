@@ -43,7 +43,7 @@ ENGINE_SRC := runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
+.PHONY: all deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
 
 all: $(BUILD)/osrun guest
 
@@ -124,6 +124,11 @@ bench: $(BUILD)/osrun guest
 
 bench-ci: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/ci_job.py
+
+# Not in CI: make check N times in a row with both cores kept busy.
+N ?= 10
+check-load:
+	sh tests/under-load.sh $(N)
 
 # Not in CI: a few hundred jobs, plain and pooled, clients killed at random.
 soak: $(BUILD)/osrun guest
