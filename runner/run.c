@@ -390,9 +390,10 @@ static int write_request(const struct run_plan *p, struct warm *w, struct error 
 	if (user_env(p, w, &env) < 0 || (p->n_volumes && !volumes))
 		return error_errno(e, -ENOMEM, "the command's request");
 	const char *wd = run_workdir(p, w);
+	bool needs_script = request_needs_script(cmd);
 	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user);
-	_cleanup_free_ char *script = request_needs_script(cmd) ? request_script(cmd) : NULL;
-	if (!json || (request_needs_script(cmd) && !script))
+	_cleanup_free_ char *script = needs_script ? request_script(cmd) : NULL;
+	if (!json || (needs_script && !script))
 		return error_errno(e, -ENOMEM, "the command's request");
 	int r = script ? share_write_file(w->sh, "command.cmd", script) : 0;
 	if (r == 0)
