@@ -16,8 +16,9 @@ COPY runner /src/runner
 COPY snapshots /src/snapshots
 COPY iso-builder /src/iso-builder
 WORKDIR /src
-RUN make build/osrun OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
-    OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows
+RUN make build/osrun build/osrun-netguard.so OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
+    OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows \
+    OSRUN_NETGUARD_DEFAULT=/usr/local/lib/osrun/osrun-netguard.so
 
 # The test guest is built from Debian packages like on a host.
 FROM ${BASE} AS guest-1
@@ -40,6 +41,7 @@ RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86
     $(if [ "$WITH_NOVNC" = 1 ]; then echo novnc websockify; fi) \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun
+COPY --from=build /src/build/osrun-netguard.so /usr/local/lib/osrun/osrun-netguard.so
 COPY --from=guest /out /usr/local/share/osrun
 COPY guest-init /usr/local/share/osrun/guest-init
 ENV OSRUN_CACHE=/cache OSRUN_GUEST_DIR=/usr/local/share/osrun/guest

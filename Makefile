@@ -13,6 +13,9 @@ GUEST_DIR := $(abspath $(BUILD)/guest)
 OSRUN_GUEST_DEFAULT ?= $(GUEST_DIR)
 # Where image build finds the Windows guest-init scripts.
 OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
+# The loopback guard QEMU preloads under --network internet.
+NETGUARD := $(BUILD)/osrun-netguard.so
+OSRUN_NETGUARD_DEFAULT ?= $(abspath $(NETGUARD))
 
 # wimlib's .pc names private deps (ntfs-3g, fuse) that static linking
 # would need; -lwim is all a dynamic link needs.
@@ -23,7 +26,8 @@ JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
-	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"'
+	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"' \
+	-DOSRUN_NETGUARD='"$(OSRUN_NETGUARD_DEFAULT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
 ifeq ($(DEVELOPER),1)
@@ -45,17 +49,22 @@ HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
 .PHONY: all deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
 
-all: $(BUILD)/osrun guest
+all: $(BUILD)/osrun $(NETGUARD) guest
 
 $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 	@mkdir -p $(BUILD)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -pthread -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
 
+# Its own object: a preload, linked into nothing (it replaces connect()).
+$(NETGUARD): runner/netguard/netguard.c
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -pipe -O2 -g -Wall $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS)) -shared -fPIC -o $@ $<
+
 deps:
 	sh tests/deps.sh
 
 # The README's first command: provision the test guest once, then run on it.
-demo: $(BUILD)/osrun guest
+demo: $(BUILD)/osrun $(NETGUARD) guest
 	@$(BUILD)/osrun snapshot inspect provisioned >/dev/null 2>&1 || $(BUILD)/osrun provision
 	$(BUILD)/osrun 'uname -a; echo "hello from the guest" >&2; exit 3'; echo "exit code: $$?"
 
@@ -103,7 +112,7 @@ $(BUILD)/valgrind/%: tests/unit/%.c tests/unit/tap.h $(UNIT_SRC) $(HDRS)
 valgrind: $(VALGRIND_TESTS)
 	@sh tests/run-unit.sh --valgrind $(VALGRIND_TESTS)
 
-integration: $(BUILD)/osrun guest
+integration: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
 # The Windows image builder, offline: a synthetic Windows-layout ISO.
@@ -119,10 +128,10 @@ check: layout unit fuzz-short windows-offline integration
 image-test:
 	sh tests/image/run.sh
 
-bench: $(BUILD)/osrun guest
+bench: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/restore.py $(BENCH_ARGS)
 
-bench-ci: $(BUILD)/osrun guest
+bench-ci: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/ci_job.py
 
 # Not in CI: make check N times in a row with both cores kept busy.
@@ -131,10 +140,10 @@ check-load:
 	sh tests/under-load.sh $(N)
 
 # Not in CI: a few hundred jobs, plain and pooled, clients killed at random.
-soak: $(BUILD)/osrun guest
+soak: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/soak.py $(SOAK_ARGS)
 
-bench-layers: $(BUILD)/osrun guest
+bench-layers: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/layers.py $(BENCH_ARGS)
 
 bench-io: $(BUILD)/osrun guest

@@ -45,7 +45,7 @@ static void build_help(void)
 	       "      --no-cache           run every step (the layers are new ones)\n"
 	       "      --dry-run            say which steps are cached and which would run\n"
 	       "      --progress plain     also print the kept output of cached steps\n"
-	       "      --network POLICY     none (default) or internet, for every RUN\n"
+	       "      --network POLICY     none (default), internet or host, for every RUN\n"
 	       "                           (see 'osrun --help')\n"
 	       "      --timeout SECONDS    stop a step after SECONDS; exit 124\n"
 	       "      --share-limit MIB    as for 'osrun'\n"
@@ -100,7 +100,7 @@ static int build_parse(int argc, char **argv, struct build_opts *o, struct error
 	if (o->progress && strcmp(o->progress, "plain") && strcmp(o->progress, "auto"))
 		return error_set(e, -EINVAL, "--progress '%s': expected plain or auto", o->progress);
 	p->show_cached_logs = o->progress && !strcmp(o->progress, "plain");
-	if ((r = options_network(o->network, &p->internet, e)) < 0)
+	if ((r = options_network(o->network, &p->network, e)) < 0)
 		return r;
 	if (p->tag && (r = options_check_snapshot_name(p->tag, e)) < 0)
 		return r;

@@ -36,7 +36,8 @@ static void run_help(void)
 	       "  -p, --pause              keep the VM after COMMAND until Enter\n"
 	       "      --no-stdin           do not pass osrun's stdin to COMMAND\n"
 	       "      --network POLICY     none (default): the guest reaches osrun's shares\n"
-	       "                           only; internet: also outbound connections, and the\n"
+	       "                           only; internet: also outbound connections, but\n"
+	       "                           not the host's 127.0.0.1; host: internet and the\n"
 	       "                           host's 127.0.0.1 at 10.0.2.2 (for trusted code)\n"
 	       "      --monitor            QEMU's human monitor on a UNIX socket in the run\n"
 	       "                           directory (its path is printed); with -p to use it\n"
@@ -62,8 +63,8 @@ static void run_help(void)
 	       "      --version            osrun's version\n"
 	       "\n"
 	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
-	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, --network internet,\n"
-	       "--user, volumes and copies always restore anew.\n"
+	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, a --network other than\n"
+	       "none, --user, volumes and copies always restore anew.\n"
 	       "\n"
 	       "stdin is passed to COMMAND when it is a file or a pipe, not when it is a\n"
 	       "terminal. A pipe is streamed while COMMAND runs (Windows guests: read to\n"
@@ -164,7 +165,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		return r;
 	p->cache = c.cache;
 	p->verbose = c.verbose;
-	if ((p->novnc && (r = check_novnc(p->novnc, e)) < 0) || (r = options_network(network, &p->internet, e)) < 0)
+	if ((p->novnc && (r = check_novnc(p->novnc, e)) < 0) || (r = options_network(network, &p->network, e)) < 0)
 		return r;
 	p->vnc = p->vnc || p->novnc;
 	if ((r = command_join(argc, argv, first, &p->command, e)) < 0 ||

@@ -32,7 +32,7 @@ static void session_help(void)
 {
 	printf("Usage: osrun session start [-s SNAPSHOT] [--name NAME] [--volume ...] [--cache-volume ...]\n"
 	       "                           [--idle-timeout SECONDS] [--max-lifetime SECONDS]\n"
-	       "                           [--network none|internet]\n"
+	       "                           [--network none|internet|host]\n"
 	       "       osrun session exec NAME [-e K=V] [-w DIR] [-t SECONDS] [--no-stdin] COMMAND...\n"
 	       "       osrun session cp NAME SRC DST      (one of them guest:PATH)\n"
 	       "       osrun session stop NAME [-n NEW_SNAPSHOT]\n"
@@ -347,7 +347,7 @@ static int parse_start(int argc, char **argv, struct run_plan *p, struct session
 	};
 	int first, r = options_parse(table, session_help, false, argc, argv, &first, e);
 	if (r != 0 || (r = options_no_operands("session start", argc, argv, first, e)) < 0 ||
-	    (r = options_network(network, &p->internet, e)) < 0)
+	    (r = options_network(network, &p->network, e)) < 0)
 		return r;
 	p->cache = o->c.cache;
 	p->verbose = o->c.verbose;

@@ -10,6 +10,10 @@
 
 #include "lib/log.h"
 
+#ifndef OSRUN_NETGUARD
+#define OSRUN_NETGUARD "/usr/local/lib/osrun/osrun-netguard.so"
+#endif
+
 void job_release(struct job *j)
 {
 	if (j->novnc > 0)
@@ -100,10 +104,31 @@ int job_make_overlay(const char *backing, const char *overlay, struct error *e)
 	return job_run_tool(argv, overlay, e);
 }
 
-int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
+/* --network internet without a guard QEMU loads would hand the guest the
+ * host's loopback: refused, never degraded to it. */
+static int netguard_find(struct vm_plan *p, struct error *e)
+{
+	const char *g = getenv("OSRUN_NETGUARD");
+	p->netguard = g && *g ? g : OSRUN_NETGUARD;
+	if (p->netguard[0] != '/' || strpbrk(p->netguard, " :\t\n"))
+		return error_set(e, -EINVAL,
+				 "--network internet: osrun's loopback guard '%s' must be an absolute path without "
+				 "' ' or ':' (LD_PRELOAD splits there)",
+				 p->netguard);
+	if (access(p->netguard, R_OK) < 0)
+		return error_errno(e, -errno, "--network internet needs osrun's loopback guard '%s' (reinstall osrun)",
+				   p->netguard);
+	return 0;
+}
+
+int job_start_vm(struct job *j, const struct vm_plan *plan_in, struct error *e)
 {
 	_cleanup_free_ char *how = NULL;
-	int r = vm_start(plan, j->rundir->path, 30 * USEC_PER_SEC, &j->vm, &how);
+	struct vm_plan guarded = *plan_in, *plan = &guarded;
+	int r;
+	if (plan->network == NETWORK_INTERNET && (r = netguard_find(plan, e)) < 0)
+		return r;
+	r = vm_start(plan, j->rundir->path, 30 * USEC_PER_SEC, &j->vm, &how);
 	if (r == -ECANCELED)
 		return error_interrupted(e);
 	if (how)
@@ -119,6 +144,13 @@ int job_start_vm(struct job *j, const struct vm_plan *plan, struct error *e)
 		return error_set(e, r,
 				 "osrun cannot run as user 'nobody': QEMU's smbd uses it as its guest account, and the "
 				 "guest could not write its output; run as another user");
+	if (r == -ENOLINK)
+		return error_set(
+			e, r,
+			"--network internet: QEMU started without osrun's loopback guard '%s' (a static QEMU, or an "
+			"$OSRUN_QEMU wrapper that drops LD_PRELOAD?), so the guest could reach the host's "
+			"127.0.0.1: stopped it; --network host allows that",
+			plan->netguard);
 	if (r == -EINVAL && plan->n_volumes)
 		return error_set(e, r, "a shared folder's path holds characters smb.conf cannot (a newline, '[')");
 	if (r < 0)

@@ -92,7 +92,7 @@ static int step_layer(struct build_state *s, const struct build_step *st, struct
 							  .timeout = s->p->timeout,
 							  .agent_timeout = 60 * USEC_PER_SEC,
 							  .share_limit_mib = s->p->share_limit_mib,
-							  .internet = s->p->internet,
+							  .network = s->p->network,
 							  .no_stdin = true,
 							  .snapshot = s->layer->name};
 	_cleanup_(digest_freep) struct digest *d = NULL;

@@ -19,7 +19,7 @@ struct layers_plan {
 	bool no_cache;
 	bool dry_run;
 	bool show_cached_logs; /* --progress plain: a cached step's log again */
-	bool internet;
+	enum network network;
 	usec_t timeout; /* per step */
 	unsigned share_limit_mib;
 };

@@ -139,17 +139,20 @@ int options_check_snapshot_name(const char *name, struct error *e)
 	return 0;
 }
 
-int options_network(const char *policy, bool *ret_internet, struct error *e)
+int options_network(const char *policy, enum network *ret, struct error *e)
 {
-	if (!policy || !strcmp(policy, "none")) {
-		*ret_internet = false;
+	static const char *const names[] = {
+		[NETWORK_NONE] = "none", [NETWORK_INTERNET] = "internet", [NETWORK_HOST] = "host"};
+	if (!policy) {
+		*ret = NETWORK_NONE;
 		return 0;
 	}
-	if (!strcmp(policy, "internet")) {
-		*ret_internet = true;
-		return 0;
-	}
-	return error_set(e, -EINVAL, "--network '%s': expected none or internet", policy);
+	for (size_t i = 0; i < ELEMENTSOF(names); i++)
+		if (!strcmp(policy, names[i])) {
+			*ret = (enum network)i;
+			return 0;
+		}
+	return error_set(e, -EINVAL, "--network '%s': expected none, internet or host", policy);
 }
 
 /* An error line each. */

@@ -5,6 +5,7 @@
 #pragma once
 #include "lib/error.h"
 #include "lib/log.h"
+#include "lib/profile.h"
 
 #define EXIT_TIMEOUT 124
 #define EXIT_OSRUN 125
@@ -57,8 +58,8 @@ int options_parse(const struct opt *table, void (*help)(void), bool in_order, in
 int options_no_operands(const char *command, int argc, char **argv, int optind, struct error *e);
 /* "snapshot name 'x' contains '/'" */
 int options_check_snapshot_name(const char *name, struct error *e);
-/* --network: "none" (NULL too) or "internet". */
-int options_network(const char *policy, bool *ret_internet, struct error *e);
+/* --network: "none" (NULL too), "internet" or "host". */
+int options_network(const char *policy, enum network *ret, struct error *e);
 
 /* Reports e (a line each, when it has several) and returns the exit code
  * it implies: 128+N for a signal, 124 for a command's timeout, else 125. */

@@ -201,7 +201,7 @@ static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 
 bool run_plan_poolable(const struct run_plan *p)
 {
-	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && !p->internet && !p->n_volumes &&
+	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && p->network == NETWORK_NONE && !p->n_volumes &&
 	       !p->n_copy_in && !p->n_copy_out && !p->as_user;
 }
 
@@ -323,7 +323,7 @@ static int warm_restore(const struct run_plan *p, struct warm *w, struct error *
 		.serial_log = console,
 		.monitor = monitor,
 		.vnc = vnc,
-		.internet = p->internet,
+		.network = p->network,
 	};
 	usec_t t0 = w->qemu_started = now_usec();
 	if ((r = job_start_vm(j, &plan, e)) < 0 || (r = job_start_debug(j, &plan, p->novnc, e)) < 0)

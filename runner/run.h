@@ -32,7 +32,7 @@ struct run_plan {
 	bool monitor;
 	bool vnc;
 	const char *novnc;
-	bool internet;				    /* --network internet; else the guest reaches the shares only */
+	enum network network;			    /* --network */
 	struct run_volume volumes[RUN_VOLUMES_MAX]; /* --volume, --cache-volume */
 	size_t n_volumes;
 	struct run_copy copy_in[RUN_COPIES_MAX], copy_out[RUN_COPIES_MAX];
@@ -48,7 +48,7 @@ struct run_plan {
 void run_plan_release(struct run_plan *p);
 /* A pool's clones have private RAM, no debug listeners, no network and only
  * the run's share: plans that need none of these (no -n, -p, --vnc,
- * --monitor, --network internet, volumes or copies) can run in one. */
+ * --monitor, a network, volumes or copies) can run in one. */
 bool run_plan_poolable(const struct run_plan *p);
 
 /* A restored guest whose clock is set and share is ready. Released in

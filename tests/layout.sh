@@ -10,7 +10,7 @@ check() { # check DESCRIPTION OFFENDERS
 	if [ -z "$2" ]; then echo "ok $n - $1"; else
 		failed=$((failed + 1)); echo "not ok $n - $1"; printf '%s\n' "$2" | sed 's/^/#   /'; fi
 }
-src=$(ls runner/*.[ch] runner/lib/*.[ch] snapshots/*.[ch] iso-builder/*.[ch])
+src=$(ls runner/*.[ch] runner/lib/*.[ch] runner/netguard/*.c snapshots/*.[ch] iso-builder/*.[ch])
 cmds="runner/osrun.c runner/options.c runner/options.h $(echo runner/cmd-*.c)"
 below=$(for f in $src; do case " $cmds " in *" $f "*) ;; *) echo "$f" ;; esac; done)
 

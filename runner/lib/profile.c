@@ -202,8 +202,10 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	/* The guest's SMB server is osrun's, on an inherited socket (smb.h).
 	 * restrict=on drops every packet but those to a guestfwd (libslirp's
 	 * tcp_input/udp_input): without it the guest reaches the internet and,
-	 * at 10.0.2.2, everything on the host's 127.0.0.1. */
-	const char *restrict_ = p->internet ? "" : ",restrict=on";
+	 * at 10.0.2.2, everything on the host's 127.0.0.1, unless QEMU runs
+	 * with osrun-netguard.so (vm.c). The device is the same either way, so
+	 * a snapshot restores under any policy. */
+	const char *restrict_ = p->network != NETWORK_NONE ? "" : ",restrict=on";
 	if (p->share)
 		r |= add(&v, "user,id=net0%s,guestfwd=tcp:10.0.2.4:445-unix:fd=%d", restrict_, smb_fd);
 	else

@@ -56,6 +56,13 @@ const struct profile *profile_find(const char *name);
 struct qga_exec profile_command_exec(const struct profile *p, char *const *env);
 
 /* Everything that differs between two starts of the same machine. */
+/* What the guest reaches besides osrun's shares (--network). */
+enum network {
+	NETWORK_NONE,	  /* nothing: QEMU's restrict=on */
+	NETWORK_INTERNET, /* outbound connections, but not the host's loopback */
+	NETWORK_HOST,	  /* the same, and the host's 127.0.0.1 at 10.0.2.2 */
+};
+
 struct vm_plan {
 	struct machine machine;
 	const char *qemu;   /* binary; NULL: $OSRUN_QEMU or qemu-system-x86_64 */
@@ -72,9 +79,9 @@ struct vm_plan {
 	const char *serial_log;
 	const char *monitor; /* debug: HMP on this UNIX socket path; NULL: none */
 	const char *vnc;     /* debug: VNC on this UNIX socket path; NULL: none */
-	/* Outbound connections from the guest. Without, the guest reaches
-	 * osrun's shares only (QEMU's restrict=on). */
-	bool internet;
+	enum network network;
+	/* NETWORK_INTERNET: osrun-netguard.so, preloaded into QEMU. */
+	const char *netguard;
 	/* Build stages only (their state is never saved, so these may differ
 	 * from the machine that runs): */
 	const char *const *cdroms; /* read-only media, in order */

@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "netguard.h"
 #include "proc.h"
 #include "smb.h"
 
@@ -41,6 +42,28 @@ char *vm_exit_describe(const struct vm *vm)
 	return r < 0 ? NULL : s;
 }
 
+/* What QEMU gets on top of osrun's environment: TMPDIR, and under
+ * NETWORK_INTERNET the loopback guard (*guard filled in). */
+static int qemu_env(const struct vm_plan *plan, const char *tmpdir, struct netguard *guard, char ***ret)
+{
+	_cleanup_free_ char *env_tmp = NULL;
+	if (asprintf(&env_tmp, "TMPDIR=%s", tmpdir) < 0)
+		return -ENOMEM;
+	_cleanup_strv_free_ char **env = strv_append(NULL, env_tmp);
+	if (!env)
+		return -ENOMEM;
+	if (plan->network == NETWORK_INTERNET) {
+		int r = netguard_prepare(plan->netguard, guard);
+		if (r < 0)
+			return r;
+		for (size_t i = 0; guard->env[i]; i++)
+			if (!(env = strv_append(env, guard->env[i])))
+				return -ENOMEM;
+	}
+	*ret = TAKE_PTR(env);
+	return 0;
+}
+
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit)
 {
 	int qmp_sp[2], qga_sp[2];
@@ -72,22 +95,26 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	r = profile_argv(plan, qmp_theirs, qga_theirs, smb_theirs, &vm->argv);
 	if (r < 0)
 		return r;
-	vm->log_path = path_join(tmpdir, "qemu.log");
-	_cleanup_free_ char *env_tmp = NULL;
-	if (!vm->log_path || asprintf(&env_tmp, "TMPDIR=%s", tmpdir) < 0)
+	_cleanup_(netguard_release) struct netguard guard = NETGUARD_NULL;
+	_cleanup_strv_free_ char **setenv = NULL;
+	if (!(vm->log_path = path_join(tmpdir, "qemu.log")))
 		return -ENOMEM;
-	_cleanup_strv_free_ char **setenv = strv_append(NULL, env_tmp);
-	if (!setenv)
-		return -ENOMEM;
+	if ((r = qemu_env(plan, tmpdir, &guard, &setenv)) < 0)
+		return r;
+	int keep[4] = {qmp_theirs, qga_theirs};
+	size_t n_keep = 2;
+	if (vm->smb)
+		keep[n_keep++] = smb_theirs;
+	if (guard.report_theirs >= 0)
+		keep[n_keep++] = guard.report_theirs;
 	_cleanup_close_ int log = open(vm->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (log < 0)
 		return -errno;
-	int keep[] = {qmp_theirs, qga_theirs, smb_theirs};
 	struct proc_spec spec = {
 		.argv = vm->argv,
 		.setenv = setenv,
 		.keep_fds = keep,
-		.n_keep = vm->smb ? 3 : 2,
+		.n_keep = n_keep,
 		.stdin_fd = -1,
 		.stdout_fd = log,
 		.stderr_fd = log,
@@ -103,12 +130,15 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	qga_theirs = safe_close(qga_theirs);
 	if (vm->smb)
 		smb_qemu_fd_close(vm->smb);
+	guard.report_theirs = safe_close(guard.report_theirs);
 	r = qmp_new(TAKE_FD(qmp_ours), timeout, &vm->qmp);
 	if (r < 0) {
 		if (reterr_exit && vm_wait_exited(vm, 2 * USEC_PER_SEC, NULL))
 			*reterr_exit = vm_exit_describe(vm);
 		return r;
 	}
+	if (plan->network == NETWORK_INTERNET && (r = netguard_confirm(&guard)) < 0)
+		return r;
 	r = qga_new(TAKE_FD(qga_ours), &vm->qga);
 	if (r < 0)
 		return r;

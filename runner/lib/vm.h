@@ -16,7 +16,9 @@ struct vm;
  * NULL) says how, with QEMU's last line. -EUSERS: the user has no passwd
  * entry, which smbd needs, and there is no nss_wrapper to give smbd one;
  * -EPERM: the user is "nobody", smbd's guest account, under which the guest
- * cannot write to the share. */
+ * cannot write to the share. Under NETWORK_INTERNET, QEMU runs with
+ * plan->netguard preloaded: -EINVAL when that path cannot be preloaded,
+ * -ENOLINK when QEMU started without it. */
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit);
 
 /* Kills QEMU if it still runs, then smbd; reaps whatever they left. */

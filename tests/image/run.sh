@@ -77,6 +77,19 @@ docker_tests() {
 		'run $img -n layer "echo kept > /data/kept" >/dev/null 2>&1 &&
 		 [ "$(run $img -s layer cat /data/kept 2>/dev/null)" = kept ]'
 
+	# --network internet inside a container (Docker's default seccomp: no
+	# namespaces for passt or slirp4netns): the image's loopback guard keeps
+	# a service on the container's 127.0.0.1 from the guest; host lets it in.
+	# perl-base is in every Debian image.
+	srv='perl -MIO::Socket::INET -e '"'"'$s = IO::Socket::INET->new(LocalAddr => "127.0.0.1:8080", Listen => 5, ReuseAddr => 1) or die;
+		while ($c = $s->accept) { print $c "HTTP/1.0 200 OK\r\n\r\nin-container-secret\n"; close $c }'"'"' & sleep 1;'
+	out=$(run --entrypoint sh $img -c "$srv osrun --network internet 'timeout 10 wget -q -O - http://10.0.2.2:8080/; echo wget=\$?'" 2>&1)
+	check "--network internet: the container's 127.0.0.1 is refused" \
+		'echo "$out" | grep -q "wget=1" && ! echo "$out" | grep -q in-container-secret || { echo "# $out"; false; }'
+	out=$(run --entrypoint sh $img -c "$srv osrun --network host 'timeout 10 wget -q -O - http://10.0.2.2:8080/'" 2>&1)
+	check "--network host: the container's 127.0.0.1 is reached" \
+		'echo "$out" | grep -q in-container-secret || { echo "# $out"; false; }'
+
 	# docker stop: SIGTERM to osrun, the container's PID 1.
 	$DK run -d --name stopme --network none -v "$C:/cache" $img 'echo started; sleep 60' >/dev/null
 	i=0; while ! $DK logs stopme 2>/dev/null | grep -q started && [ $i -lt 300 ]; do sleep 0.1; i=$((i + 1)); done

@@ -274,6 +274,9 @@ t_session_ends() {
 # cache volume is the job's cache_dir from one job to the next.
 DRIVER="$(cd "$(dirname "$0")/../.." && pwd)/contrib/gitlab-runner/osrun-driver"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# The host's first address that is not its loopback: what "the internet"
+# is in these tests (a CI machine's own address, as a remote server would be).
+host_addr() { hostname -I 2>/dev/null | tr ' ' '\n' | grep -m1 -E '^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$' | grep -v '^127\.'; }
 
 gitlab_fixture() {
 	g="$T/gitlab" && mkdir -p "$g/src" "$g/uploads"
@@ -289,7 +292,12 @@ SH
 		git add . && git -c user.email=ci@example.com -c user.name=ci commit -qm init) || err "fixture repository"
 	git clone -q --bare "$g/src" "$g/project.git"
 	gport=$(free_port) uport=$(free_port)
-	git daemon --reuseaddr --base-path="$g" --export-all --listen=127.0.0.1 --port="$gport" \
+	# GitLab as the guest sees it: the host's own address under the
+	# driver's default policy (internet keeps the host's loopback out), or
+	# its loopback under OSRUN_NETWORK=host on a machine with no other.
+	gaddr=$(host_addr) gguest=$gaddr
+	[ -n "$gaddr" ] || { gaddr=127.0.0.1 gguest=10.0.2.2; export OSRUN_NETWORK=host; }
+	git daemon --reuseaddr --base-path="$g" --export-all --listen="$gaddr" --port="$gport" \
 		--detach --pid-file="$g/git.pid" "$g"
 	python3 -c '
 import http.server, sys
@@ -300,8 +308,8 @@ class H(http.server.BaseHTTPRequestHandler):
         open(d + "/" + self.path.strip("/").replace("/", "_"), "wb").write(self.rfile.read(n))
         self.send_response(201); self.end_headers()
     def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
-' "$uport" "$g/uploads" &
+http.server.HTTPServer((sys.argv[3], int(sys.argv[1])), H).serve_forever()
+' "$uport" "$g/uploads" "$gaddr" &
 	upid=$!
 	for i in $(seq 1 50); do [ -f "$g/git.pid" ] && break; sleep 0.1; done
 }
@@ -317,14 +325,14 @@ gitlab_job() {
 		sh "$DRIVER" config >"$g/config-$id.json" || exit 90
 		sh "$DRIVER" prepare || exit 91
 		echo 'echo "Running on $(hostname)"' >"$s/prepare_script"
-		printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://10.0.2.2:%s/project.git /builds/project\necho fetched\n' "$gport" >"$s/get_sources"
+		printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://%s:%s/project.git /builds/project\necho fetched\n' "$gguest" "$gport" >"$s/get_sources"
 		echo 'ls /cache' >"$s/restore_cache"
 		printf 'set -e\ncd /builds/project\n%s\nsh build.sh\n' "$extra" >"$s/step_script"
 		echo 'echo after' >"$s/after_script"
 		echo 'ls /cache/downloads' >"$s/archive_cache"
-		printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://10.0.2.2:%s/job-%s\n' "$uport" "$id" >"$s/upload_artifacts_on_success"
+		printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s\n' "$gguest" "$uport" "$id" >"$s/upload_artifacts_on_success"
 		cp "$s/archive_cache" "$s/archive_cache_on_failure"
-		printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://10.0.2.2:%s/failed-%s\n' "$uport" "$id" >"$s/upload_artifacts_on_failure"
+		printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s\n' "$gguest" "$uport" "$id" >"$s/upload_artifacts_on_failure"
 		step=0
 		for stage in prepare_script get_sources restore_cache step_script; do
 			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }

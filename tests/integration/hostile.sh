@@ -5,13 +5,16 @@
 # A service on the host's 127.0.0.1 (the kind a guest must not reach: other
 # runs' debug ports, databases, Docker APIs); $web_port, $web_pid, requests
 # in $T/web.log.
+# web_start [ADDR]: an HTTP server on ADDR (default 127.0.0.1) serving
+# /marker; its log in $T/web.log.
 web_start() {
-	mkdir -p "$T/www" && echo host-secret >"$T/www/marker"
+	web_addr=${1:-127.0.0.1}
+	mkdir -p "$T/www" && echo host-secret >"$T/www/marker" && : >"$T/web.log"
 	web_port=$(free_port)
-	python3 -m http.server "$web_port" --bind 127.0.0.1 --directory "$T/www" >"$T/web.log" 2>&1 &
+	python3 -m http.server "$web_port" --bind "$web_addr" --directory "$T/www" >"$T/web.log" 2>&1 &
 	web_pid=$!
-	i=0; while ! python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
-		"$web_port" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
+	i=0; while ! python3 -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1)' \
+		"$web_addr" "$web_port" 2>/dev/null && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done
 }
 web_stop() { kill "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null; }
 
@@ -31,15 +34,60 @@ t_network_default_no_host_loopback() {
 	o 'timeout 10 udhcpc -i eth0 -n -q -t 3 -s /bin/true 2>&1'
 	expect_rc 0
 	grep -q 'lease of 10.0.2.15 obtained' "$T/out" || err "no DHCP lease: $(cat "$T/out")"
-	# The opt-in does what its help says (the host's 127.0.0.1 included).
-	o --network internet "timeout 10 wget -q -O - http://10.0.2.2:$web_port/marker"
-	expect_rc 0
-	expect_out host-secret
+	# internet: outbound, but not to the host's loopback, over TCP (wget)
+	# or UDP (tftp's first datagram, caught by a listener on 127.0.0.1).
+	udp_port=$(free_port) && : >"$T/udp.log"
+	python3 -c 'import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(("127.0.0.1", int(sys.argv[1])))
+while True: open(sys.argv[2], "ab").write(s.recvfrom(512)[0])' "$udp_port" "$T/udp.log" &
+	udp_pid=$!
+	probe="timeout 10 wget -q -O - http://10.0.2.2:$web_port/marker; echo wget=\$?; cd /tmp && timeout 3 tftp -g -r udp-probe 10.0.2.2 $udp_port"
+	o --network internet "$probe"
+	grep -q host-secret "$T/out" && err "the guest read the host's 127.0.0.1 service under --network internet: $(cat "$T/out")"
+	grep -q 'wget=1' "$T/out" || err "wget was not refused: $(cat "$T/out")"
+	grep -q 'GET /marker' "$T/web.log" && err "the host service got a request: $(cat "$T/web.log")"
+	grep -q udp-probe "$T/udp.log" && err "a UDP datagram reached the host's 127.0.0.1 under --network internet"
+	# host: the opt-in does what its help says (the host's 127.0.0.1
+	# included), which also shows the probes above would have arrived.
+	o --network host "$probe"
+	grep -q host-secret "$T/out" || err "--network host did not reach the host's 127.0.0.1: $(cat "$T/out")"
+	grep -q udp-probe "$T/udp.log" || err "--network host: no UDP datagram arrived on the host's 127.0.0.1"
+	kill "$udp_pid"; wait "$udp_pid" 2>/dev/null
 	web_stop
+	# ...while an address off the host's loopback is reached under internet.
+	if a=$(host_addr) && [ -n "$a" ]; then
+		web_start "$a"
+		o --network internet "timeout 10 wget -q -O - http://$a:$web_port/marker"
+		expect_rc 0
+		expect_out host-secret
+		web_stop
+	else
+		echo "# no address besides the loopback: the outbound half is not checked"
+	fi
 	o --network everything true
 	expect_rc 125
-	expect_err_has "\-\-network 'everything': expected none or internet"
+	expect_err_has "\-\-network 'everything': expected none, internet or host"
 	one_line_err
+}
+
+# A QEMU that runs without the loopback guard is stopped, not used: here a
+# wrapper that loads it into its shell and drops it for QEMU.
+t_network_guard_not_loaded() {
+	printf '#!/bin/sh\nunset LD_PRELOAD\nexec qemu-system-x86_64 "$@"\n' >"$T/qemu-noguard"
+	chmod +x "$T/qemu-noguard"
+	OSRUN_QEMU="$T/qemu-noguard" o --network internet 'echo never'
+	expect_rc 125
+	expect_err_has "QEMU started without osrun's loopback guard"
+	one_line_err
+	grep -q never "$T/out" && err "the command ran without the guard"
+	OSRUN_NETGUARD="$T/no-such-guard.so" o --network internet 'echo never'
+	expect_rc 125
+	expect_err_has "loopback guard '$T/no-such-guard.so' (reinstall osrun): No such file or directory"
+	one_line_err
+	# The same wrapper is fine where no guard is asked for.
+	OSRUN_QEMU="$T/qemu-noguard" o --network host 'echo fine'
+	expect_rc 0
+	expect_out fine
 }
 
 # The guest's view of the run's share: the one directory osrun-exec mounted.
@@ -194,4 +242,4 @@ t_guest_disk_full() {
 	umount "$small"
 }
 
-ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_guest_fills_share t_blocked_stdout"
+ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"

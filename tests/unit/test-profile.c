@@ -65,7 +65,7 @@ int main(void)
 	p.machine.accel = ACCEL_KVM;
 	p.monitor = "/run/x/monitor.sock";
 	p.vnc = "/run/x/vnc,1.sock";
-	p.internet = true;
+	p.network = NETWORK_INTERNET;
 	v = NULL;
 	is_int(profile_argv(&p, 7, 9, 11, &v), 0, "argv with debug listeners");
 	ok(any_contains(v, "share=on"), "shared RAM when saving");
@@ -73,7 +73,13 @@ int main(void)
 	is_str(after(v, "-cpu"), "host", "-cpu host under KVM");
 	is_str(after(v, "-vnc"), "unix:/run/x/vnc,,1.sock", "VNC on the UNIX socket asked for, no port");
 	is_str(after(v, "-netdev"), "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
-	       "--network internet: no restrict");
+	       "--network internet: no restrict (the preloaded guard keeps the loopback out)");
+	p.network = NETWORK_HOST;
+	strv_free(v);
+	v = NULL;
+	is_int(profile_argv(&p, 7, 9, 11, &v), 0, "argv under --network host");
+	is_str(after(v, "-netdev"), "user,id=net0,guestfwd=tcp:10.0.2.4:445-unix:fd=11",
+	       "--network host: the same device, so snapshots restore under any policy");
 	ok(any_contains(v, "path=/run/x/monitor.sock,server=on"), "monitor on the UNIX socket asked for");
 	ok(!has(v, "VGA"), "no display device added for VNC (the saved state must fit)");
 	strv_free(v);

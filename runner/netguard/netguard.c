@@ -1,0 +1,142 @@
+/* osrun-netguard.so: preloaded into QEMU under --network internet, so that
+ * user networking cannot reach the host's loopback.
+ *
+ * Why a preload: libslirp maps the guest's connections to 10.0.2.2 (and
+ * to any other address of the virtual network but its DNS) onto
+ * 127.0.0.1 (sotranslate_out in libslirp 4.7's socket.c) unless its
+ * disable_host_loopback is set, and QEMU 7.2's -netdev user has no option
+ * for that. passt's --no-map-gw would do it, but passt needs user
+ * namespaces (not in Docker's default seccomp profile) and cannot carry
+ * osrun's guestfwd share. libslirp makes its host-side sockets with
+ * libc's connect() and sendto() (tcp_fconnect, sosendto, icmp_send), which
+ * a preload interposes.
+ *
+ * Refused: 127.0.0.0/8, 0.0.0.0/8 (Linux connects "any" to the local
+ * host), ::1, :: and their v4-mapped forms. Port 53 stays open: libslirp
+ * forwards 10.0.2.3 to the first nameserver in resolv.conf, which is on
+ * the loopback on systemd-resolved hosts (127.0.0.53) and on Docker's
+ * user-defined networks (127.0.0.11).
+ *
+ * osrun checks that QEMU really loaded this (a static QEMU, or a wrapper
+ * that clears LD_PRELOAD, would not): the constructor writes "netguard\n"
+ * to the descriptor in $OSRUN_NETGUARD_FD, once, from the QEMU binary. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#define NETGUARD_DNS_PORT 53
+
+static bool ipv4_is_local(uint32_t host_order)
+{
+	uint32_t first = host_order >> 24;
+	return first == 127 || first == 0;
+}
+
+/* True when addr is one of the host's own loopback or "any" addresses on a
+ * port other than DNS. A short or odd address is left to the kernel. */
+static bool netguard_refuses(const struct sockaddr *addr, socklen_t len)
+{
+	if (!addr || len < (socklen_t)sizeof(sa_family_t))
+		return false;
+	if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
+		struct sockaddr_in in;
+		memcpy(&in, addr, sizeof in);
+		return ipv4_is_local(ntohl(in.sin_addr.s_addr)) && ntohs(in.sin_port) != NETGUARD_DNS_PORT;
+	}
+	if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
+		struct sockaddr_in6 in6;
+		memcpy(&in6, addr, sizeof in6);
+		if (ntohs(in6.sin6_port) == NETGUARD_DNS_PORT)
+			return false;
+		const struct in6_addr *a = &in6.sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_UNSPECIFIED(a))
+			return true;
+		if (IN6_IS_ADDR_V4MAPPED(a)) {
+			uint32_t v4;
+			memcpy(&v4, &a->s6_addr[12], sizeof v4);
+			return ipv4_is_local(ntohl(v4));
+		}
+	}
+	return false;
+}
+
+typedef int connect_fn(int, const struct sockaddr *, socklen_t);
+typedef ssize_t sendto_fn(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
+typedef ssize_t sendmsg_fn(int, const struct msghdr *, int);
+
+int connect(int fd, const struct sockaddr *addr, socklen_t len)
+{
+	static connect_fn *next;
+	if (netguard_refuses(addr, len)) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	if (!next && !(next = (connect_fn *)dlsym(RTLD_NEXT, "connect"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return next(fd, addr, len);
+}
+
+ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
+{
+	static sendto_fn *next;
+	if (netguard_refuses(addr, len)) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	if (!next && !(next = (sendto_fn *)dlsym(RTLD_NEXT, "sendto"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return next(fd, buf, n, flags, addr, len);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+	static sendmsg_fn *next;
+	if (msg && netguard_refuses(msg->msg_name, msg->msg_namelen)) {
+		errno = ECONNREFUSED;
+		return -1;
+	}
+	if (!next && !(next = (sendmsg_fn *)dlsym(RTLD_NEXT, "sendmsg"))) {
+		errno = ENOSYS;
+		return -1;
+	}
+	return next(fd, msg, flags);
+}
+
+/* Only QEMU itself reports: a wrapper script that loads the guard and then
+ * starts QEMU without it must not vouch for it. */
+static bool netguard_in_qemu(void)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n <= 0)
+		return false;
+	exe[n] = '\0';
+	const char *base = strrchr(exe, '/');
+	return !strncmp(base ? base + 1 : exe, "qemu-system-", strlen("qemu-system-"));
+}
+
+__attribute__((constructor)) static void netguard_report(void)
+{
+	const char *s = getenv("OSRUN_NETGUARD_FD");
+	if (!s || !netguard_in_qemu())
+		return;
+	char *end;
+	long fd = strtol(s, &end, 10);
+	unsetenv("OSRUN_NETGUARD_FD");
+	if (*end || fd < 3 || fd > 1024)
+		return;
+	/* A report that cannot be written is no report: osrun then refuses. */
+	(void)!write((int)fd, "netguard\n", strlen("netguard\n"));
+	close((int)fd);
+}
