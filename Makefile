@@ -58,7 +58,7 @@ $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 # Its own object: a preload, linked into nothing (it replaces connect()).
 $(NETGUARD): runner/netguard/netguard.c
 	@mkdir -p $(BUILD)
-	$(CC) -std=c11 -pipe -O2 -g -Wall $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS)) -shared -fPIC -o $@ $<
+	$(CC) -std=c11 -pipe -O2 -g $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall) -shared -fPIC -o $@ $<
 
 deps:
 	sh tests/deps.sh

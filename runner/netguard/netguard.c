@@ -67,50 +67,49 @@ static bool netguard_refuses(const struct sockaddr *addr, socklen_t len)
 	return false;
 }
 
+/* Refused, as libslirp reads it: errno set, so the guest gets a RST. */
+static bool refuse(const struct sockaddr *addr, socklen_t len)
+{
+	if (!netguard_refuses(addr, len))
+		return false;
+	errno = ECONNREFUSED;
+	return true;
+}
+
+/* libc's function behind ours, found once. */
+static void *next_of(void **slot, const char *name)
+{
+	if (!*slot && !(*slot = dlsym(RTLD_NEXT, name)))
+		errno = ENOSYS;
+	return *slot;
+}
+
 typedef int connect_fn(int, const struct sockaddr *, socklen_t);
 typedef ssize_t sendto_fn(int, const void *, size_t, int, const struct sockaddr *, socklen_t);
 typedef ssize_t sendmsg_fn(int, const struct msghdr *, int);
 
 int connect(int fd, const struct sockaddr *addr, socklen_t len)
 {
-	static connect_fn *next;
-	if (netguard_refuses(addr, len)) {
-		errno = ECONNREFUSED;
+	static void *next;
+	if (refuse(addr, len) || !next_of(&next, "connect"))
 		return -1;
-	}
-	if (!next && !(next = (connect_fn *)dlsym(RTLD_NEXT, "connect"))) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return next(fd, addr, len);
+	return ((connect_fn *)next)(fd, addr, len);
 }
 
 ssize_t sendto(int fd, const void *buf, size_t n, int flags, const struct sockaddr *addr, socklen_t len)
 {
-	static sendto_fn *next;
-	if (netguard_refuses(addr, len)) {
-		errno = ECONNREFUSED;
+	static void *next;
+	if (refuse(addr, len) || !next_of(&next, "sendto"))
 		return -1;
-	}
-	if (!next && !(next = (sendto_fn *)dlsym(RTLD_NEXT, "sendto"))) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return next(fd, buf, n, flags, addr, len);
+	return ((sendto_fn *)next)(fd, buf, n, flags, addr, len);
 }
 
 ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
 {
-	static sendmsg_fn *next;
-	if (msg && netguard_refuses(msg->msg_name, msg->msg_namelen)) {
-		errno = ECONNREFUSED;
+	static void *next;
+	if ((msg && refuse(msg->msg_name, msg->msg_namelen)) || !next_of(&next, "sendmsg"))
 		return -1;
-	}
-	if (!next && !(next = (sendmsg_fn *)dlsym(RTLD_NEXT, "sendmsg"))) {
-		errno = ENOSYS;
-		return -1;
-	}
-	return next(fd, msg, flags);
+	return ((sendmsg_fn *)next)(fd, msg, flags);
 }
 
 /* Only QEMU itself reports: a wrapper script that loads the guard and then
