@@ -80,7 +80,8 @@ static void run_help(void)
 	       "  130, 143  osrun was interrupted by SIGINT, SIGTERM\n"
 	       "\n"
 	       "Environment: OSRUN_CACHE (store), OSRUN_ACCEL (kvm or tcg; default: kvm\n"
-	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary).\n");
+	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_NETGUARD (the\n"
+	       "loopback guard QEMU loads under --network internet).\n");
 }
 
 /* The words after the options, joined with spaces. */
