@@ -56,7 +56,7 @@ $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 	$(CC) $(BASE_CFLAGS) $(CFLAGS) -pthread -o $@ $(CMD_SRC) $(LIB_SRC) $(LDFLAGS) $(JSONC_LIBS)
 
 # Its own object: a preload, linked into nothing (it replaces connect()).
-$(NETGUARD): runner/netguard/netguard.c
+$(NETGUARD): runner/netguard/netguard.c runner/lib/netguard.h runner/lib/util.h
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -pipe -O2 -g $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall) -shared -fPIC -o $@ $<
 

@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/log.h"
+#include "lib/netguard.h"
 
 #ifndef OSRUN_NETGUARD
 #define OSRUN_NETGUARD "/usr/local/lib/osrun/osrun-netguard.so"
@@ -110,7 +111,7 @@ static int netguard_find(struct vm_plan *p, struct error *e)
 {
 	const char *g = getenv("OSRUN_NETGUARD");
 	p->netguard = g && *g ? g : OSRUN_NETGUARD;
-	if (p->netguard[0] != '/' || strpbrk(p->netguard, " :\t\n"))
+	if (!netguard_path_usable(p->netguard))
 		return error_set(e, -EINVAL,
 				 "--network internet: osrun's loopback guard '%s' must be an absolute path without "
 				 "' ' or ':' (LD_PRELOAD splits there)",

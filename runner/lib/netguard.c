@@ -8,9 +8,11 @@
 #include <string.h>
 #include <unistd.h>
 
+bool netguard_path_usable(const char *so) { return so && so[0] == '/' && !strpbrk(so, " :\t\n"); }
+
 int netguard_prepare(const char *so, struct netguard *ret)
 {
-	if (!so || so[0] != '/' || strpbrk(so, " :\t\n"))
+	if (!netguard_path_usable(so))
 		return -EINVAL;
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
@@ -20,7 +22,7 @@ int netguard_prepare(const char *so, struct netguard *ret)
 	const char *theirs = getenv("LD_PRELOAD");
 	if (asprintf(&ng.env[0], "LD_PRELOAD=%s%s%s", so, theirs && *theirs ? ":" : "", theirs ? theirs : "") < 0)
 		ng.env[0] = NULL;
-	if (asprintf(&ng.env[1], "OSRUN_NETGUARD_FD=%d", p[1]) < 0)
+	if (asprintf(&ng.env[1], NETGUARD_FD_ENV "=%d", p[1]) < 0)
 		ng.env[1] = NULL;
 	if (!ng.env[0] || !ng.env[1]) {
 		netguard_release(&ng);
@@ -32,12 +34,11 @@ int netguard_prepare(const char *so, struct netguard *ret)
 
 int netguard_confirm(struct netguard *ng)
 {
-	static const char said[] = "netguard\n";
-	char buf[sizeof said] = "";
+	char buf[sizeof NETGUARD_REPORT] = "";
 	ssize_t n = read(ng->report, buf, sizeof buf - 1);
 	if (n < 0 && errno != EAGAIN)
 		return -errno;
-	return n == (ssize_t)strlen(said) && !memcmp(buf, said, strlen(said)) ? 0 : -ENOLINK;
+	return n == (ssize_t)strlen(NETGUARD_REPORT) && !memcmp(buf, NETGUARD_REPORT, (size_t)n) ? 0 : -ENOLINK;
 }
 
 void netguard_release(struct netguard *ng)

@@ -5,10 +5,19 @@
 #pragma once
 #include "util.h"
 
+/* The protocol between osrun and the preload (which includes this file):
+ * the variable naming the descriptor, and what QEMU writes to it. */
+#define NETGUARD_FD_ENV "OSRUN_NETGUARD_FD"
+#define NETGUARD_REPORT "netguard\n"
+
+/* Whether LD_PRELOAD can carry so: an absolute path without ' ' or ':'
+ * (where ld.so splits the list). */
+bool netguard_path_usable(const char *so);
+
 struct netguard {
-	int report;	   /* ours: QEMU's constructor writes "netguard\n" */
+	int report;	   /* ours: QEMU's constructor writes NETGUARD_REPORT */
 	int report_theirs; /* QEMU's end, inherited under its own number */
-	char *env[3];	   /* LD_PRELOAD=, OSRUN_NETGUARD_FD=, NULL */
+	char *env[3];	   /* LD_PRELOAD=, NETGUARD_FD_ENV=, NULL */
 };
 
 #define NETGUARD_NULL                                                                                                  \
@@ -16,7 +25,7 @@ struct netguard {
 		.report = -1, .report_theirs = -1                                                                      \
 	}
 
-/* -EINVAL: so is not an absolute path LD_PRELOAD can carry (no ' ', ':'). */
+/* -EINVAL: !netguard_path_usable(so). */
 int netguard_prepare(const char *so, struct netguard *ret);
 /* After QEMU answered QMP (its constructors ran before main): 0 when it
  * reported, -ENOLINK when it runs without the guard. */

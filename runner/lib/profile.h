@@ -55,7 +55,6 @@ const struct profile *profile_find(const char *name);
  * guest_env made (Linux); Windows' helper gets none (profile.c says why). */
 struct qga_exec profile_command_exec(const struct profile *p, char *const *env);
 
-/* Everything that differs between two starts of the same machine. */
 /* What the guest reaches besides osrun's shares (--network). */
 enum network {
 	NETWORK_NONE,	  /* nothing: QEMU's restrict=on */
@@ -63,6 +62,7 @@ enum network {
 	NETWORK_HOST,	  /* the same, and the host's 127.0.0.1 at 10.0.2.2 */
 };
 
+/* Everything that differs between two starts of the same machine. */
 struct vm_plan {
 	struct machine machine;
 	const char *qemu;   /* binary; NULL: $OSRUN_QEMU or qemu-system-x86_64 */

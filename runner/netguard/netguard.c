@@ -18,8 +18,9 @@
  * user-defined networks (127.0.0.11).
  *
  * osrun checks that QEMU really loaded this (a static QEMU, or a wrapper
- * that clears LD_PRELOAD, would not): the constructor writes "netguard\n"
- * to the descriptor in $OSRUN_NETGUARD_FD, once, from the QEMU binary. */
+ * that clears LD_PRELOAD, would not): the constructor writes NETGUARD_REPORT
+ * to the descriptor in $NETGUARD_FD_ENV, once, from the QEMU binary
+ * (runner/lib/netguard.h, which osrun's side shares). */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
@@ -30,6 +31,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
+
+#include "../lib/netguard.h"
 
 #define NETGUARD_DNS_PORT 53
 
@@ -127,15 +130,15 @@ static bool netguard_in_qemu(void)
 
 __attribute__((constructor)) static void netguard_report(void)
 {
-	const char *s = getenv("OSRUN_NETGUARD_FD");
+	const char *s = getenv(NETGUARD_FD_ENV);
 	if (!s || !netguard_in_qemu())
 		return;
 	char *end;
 	long fd = strtol(s, &end, 10);
-	unsetenv("OSRUN_NETGUARD_FD");
+	unsetenv(NETGUARD_FD_ENV);
 	if (*end || fd < 3 || fd > 1024)
 		return;
 	/* A report that cannot be written is no report: osrun then refuses. */
-	(void)!write((int)fd, "netguard\n", strlen("netguard\n"));
+	(void)!write((int)fd, NETGUARD_REPORT, strlen(NETGUARD_REPORT));
 	close((int)fd);
 }

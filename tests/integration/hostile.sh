@@ -2,11 +2,10 @@
 # a CI job brings, so it must not reach the host's loopback, fill the host's
 # disk, or leave files osrun cannot remove.
 
-# A service on the host's 127.0.0.1 (the kind a guest must not reach: other
-# runs' debug ports, databases, Docker APIs); $web_port, $web_pid, requests
-# in $T/web.log.
-# web_start [ADDR]: an HTTP server on ADDR (default 127.0.0.1) serving
-# /marker; its log in $T/web.log.
+# web_start [ADDR]: an HTTP service on ADDR, by default the host's 127.0.0.1
+# (the kind a guest must not reach: other runs' debug ports, databases,
+# Docker APIs), serving /marker; $web_port, $web_pid, requests in
+# $T/web.log.
 web_start() {
 	web_addr=${1:-127.0.0.1}
 	mkdir -p "$T/www" && echo host-secret >"$T/www/marker" && : >"$T/web.log"
