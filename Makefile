@@ -43,11 +43,11 @@ endif
 # Libraries (protocols, processes, the store, the Windows medium) and the
 # command layer with the engines it calls.
 LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
-ENGINE_SRC := runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c
+ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/serve.c runner/pool-keeper.c runner/session-keeper.c runner/inventory.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
+.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest
 
@@ -59,6 +59,32 @@ $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 $(NETGUARD): runner/netguard/netguard.c runner/lib/netguard.h runner/lib/util.h
 	@mkdir -p $(BUILD)
 	$(CC) -std=c11 -pipe -O2 -g $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall) -shared -fPIC -o $@ $<
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: osrun built for where it is
+# installed (its default guest, Windows scripts and guard are under
+# PREFIX), the guard and the GitLab driver in PREFIX/lib/osrun, guest-init
+# and the test guest (when built) in PREFIX/share/osrun, the man page.
+PREFIX ?= /usr/local
+OSRUN_LIBDIR = $(PREFIX)/lib/osrun
+OSRUN_SHAREDIR = $(PREFIX)/share/osrun
+install:
+	$(MAKE) --no-print-directory BUILD=$(BUILD)/install OSRUN_GUEST_DEFAULT=$(OSRUN_SHAREDIR)/guest \
+		OSRUN_WINDOWS_DEFAULT=$(OSRUN_SHAREDIR)/guest-init/windows \
+		OSRUN_NETGUARD_DEFAULT=$(OSRUN_LIBDIR)/osrun-netguard.so $(BUILD)/install/osrun $(BUILD)/install/osrun-netguard.so
+	install -D -m 0755 $(BUILD)/install/osrun $(DESTDIR)$(PREFIX)/bin/osrun
+	install -D -m 0644 $(BUILD)/install/osrun-netguard.so $(DESTDIR)$(OSRUN_LIBDIR)/osrun-netguard.so
+	install -D -m 0755 contrib/gitlab-runner/osrun-driver $(DESTDIR)$(OSRUN_LIBDIR)/osrun-driver
+	install -D -m 0644 docs/osrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/osrun.1
+	install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages
+	install -m 0644 guest-init/windows/*.ps1 $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows/
+	install -m 0755 guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-* \
+		$(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
+	install -m 0755 guest-init/linux/stages/*.sh $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages/
+	if [ -f $(GUEST_DIR)/initrd.img ]; then \
+		install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest/stages && \
+		install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initrd.img $(GUEST_DIR)/disk.qcow2 \
+			$(GUEST_DIR)/kernel-version $(DESTDIR)$(OSRUN_SHAREDIR)/guest/ && \
+		install -m 0755 $(GUEST_DIR)/stages/*.sh $(DESTDIR)$(OSRUN_SHAREDIR)/guest/stages/; fi
 
 deps:
 	sh tests/deps.sh
@@ -122,8 +148,13 @@ windows-offline: $(BUILD)/osrun
 # The house plan (tests/layout.sh) and the format, then the suites.
 layout:
 	@sh tests/layout.sh
+	@sh tests/layout.sh --self-test
 
-check: layout unit fuzz-short windows-offline integration
+# make install into a scratch DESTDIR, and what the installed osrun says.
+install-test:
+	@sh tests/install.sh
+
+check: layout install-test unit fuzz-short windows-offline integration
 
 image-test:
 	sh tests/image/run.sh

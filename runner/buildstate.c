@@ -2,7 +2,6 @@
  * (buildstate.h). */
 #define _GNU_SOURCE
 #include "buildstate.h"
-#include "layers.h"
 
 #include <string.h>
 #include <sys/stat.h>
@@ -74,7 +73,7 @@ int build_state_arg(struct build_state *s, const struct build_step *st, struct e
 		return bad_step(s, st, e, "not a variable name", w[0]);
 	w[0][n] = 0;
 	const char *value = eq ? eq + 1 : NULL;
-	for (char **a = s->p->build_args; a && *a; a++)
+	for (char **a = s->build_args; a && *a; a++)
 		if (!strncmp(*a, w[0], n) && (*a)[n] == '=') {
 			value = *a + n + 1;
 			if (!(s->used_args = strv_append(s->used_args, w[0])))
@@ -183,7 +182,7 @@ int build_state_from(struct build_state *s, const struct build_step *st, struct 
 	digest_add_str(d, w[0]);
 	digest_add_str(d, json);
 	/* --no-cache: keys nothing else has, so every step runs. */
-	if (s->p->no_cache)
+	if (s->no_cache)
 		digest_add_str(d, nonce);
 	if ((r = digest_end(d, s->key)) < 0)
 		return error_errno(e, r, "FROM");
@@ -270,7 +269,7 @@ int build_state_copy(struct build_state *s, const struct build_step *st, struct 
 	digest_add_str(d, dest);
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct run_copy *c = &rp->copy_in[rp->n_copy_in];
-		c->host = w[i][0] == '/' ? strdup(w[i]) : path_join(s->p->context, w[i]);
+		c->host = w[i][0] == '/' ? strdup(w[i]) : path_join(s->context, w[i]);
 		c->guest = strdup(dest);
 		rp->n_copy_in++;
 		if (!c->host || !c->guest)

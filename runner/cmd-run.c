@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "lib/netguard.h"
 #include "options.h"
 #include "pool.h"
 
@@ -80,8 +81,10 @@ static void run_help(void)
 	       "  130, 143  osrun was interrupted by SIGINT, SIGTERM\n"
 	       "\n"
 	       "Environment: OSRUN_CACHE (store), OSRUN_ACCEL (kvm or tcg; default: kvm\n"
-	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_NETGUARD (the\n"
-	       "loopback guard QEMU loads under --network internet).\n");
+	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_GUEST_DIR (the\n"
+	       "test guest, for provision), OSRUN_NETGUARD (the loopback guard QEMU loads\n"
+	       "under --network internet; default: %s).\n",
+	       OSRUN_NETGUARD);
 }
 
 /* The words after the options, joined with spaces. */

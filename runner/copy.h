@@ -4,7 +4,7 @@
  * host packs and the guest helper (profile.copy_path) unpacks, or the other
  * way round; what the guest packed is unpacked under tarball.h's rules. */
 #pragma once
-#include "run.h"
+#include "plan.h"
 
 int run_copy_in(const struct run_plan *p, struct warm *w, char **env, struct error *e);
 int run_copy_out(const struct run_plan *p, struct warm *w, char **env, struct error *e);

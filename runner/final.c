@@ -154,7 +154,7 @@ static bool machine_equal(const struct machine *old, const struct machine *now)
 static int replace_snapshot(struct job *j, const char *name, struct error *e)
 {
 	_cleanup_free_ char *child = NULL;
-	int r = store_remove(j->store, name, &child);
+	int r = snapshot_remove(j->store, name, &child);
 	if (r == -ENOTEMPTY)
 		return error_set(e, r, "snapshot '%s' cannot be replaced: snapshot '%s' is built on it", name, child);
 	if (r == -EBUSY)

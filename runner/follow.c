@@ -9,7 +9,7 @@
 #include "lib/exitstatus.h"
 #include "lib/log.h"
 #include "lib/request.h"
-#include "run.h"
+#include "follow.h"
 
 /* A failure passing the command's streams, as the user should read it. */
 int run_stream_error(const struct run_plan *p, int r, struct error *e)

@@ -8,12 +8,9 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "../snapshots/memory.h"
 #include "lib/log.h"
 #include "lib/netguard.h"
-
-#ifndef OSRUN_NETGUARD
-#define OSRUN_NETGUARD "/usr/local/lib/osrun/osrun-netguard.so"
-#endif
 
 void job_release(struct job *j)
 {

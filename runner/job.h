@@ -9,7 +9,8 @@
 #include "lib/rundir.h"
 #include "lib/share.h"
 #include "lib/vm.h"
-#include "../snapshots/store.h"
+#include "../snapshots/cachevol.h"
+#include "../snapshots/snapshot.h"
 
 struct job {
 	struct store *store;

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "../snapshots/layer.h"
 #include "buildstate.h"
 #include "lib/log.h"
 
@@ -117,7 +118,7 @@ static int step_layer(struct build_state *s, const struct build_step *st, struct
 		return error_errno(e, -ENOMEM, "step");
 	snprintf(s->key, sizeof s->key, "%s", key);
 	size_t total = s->f->n_steps;
-	if (!s->missed && (r = store_find_layer(s->j.store, key, &found)) == 0) {
+	if (!s->missed && (r = layer_find(s->j.store, key, &found)) == 0) {
 		struct snapshot *next;
 		if ((r = snapshot_open(s->j.store, found, &next)) < 0)
 			return error_errno(e, r, "snapshot '%s'", found);
@@ -190,7 +191,7 @@ static int tag_layer(struct build_state *s, struct layers_result *res, struct er
 			return 0;
 		old = snapshot_free(old);
 		_cleanup_free_ char *child = NULL;
-		r = store_remove(s->j.store, tag, &child);
+		r = snapshot_remove(s->j.store, tag, &child);
 		if (r == -ENOTEMPTY)
 			return error_set(e, r, "-t %s: not replaced, snapshot '%s' is built on it", tag, child);
 		if (r == -EBUSY)
@@ -247,7 +248,8 @@ static int step_take(struct build_state *s, const struct build_step *st, struct 
 int layers_build(const struct layers_plan *p, struct layers_result *ret, struct error *e)
 {
 	_cleanup_(buildfile_release) struct buildfile f = {0};
-	_cleanup_(build_state_release) struct build_state s = {.p = p, .f = &f};
+	_cleanup_(build_state_release) struct build_state s = {
+		.p = p, .build_args = p->build_args, .context = p->context, .no_cache = p->no_cache, .f = &f};
 	struct layers_result res = {0};
 	int r = build_file_read(p, &f, e);
 	if (r < 0 || (r = job_open_store(&s.j, p->cache, true, e)) < 0)

@@ -7,22 +7,10 @@
 #include <sys/stat.h>
 
 #include "copy.h"
+#include "follow.h"
+#include "../snapshots/memory.h"
 #include "lib/log.h"
 #include "lib/request.h"
-
-void run_plan_release(struct run_plan *p)
-{
-	free(p->command);
-	strv_free(p->env);
-	for (size_t i = 0; i < p->n_volumes; i++)
-		run_volume_release(&p->volumes[i]);
-	for (size_t i = 0; i < p->n_copy_in; i++)
-		run_copy_release(&p->copy_in[i]);
-	for (size_t i = 0; i < p->n_copy_out; i++)
-		run_copy_release(&p->copy_out[i]);
-}
-
-void run_result_release(struct run_result *r) { free(r->helper_stderr); }
 
 /* stdin goes to the guest when it is data. A file, whose end is known, is
  * copied before the command starts; a pipe or a socket is streamed while it
@@ -49,7 +37,7 @@ static int snapshot_error(struct store *s, const char *name, int r, struct error
 		return error_errno(e, r, "snapshot '%s'", name);
 	_cleanup_strv_free_ char **names = NULL;
 	char have[512] = "";
-	if (store_list(s, &names) == 0)
+	if (snapshot_list(s, &names) == 0)
 		for (char **n = names; *n; n++)
 			snprintf(have + strlen(have), sizeof have - strlen(have), "%s%s", n == names ? "" : ", ", *n);
 	if (!strcmp(name, "provisioned") && !*have)
@@ -197,22 +185,6 @@ static int share_prepare_start(struct warm *w, char **env, int64_t *ret_pid, str
 static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 {
 	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, 60 * USEC_PER_SEC, "opening the run's share", e);
-}
-
-bool run_plan_poolable(const struct run_plan *p)
-{
-	return !p->new_snapshot && !p->pause && !p->monitor && !p->vnc && p->network == NETWORK_NONE && !p->n_volumes &&
-	       !p->n_copy_in && !p->n_copy_out && !p->as_user;
-}
-
-void warm_release(struct warm *w)
-{
-	w->sh = share_free(w->sh);
-	job_release(&w->j);
-	for (size_t i = 0; i < ELEMENTSOF(w->caches); i++)
-		w->caches[i] = cache_volume_free(w->caches[i]);
-	w->nsn = snapshot_new_free(w->nsn);
-	w->sn = snapshot_free(w->sn);
 }
 
 int run_plan_check(const struct run_plan *p, const struct warm *w, struct error *e)

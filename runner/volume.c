@@ -7,7 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "../snapshots/store.h"
+#include "../snapshots/cachevol.h"
 
 void run_volume_release(struct run_volume *v)
 {

@@ -4,7 +4,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "cachevol.h"
 
 int cache_volume_open(struct store *s, const char *name, struct cache_volume **ret)
 {

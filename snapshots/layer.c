@@ -9,7 +9,7 @@
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "layer.h"
 
 #define LAYER_PREFIX "layer-"
 #define LAYER_NAME_KEY 32 /* hex digits of the key in a layer's name: 128 bits */
@@ -36,7 +36,7 @@ static int meta_of(struct store *s, const char *name, struct snapshot_meta *ret)
 	return dir ? snapshot_meta_read(dir, ret) : -ENOMEM;
 }
 
-int store_find_layer(struct store *s, const char *key, char **ret_name)
+int layer_find(struct store *s, const char *key, char **ret_name)
 {
 	_cleanup_free_ char *own = NULL;
 	int r = layer_entry_name(key, &own);
@@ -54,7 +54,7 @@ int store_find_layer(struct store *s, const char *key, char **ret_name)
 	/* A tag (-t NAME) holds the same files as its layer, which gc may
 	 * have removed since. */
 	_cleanup_strv_free_ char **names = NULL;
-	if ((r = store_list(s, &names)) < 0)
+	if ((r = snapshot_list(s, &names)) < 0)
 		return r;
 	for (char **n = names; *n; n++) {
 		if (meta_of(s, *n, &m) < 0)
@@ -136,10 +136,10 @@ static int gc_candidates(struct store *s, char **names, char ***ret)
 	return 0;
 }
 
-int store_gc_layers(struct store *s, char ***ret_removed, char ***ret_busy)
+int layer_gc(struct store *s, char ***ret_removed, char ***ret_busy)
 {
 	_cleanup_strv_free_ char **names = NULL, **cand = NULL, **removed = NULL, **busy = NULL;
-	int r = store_list(s, &names);
+	int r = snapshot_list(s, &names);
 	if (r < 0 || (r = gc_candidates(s, names, &cand)) < 0)
 		return r;
 	if (!(removed = calloc(1, sizeof *removed)) || !(busy = calloc(1, sizeof *busy)))
@@ -150,7 +150,7 @@ int store_gc_layers(struct store *s, char ***ret_removed, char ***ret_busy)
 		for (char **c = cand; *c; c++) {
 			if (!**c)
 				continue;
-			r = store_remove(s, *c, NULL);
+			r = snapshot_remove(s, *c, NULL);
 			if (r == -ENOTEMPTY)
 				continue;
 			if (r == -EBUSY && !(busy = strv_append(busy, *c)))

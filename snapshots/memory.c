@@ -10,7 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "store.h"
+#include "memory.h"
 
 #define CHAIN_MAX 32
 #define PAGE 4096
@@ -52,7 +52,7 @@ static int chain_push(struct chain *c, const char *dir, const char *file)
 }
 
 /* The files that make sn's RAM. Ancestors need no lock: a snapshot
- * with a child is never removed (store_remove). */
+ * with a child is never removed (snapshot_remove). */
 static int chain_open(struct store *s, const struct snapshot *sn, struct chain *c)
 {
 	*c = (struct chain){0};

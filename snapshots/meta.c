@@ -3,6 +3,7 @@
 #include <json-c/json.h>
 #include <string.h>
 
+#include "meta.h"
 #include "store.h"
 
 #define META_VERSION 1

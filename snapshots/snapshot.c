@@ -6,38 +6,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 
-#include "store.h"
-
-int snapshot_name_check(const char *name, const char **ret_why)
-{
-	const char *why = NULL;
-	size_t n = strlen(name);
-	if (n == 0)
-		why = "is empty";
-	else if (n > SNAPSHOT_NAME_MAX)
-		why = "is longer than 64 characters";
-	else if (name[0] == '.' || name[0] == '-')
-		why = "starts with '.' or '-'";
-	else {
-		for (const unsigned char *p = (const unsigned char *)name; *p; p++) {
-			if (*p == '/')
-				why = "contains '/'";
-			else if (*p < 0x20 || *p == 0x7f)
-				why = "contains a control character";
-			else if (!(*p >= 'a' && *p <= 'z') && !(*p >= 'A' && *p <= 'Z') && !(*p >= '0' && *p <= '9') &&
-				 !strchr("._-+@", *p))
-				why = "may only contain letters, digits and . _ - + @";
-			if (why)
-				break;
-		}
-	}
-	if (why) {
-		if (ret_why)
-			*ret_why = why;
-		return -EINVAL;
-	}
-	return 0;
-}
+#include "snapshot.h"
 
 int snapshot_open(struct store *s, const char *name, struct snapshot **ret)
 {
@@ -83,7 +52,6 @@ struct snapshot *snapshot_free(struct snapshot *sn)
 }
 
 char *snapshot_path(const struct snapshot *sn, const char *part) { return path_join(sn->dir, part); }
-char *snapshot_new_path(const struct snapshot_new *n, const char *part) { return path_join(n->dir, part); }
 
 int snapshot_new_begin(struct store *s, const char *name, struct snapshot_new **ret)
 {
@@ -107,40 +75,15 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
 	return store_new_commit(n);
 }
 
-static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+int snapshot_list(struct store *s, char ***ret) { return store_list_area(s, STORE_SNAPSHOTS, ret); }
 
-int store_list(struct store *s, char ***ret) { return store_list_area(s, STORE_SNAPSHOTS, ret); }
-
-int store_list_area(struct store *s, enum store_area a, char ***ret)
-{
-	_cleanup_free_ char *dir = store_path(s, a, NULL, NULL);
-	if (!dir)
-		return -ENOMEM;
-	DIR *d = opendir(dir);
-	if (!d)
-		return -errno;
-	char **v = calloc(1, sizeof(char *));
-	struct dirent *e;
-	while (v && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		v = strv_append(v, e->d_name);
-	}
-	closedir(d);
-	if (!v)
-		return -ENOMEM;
-	qsort(v, strv_length(v), sizeof(char *), cmp_str);
-	*ret = v;
-	return 0;
-}
-
-int store_remove(struct store *s, const char *name, char **ret_child)
+int snapshot_remove(struct store *s, const char *name, char **ret_child)
 {
 	int r = snapshot_name_check(name, NULL);
 	if (r < 0)
 		return r;
 	_cleanup_strv_free_ char **names = NULL;
-	r = store_list(s, &names);
+	r = snapshot_list(s, &names);
 	if (r < 0)
 		return r;
 	_cleanup_free_ char *area = store_path(s, STORE_SNAPSHOTS, NULL, NULL),

@@ -5,6 +5,12 @@
 #pragma once
 #include "util.h"
 
+/* Where osrun finds the guard when $OSRUN_NETGUARD is unset: set by make
+ * (the build tree, or PREFIX/lib/osrun for make install). */
+#ifndef OSRUN_NETGUARD
+#define OSRUN_NETGUARD "/usr/local/lib/osrun/osrun-netguard.so"
+#endif
+
 /* The protocol between osrun and the preload (which includes this file):
  * the variable naming the descriptor, and what QEMU writes to it. */
 #define NETGUARD_FD_ENV "OSRUN_NETGUARD_FD"

@@ -11,7 +11,7 @@
 
 #include "../../runner/lib/exitstatus.h"
 #include "../../runner/lib/qga.h"
-#include "../../runner/run.h"
+#include "../../runner/follow.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/osrun-test-exit.XXXXXX";

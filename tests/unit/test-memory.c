@@ -8,7 +8,9 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-#include "../../snapshots/store.h"
+#include "../../snapshots/cachevol.h"
+#include "../../snapshots/layer.h"
+#include "../../snapshots/memory.h"
 #include "tap.h"
 
 #define SIZE (4u << 20) /* 4 MiB of "RAM": chunks of 1 MiB, pages of 4 KiB */

@@ -7,7 +7,9 @@
 #include <time.h>
 #include <sys/wait.h>
 
-#include "../../snapshots/store.h"
+#include "../../snapshots/cachevol.h"
+#include "../../snapshots/layer.h"
+#include "../../snapshots/memory.h"
 #include "tap.h"
 
 static char *tmp;
@@ -124,7 +126,7 @@ static void test_lifecycle(void)
 	ok(!file_exists(ndir), "uncommitted snapshot removed on free");
 	free(ndir);
 
-	is_int(store_remove(s, "base", NULL), -EBUSY, "remove refused while a reader holds it");
+	is_int(snapshot_remove(s, "base", NULL), -EBUSY, "remove refused while a reader holds it");
 	snapshot_free(sn);
 
 	is_int(snapshot_new_begin(s, "child", &n), 0, "begin a child");
@@ -132,12 +134,12 @@ static void test_lifecycle(void)
 	snapshot_new_commit(n, &m);
 	snapshot_new_free(n);
 	char *child = NULL;
-	is_int(store_remove(s, "base", &child), -ENOTEMPTY, "remove refused while a child depends on it");
+	is_int(snapshot_remove(s, "base", &child), -ENOTEMPTY, "remove refused while a child depends on it");
 	is_str(child, "child", "the child is named");
 	free(child);
-	is_int(store_remove(s, "child", NULL), 0, "leaf removed");
-	is_int(store_remove(s, "base", NULL), 0, "then its parent");
-	is_int(store_remove(s, "base", NULL), -ENOENT, "removing twice: -ENOENT");
+	is_int(snapshot_remove(s, "child", NULL), 0, "leaf removed");
+	is_int(snapshot_remove(s, "base", NULL), 0, "then its parent");
+	is_int(snapshot_remove(s, "base", NULL), -ENOENT, "removing twice: -ENOENT");
 
 	/* A maker killed mid-way leaves a directory nobody holds. */
 	pid_t pid = fork();
@@ -176,7 +178,7 @@ static void test_lifecycle(void)
 	strv_free(removed);
 	snapshot_new_free(live);
 	char **names = NULL;
-	store_list(s, &names);
+	snapshot_list(s, &names);
 	ok(names && !names[0], "store lists nothing");
 	strv_free(names);
 	store_free(s);

@@ -1,0 +1,122 @@
+/* What the store holds, as JSON (inventory.h). */
+#define _GNU_SOURCE
+#include "inventory.h"
+
+#include <ftw.h>
+#include <string.h>
+
+#include "../snapshots/layer.h"
+#include "lib/log.h"
+
+json_object *inventory_snapshot(const struct snapshot *sn, bool files)
+{
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "name", json_object_new_string(sn->name));
+	_cleanup_free_ char *text = NULL;
+	json_object *meta = snapshot_meta_to_json(&sn->meta, &text) == 0 ? json_tokener_parse(text) : NULL;
+	json_object_object_foreach(meta, key, v)
+	{
+		if (strcmp(key, "version"))
+			json_object_object_add(o, key, json_object_get(v));
+	}
+	json_object_put(meta);
+	/* One walk of the entry: its size is what it owns and shares. */
+	uint64_t own = 0, shared = 0;
+	bool counted = store_entry_bytes(sn->dir, &own, &shared) == 0;
+	json_object_object_add(o, "size", json_object_new_uint64(own + shared));
+	if (counted) {
+		json_object_object_add(o, "own_bytes", json_object_new_uint64(own));
+		json_object_object_add(o, "shared_bytes", json_object_new_uint64(shared));
+	}
+	if (files) {
+		json_object *f = json_object_new_object();
+		const char *parts[] = {"disk.qcow2", "memory", "memory.delta", "state", "meta.json", "build.log"};
+		for (size_t i = 0; i < ELEMENTSOF(parts); i++) {
+			_cleanup_free_ char *p = snapshot_path(sn, parts[i]);
+			/* A build layer's full memory is made when a run needs it. */
+			bool optional = !strncmp(parts[i], "memory", 6) || !strcmp(parts[i], "build.log");
+			if (p && (!optional || file_exists(p)))
+				json_object_object_add(f, parts[i], json_object_new_string(p));
+		}
+		json_object_object_add(o, "files", f);
+	}
+	return o;
+}
+
+int inventory_snapshots(struct store *s, json_object **ret, struct error *e)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	int r = snapshot_list(s, &names);
+	if (r < 0)
+		return error_errno(e, r, "listing %s/snapshots", s->root);
+	json_object *arr = json_object_new_array();
+	for (char **n = names; *n; n++) {
+		_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
+		if (snapshot_open(s, *n, &sn) < 0) {
+			log_warn("snapshot '%s': unreadable, skipped", *n);
+			continue;
+		}
+		json_object_array_add(arr, inventory_snapshot(sn, false));
+	}
+	*ret = arr;
+	return 0;
+}
+
+/* nftw() takes no context: the walk in progress adds up here. */
+static uint64_t tree_total;
+static int tree_add(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	tree_total += (uint64_t)st->st_blocks * 512;
+	return 0;
+}
+
+int inventory_caches(struct store *s, json_object **ret, struct error *e)
+{
+	_cleanup_strv_free_ char **names = NULL;
+	int r = store_list_area(s, STORE_CACHES, &names);
+	if (r < 0)
+		return error_errno(e, r, "listing cache volumes in %s", s->root);
+	json_object *arr = json_object_new_array();
+	for (char **n = names; *n; n++) {
+		_cleanup_free_ char *dir = store_path(s, STORE_CACHES, *n, NULL);
+		_cleanup_(cache_volume_freep) struct cache_volume *c = NULL;
+		bool busy = cache_volume_open(s, *n, &c) == -EBUSY;
+		tree_total = 0;
+		if (dir)
+			(void)nftw(dir, tree_add, 16, FTW_PHYS | FTW_MOUNT);
+		json_object *o = json_object_new_object();
+		json_object_object_add(o, "name", json_object_new_string(*n));
+		json_object_object_add(o, "size", json_object_new_uint64(tree_total));
+		json_object_object_add(o, "in_use", json_object_new_boolean(busy));
+		json_object_array_add(arr, o);
+	}
+	*ret = arr;
+	return 0;
+}
+
+static json_object *strv_to_json(char **v)
+{
+	json_object *arr = json_object_new_array();
+	for (char **p = v; p && *p; p++)
+		json_object_array_add(arr, json_object_new_string(*p));
+	return arr;
+}
+
+int inventory_gc(struct store *s, json_object **ret, struct error *e)
+{
+	_cleanup_strv_free_ char **removed = NULL, **layers = NULL, **busy = NULL;
+	int r = store_sweep(s, &removed);
+	if (r < 0)
+		return error_errno(e, r, "gc");
+	if ((r = layer_gc(s, &layers, &busy)) < 0)
+		return error_errno(e, r, "gc: build layers");
+	for (char **b = busy; *b; b++)
+		log_info("kept %s: a run is using it", *b);
+	int runs = rundir_sweep();
+	json_object *o = json_object_new_object();
+	json_object_object_add(o, "removed", strv_to_json(removed));
+	json_object_object_add(o, "layers", strv_to_json(layers));
+	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
+	*ret = o;
+	return 0;
+}
