@@ -2,7 +2,7 @@
 # this from the setup medium as the autologon administrator. It makes the
 # guest reachable (drivers, SMB share, guest agent), installs the boot-time
 # stage runner, says "done" on the stage's status file and shuts down.
-# NOT RUN AGAINST REAL WINDOWS YET: see the README.
+# NOT RUN AGAINST REAL WINDOWS YET: see docs/windows.md.
 $ErrorActionPreference = 'Stop'
 $medium = Split-Path -Parent (Split-Path -Parent $MyInvocation.MyCommand.Path)
 $status = '\\10.0.2.4\qemu\status.txt'

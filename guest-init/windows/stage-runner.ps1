@@ -1,7 +1,7 @@
 # osrun guest-init: runs at every boot as SYSTEM. In a build stage the
 # stage's share holds stage.ps1: run it, log its output as status lines,
 # say "done" if it succeeded, and shut down. In a run there is no stage.ps1
-# and this exits. NOT RUN AGAINST REAL WINDOWS YET: see the README.
+# and this exits. NOT RUN AGAINST REAL WINDOWS YET: see docs/windows.md.
 # Not 'Stop': Windows PowerShell turns each stderr line of a native command
 # redirected with 2>&1 (the stage's own output here) into an error record,
 # which 'Stop' would make the end of the stage.
