@@ -7,7 +7,9 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-n=0 failed=0
+n=0 failed=0 skipped=0
+skip_list=tests/allowed-skips
+. tests/skips.sh
 check() { # check DESCRIPTION OFFENDERS
 	n=$((n + 1))
 	if [ -z "$2" ]; then echo "ok $n - $1"; else
@@ -44,9 +46,10 @@ if [ -f build/guest/initrd.img ]; then
 	check "the test guest is installed with its stages" \
 		"$(for f in vmlinuz initrd.img disk.qcow2 kernel-version stages/base.sh stages/finish.sh; do
 			[ -f "$d$prefix/share/osrun/guest/$f" ] || echo "missing: share/osrun/guest/$f"; done)"
+elif skip_allowed "install: the test guest is not built (make guest)"; then
+	n=$((n + 1)) skipped=$((skipped + 1)); echo "ok $n # SKIP the test guest is not built (make guest)"
 else
-	n=$((n + 1)); echo "ok $n # SKIP the test guest is not built (make guest): not installed"
-	skipped=1
+	check "the test guest is installed with its stages" "the test guest is not built (make guest), and CI allows no skip"
 fi
 
 osrun=$d$prefix/bin/osrun
@@ -69,5 +72,5 @@ if command -v man >/dev/null; then
 fi
 
 echo "1..$n"
-echo "# $((n - failed - ${skipped:-0})) passed, $failed failed, ${skipped:-0} skipped"
+echo "install: $((n - failed - skipped)) passed, $failed failed, $skipped skipped"
 [ "$failed" = 0 ]

@@ -209,6 +209,7 @@ t_build_gc() {
 	o -s b-gc 'cat log'
 	expect_out "$(printf 'one\ntwo\nthree')"
 	o build -f "$B/Buildfile" -t b-gc
+	expect_rc 0
 	[ "$(ran)" = 0 ] || err "after gc: $(ran) steps ran again, expected none"
 	"$OSRUN" snapshot rm b-gc >/dev/null 2>&1
 	o snapshot gc
@@ -221,7 +222,7 @@ t_build_gc() {
 # tests' own, with reflinks): the same small layers.
 t_build_store_on_xfs() {
 	if [ "$(id -u)" != 0 ] || ! command -v mkfs.xfs >/dev/null; then
-		echo "# skipped: needs root and mkfs.xfs (xfsprogs)"
+		skip "the store on XFS needs root and mkfs.xfs (xfsprogs)"
 		return 0
 	fi
 	x="$T/xfs" && mkdir -p "$x"

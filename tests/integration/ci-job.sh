@@ -296,7 +296,11 @@ SH
 	# driver's default policy (internet keeps the host's loopback out), or
 	# its loopback under OSRUN_NETWORK=host on a machine with no other.
 	gaddr=$(host_addr) gguest=$gaddr
-	[ -n "$gaddr" ] || { gaddr=127.0.0.1 gguest=10.0.2.2; export OSRUN_NETWORK=host; }
+	if [ -z "$gaddr" ]; then
+		skip "no address besides the loopback: the driver's default network policy is not exercised"
+		gaddr=127.0.0.1 gguest=10.0.2.2
+		export OSRUN_NETWORK=host
+	fi
 	git daemon --reuseaddr --base-path="$g" --export-all --listen="$gaddr" --port="$gport" \
 		--detach --pid-file="$g/git.pid" "$g"
 	python3 -c '
@@ -339,7 +343,14 @@ gitlab_job() {
 		done
 		if [ "$step" = 0 ]; then rest="after_script archive_cache upload_artifacts_on_success"
 		else rest="after_script archive_cache_on_failure upload_artifacts_on_failure"; fi
-		for stage in $rest; do sh "$DRIVER" run "$s/$stage" "$stage" || step=${step:-$?}; done
+		# GitLab ignores after_script's status (gitlab-org/gitlab#21008);
+		# a later stage that fails
+		# after a green step_script fails the job.
+		for stage in $rest; do
+			sh "$DRIVER" run "$s/$stage" "$stage" && continue
+			rc=$?
+			[ "$stage" = after_script ] || [ "$step" != 0 ] || step=$rc
+		done
 		sh "$DRIVER" cleanup
 		exit "$step"
 	) >"$log" 2>&1
