@@ -131,8 +131,7 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 		return r;
 	meta->image = (char *)image;
 	meta->machine = f->machine;
-	if (meta->machine.accel == ACCEL_KVM &&
-	    (r = accel_host_cpu("/proc/cpuinfo", meta->machine.cpu, sizeof meta->machine.cpu)) < 0)
+	if ((r = machine_record_cpu(&meta->machine, "/proc/cpuinfo")) < 0)
 		return error_errno(e, r, "reading the host's CPU model from /proc/cpuinfo");
 	r = job_save_snapshot(j, f->profile, n, meta, NULL, e);
 	meta->image = NULL;
@@ -142,11 +141,11 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 /* old, as a snapshot's meta has it, is what this host would build now. */
 static bool machine_equal(const struct machine *old, const struct machine *now)
 {
-	char cpu[sizeof old->cpu] = "";
-	if (now->accel == ACCEL_KVM && accel_host_cpu("/proc/cpuinfo", cpu, sizeof cpu) < 0)
+	struct machine host = *now;
+	if (machine_record_cpu(&host, "/proc/cpuinfo") < 0)
 		return false;
-	return !strcmp(old->profile, now->profile) && old->memory_mib == now->memory_mib && old->cpus == now->cpus &&
-	       old->accel == now->accel && !strcmp(old->cpu, cpu);
+	return !strcmp(old->profile, host.profile) && old->memory_mib == host.memory_mib && old->cpus == host.cpus &&
+	       old->accel == host.accel && !strcmp(old->cpu, host.cpu);
 }
 
 /* Replaces snapshot name when it exists (refused when a run uses it or a

@@ -267,3 +267,13 @@ int profile_argv(const struct vm_plan *p, int qmp_fd, int qga_fd, int smb_fd, ch
 	*ret = TAKE_PTR(v);
 	return 0;
 }
+
+int machine_record_cpu(struct machine *m, const char *cpuinfo)
+{
+	char cpu[sizeof m->cpu] = "";
+	int r = m->accel == ACCEL_KVM ? accel_host_cpu(cpuinfo, cpu, sizeof cpu) : 0;
+	if (r < 0)
+		return r;
+	memcpy(m->cpu, cpu, sizeof cpu);
+	return 0;
+}

@@ -20,6 +20,11 @@ struct machine {
 	char cpu[128];
 };
 
+/* Fills m->cpu for the host whose cpuinfo (/proc/cpuinfo) is given: its
+ * accel_host_cpu() under KVM, "" under TCG. What a snapshot records, and
+ * what a rebuild compares it with. */
+int machine_record_cpu(struct machine *m, const char *cpuinfo);
+
 struct profile {
 	const char *name;
 	/* The guest-side helper that runs one command (guest-init), and the

@@ -152,10 +152,17 @@ int main(void)
 	is_int(accel_host_cpu(info, cpu, sizeof cpu), 0, "read");
 	is_str(cpu, "GenuineIntel 6/85 Intel(R) Xeon(R) Gold 6148 CPU @ 2.40GHz",
 	       "vendor, family/model (not 'model name' taken for 'model'), name; the first processor only");
+	/* What a saved snapshot records (final.c) and a rebuild compares. */
+	struct machine kvm = {.accel = ACCEL_KVM, .cpu = "stale"}, tcg = {.accel = ACCEL_TCG, .cpu = "stale"};
+	is_int(machine_record_cpu(&kvm, info), 0, "a KVM machine records the host's CPU");
+	is_str(kvm.cpu, cpu, "the CPU a KVM snapshot records is accel_host_cpu()'s");
+	is_int(machine_record_cpu(&tcg, info), 0, "a TCG machine records none");
+	is_str(tcg.cpu, "", "TCG: no CPU model (its state moves between hosts)");
 	fd = open(info, O_WRONLY | O_TRUNC);
 	ok(fd >= 0 && write(fd, "processor\t: 0\nflags\t: fpu\n", 27) == 27, "a cpuinfo without a model");
 	close(fd);
 	is_int(accel_host_cpu(info, cpu, sizeof cpu), -ENODATA, "no model: -ENODATA");
+	is_int(machine_record_cpu(&kvm, info), -ENODATA, "KVM without a readable model: refused, not recorded empty");
 	unlink(info);
 	is_int(accel_host_cpu("/nonexistent/cpuinfo", cpu, sizeof cpu), -ENOENT, "no file: -ENOENT");
 	enum accel a;
