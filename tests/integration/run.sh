@@ -218,7 +218,8 @@ t_output_is_live() {
 	read -r l1 <&3
 	e1=""
 	while read -r e1 <&4; do case $e1 in *warning:*) continue ;; esac; break; done
-	echo go >&5
+	# A subshell takes the SIGPIPE if osrun is gone already.
+	(echo go >&5) 2>/dev/null
 	exec 5>&-
 	rest_o=$(cat <&3); rest_e=$(cat <&4)
 	exec 3<&- 4<&-
