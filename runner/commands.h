@@ -9,3 +9,4 @@ int cmd_image(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_build(int argc, char **argv);
+int cmd_gitlab(int argc, char **argv);

@@ -14,8 +14,9 @@ static const struct {
 	const char *name;
 	int (*run)(int argc, char **argv);
 } commands[] = {
-	{"provision", cmd_provision}, {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
-	{"session", cmd_session},     {"image", cmd_image},	  {"build", cmd_build},
+	{"provision", cmd_provision},  {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
+	{"session", cmd_session},      {"image", cmd_image},	   {"build", cmd_build},
+	{"gitlab-driver", cmd_gitlab},
 };
 
 int main(int argc, char **argv)

@@ -320,23 +320,41 @@ http.server.HTTPServer((sys.argv[3], int(sys.argv[1])), H).serve_forever()
 
 # One job through the driver: $1 job id, $2 extra line for step_script.
 # Sets job_rc (the step's driver status) and fills $g/job-ID.log.
+# The runner's JOB_RESPONSE_FILE for job $1 of project 7 ($2: extra
+# top-level JSON members, e.g. an image or services), as GitLab Runner
+# writes the job it received.
+job_response() {
+	printf '{"id": %s, "token": "t", "job_info": {"id": %s, "name": "build", "stage": "test", "project_id": 7, "project_name": "p"}, "runner_info": {"timeout": 3600}, "variables": []%s}\n' \
+		"$1" "$1" "${2:+, $2}" >"$g/response-$1.json"
+	echo "$g/response-$1.json"
+}
+# The job's environment as the custom executor gives it to the driver.
+gitlab_env() {
+	export CUSTOM_ENV_CI_JOB_ID="$1" CUSTOM_ENV_CI_PROJECT_ID=7 CUSTOM_ENV_CI_RUNNER_ID=3 \
+		BUILD_FAILURE_EXIT_CODE=41 SYSTEM_FAILURE_EXIT_CODE=42 OSRUN="$OSRUN" \
+		JOB_RESPONSE_FILE="$(job_response "$1" "${RESPONSE_EXTRA:-}")" BUILD_EXIT_CODE_FILE="$g/exit-$1"
+	rm -f "$g/exit-$1"
+}
+# A stage's script as GitLab's sh shell writer starts it.
+gitlab_script() { printf '#!/usr/bin/env sh\ntrap exit 1 TERM\n%s\n' "$2" >"$1"; }
+
 gitlab_job() {
 	id=$1 extra=$2 log="$g/job-$1.log" s="$g/scripts-$1" && mkdir -p "$s"
 	(
-		export CUSTOM_ENV_CI_JOB_ID="$id" CUSTOM_ENV_CI_PROJECT_ID=7 CUSTOM_ENV_CI_RUNNER_ID=3 \
-			BUILD_FAILURE_EXIT_CODE=41 SYSTEM_FAILURE_EXIT_CODE=42 OSRUN="$OSRUN"
+		gitlab_env "$id"
 		[ -n "${OSRUN_SNAPSHOT_VAR:-}" ] && export CUSTOM_ENV_OSRUN_SNAPSHOT="$OSRUN_SNAPSHOT_VAR"
+		[ -n "${ALLOWED_VAR:-}" ] && export OSRUN_ALLOWED_SNAPSHOTS="$ALLOWED_VAR"
 		sh "$DRIVER" config >"$g/config-$id.json" || exit 90
 		sh "$DRIVER" prepare || exit 91
-		echo 'echo "Running on $(hostname)"' >"$s/prepare_script"
-		printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://%s:%s/project.git /builds/project\necho fetched\n' "$gguest" "$gport" >"$s/get_sources"
-		echo 'ls /cache' >"$s/restore_cache"
-		printf 'set -e\ncd /builds/project\n%s\nsh build.sh\n' "$extra" >"$s/step_script"
-		echo 'echo after' >"$s/after_script"
-		echo 'ls /cache/downloads' >"$s/archive_cache"
-		printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s\n' "$gguest" "$uport" "$id" >"$s/upload_artifacts_on_success"
+		gitlab_script "$s/prepare_script" 'echo "Running on $(hostname)"'
+		gitlab_script "$s/get_sources" "$(printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://%s:%s/project.git /builds/project\necho fetched' "$gguest" "$gport")"
+		gitlab_script "$s/restore_cache" 'ls /cache'
+		gitlab_script "$s/step_script" "$(printf 'set -e\ncd /builds/project\n%s\nsh build.sh' "$extra")"
+		gitlab_script "$s/after_script" 'echo after; ls /builds/project/out 2>/dev/null'
+		gitlab_script "$s/archive_cache" 'ls /cache/downloads'
+		gitlab_script "$s/upload_artifacts_on_success" "$(printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s' "$gguest" "$uport" "$id")"
 		cp "$s/archive_cache" "$s/archive_cache_on_failure"
-		printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s\n' "$gguest" "$uport" "$id" >"$s/upload_artifacts_on_failure"
+		gitlab_script "$s/upload_artifacts_on_failure" "$(printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s' "$gguest" "$uport" "$id")"
 		step=0
 		for stage in prepare_script get_sources restore_cache step_script; do
 			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }
@@ -371,18 +389,20 @@ t_gitlab_driver() {
 	# cache volume is there for the next job; the on_failure stages run.
 	gitlab_job 102 'export FAIL=1'
 	[ "$job_rc" = 41 ] || err "job 102: exit $job_rc, expected BUILD_FAILURE_EXIT_CODE 41: $(cat "$g/job-102.log")"
+	[ "$(cat "$g/exit-102" 2>&1)" = 7 ] || err "job 102: BUILD_EXIT_CODE_FILE '$(cat "$g/exit-102" 2>&1)', expected the script's 7"
 	grep -q "cache hit" "$g/job-102.log" || err "job 102: the cache volume was not kept: $(cat "$g/job-102.log")"
 	grep -q "failing on purpose" "$g/job-102.log" || err "job 102: the script's stderr is missing"
 	[ "$(cat "$g/uploads/failed-102" 2>&1)" = failed ] || err "job 102: upload_artifacts_on_failure did not run"
-	# osrun itself failing is a system failure.
-	OSRUN_SNAPSHOT_VAR=nosuch gitlab_job 103 ''
-	[ "$job_rc" = 91 ] || err "job 103: exit $job_rc, expected prepare to fail: $(cat "$g/job-103.log")"
+	# osrun itself failing is a system failure (an allowed snapshot that
+	# does not exist: refused at config).
+	ALLOWED_VAR="provisioned nosuch" OSRUN_SNAPSHOT_VAR=nosuch gitlab_job 103 ''
+	[ "$job_rc" = 90 ] || err "job 103: exit $job_rc, expected config to fail: $(cat "$g/job-103.log")"
 	grep -q "snapshot 'nosuch': not found" "$g/job-103.log" || err "job 103: $(cat "$g/job-103.log")"
 	o session list
 	grep -q "^ci-" "$T/out" && err "sessions left: $(cat "$T/out")"
 	kill "$(cat "$g/git.pid")" "$upid" 2>/dev/null
 	wait "$upid" 2>/dev/null
-	o snapshot rm --cache-volumes ci-7
+	o snapshot rm --cache-volumes ci-7-0
 	expect_rc 0
 }
 
@@ -421,5 +441,69 @@ t_ci_job_as_user_busy() {
 	rm -rf "$T/u"
 }
 
+# What a job author controls (every CUSTOM_ENV_*, image:, services:) cannot
+# run a host command, reach another project's cache, or pick a snapshot
+# the admin did not allow; the runner's exit-code conventions hold.
+t_gitlab_driver_trust() {
+	g="$T/gitlab-trust" && mkdir -p "$g" && cd "$g" || return
+	hostile='1", "job_env": {"OSRUN": "git", "GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "alias.session", "GIT_CONFIG_VALUE_0": "!id > pwned"}, "x": "'
+	# Without the runner's job file, the ids are taken as numbers or not at all.
+	rc=0; (gitlab_env 301; unset JOB_RESPONSE_FILE; export CUSTOM_ENV_CI_JOB_ID="$hostile"
+		sh "$DRIVER" config) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 42 ] || err "a hostile CI_JOB_ID: exit $rc, expected the system failure 42: $(cat "$g/out" "$g/err")"
+	grep -q "CI_JOB_ID .*expected a number" "$g/err" || err "a hostile CI_JOB_ID: $(cat "$g/err")"
+	[ -s "$g/out" ] && err "a hostile CI_JOB_ID: config printed $(cat "$g/out")"
+	# With it, the job's own variables do not matter, and the JSON is json-c's.
+	rc=0; (gitlab_env 302; export CUSTOM_ENV_CI_JOB_ID="$hostile" CUSTOM_ENV_CI_RUNNER_ID=3
+		sh "$DRIVER" config) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 0 ] || err "config with a job file: exit $rc: $(cat "$g/err")"
+	python3 -c 'import json,sys; c=json.load(open(sys.argv[1])); assert "job_env" not in c and c["hostname"]=="osrun-ci-3-302" and c["shell"]=="sh", c' \
+		"$g/out" || err "config: $(cat "$g/out")"
+	[ -e "$g/pwned" ] || [ -e "$T/pwned" ] && err "a host command ran"
+	# Snapshots: only the admin's list; image: names one.
+	rc=0; (RESPONSE_EXTRA='"image": {"name": "secret"}'; gitlab_env 303; sh "$DRIVER" config) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 42 ] && grep -q "snapshot 'secret' is not one this runner's jobs may use" "$g/err" ||
+		err "image: secret: exit $rc: $(cat "$g/err")"
+	rc=0; (gitlab_env 304; export CUSTOM_ENV_OSRUN_SNAPSHOT=provisioned-other OSRUN_ALLOWED_SNAPSHOTS='prov*'
+		sh "$DRIVER" config) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 42 ] && grep -q "snapshot 'provisioned-other': not found" "$g/err" ||
+		err "an allowed glob: exit $rc (expected the snapshot looked up, and missing): $(cat "$g/err")"
+	rc=0; (RESPONSE_EXTRA='"services": [{"name": "postgres"}]'; gitlab_env 305; sh "$DRIVER" config) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 42 ] && grep -q "services:" "$g/err" || err "services: exit $rc: $(cat "$g/err")"
+	# Cache volumes: always this project's (7), whatever the job says.
+	o --cache-volume ci-999-0:/c 'echo mine >/c/f'
+	expect_rc 0
+	for bad in ../x ci-999-0 'a b' "$(printf 'x\ny')"; do
+		rc=0; (gitlab_env 306; export CUSTOM_ENV_OSRUN_CACHE_VOLUME="$bad"; sh "$DRIVER" config) >/dev/null 2>"$g/err" || rc=$?
+		[ "$rc" = 42 ] && grep -q "OSRUN_CACHE_VOLUME" "$g/err" || err "OSRUN_CACHE_VOLUME '$bad': exit $rc: $(cat "$g/err")"
+	done
+	gitlab_script "$g/probe" 'ls /cache; cat /cache/f 2>/dev/null; echo probed'
+	gitlab_script "$g/fail42" 'echo failing; exit 42'
+	rc=0; (gitlab_env 307; export CUSTOM_ENV_CI_PROJECT_ID=999 CUSTOM_ENV_OSRUN_CACHE_VOLUME=other
+		sh "$DRIVER" prepare && sh "$DRIVER" prepare && sh "$DRIVER" run "$g/probe" step_script &&
+		{ sh "$DRIVER" run "$g/fail42" step_script; echo "step=$?"; }; sh "$DRIVER" cleanup) >"$g/out" 2>"$g/err" || rc=$?
+	[ "$rc" = 0 ] || err "job 307: exit $rc: $(cat "$g/out" "$g/err")"
+	grep -q "^probed$" "$g/out" || err "job 307: the probe did not run: $(cat "$g/out" "$g/err")"
+	grep -q "^mine$" "$g/out" && err "job 307 read project 999's cache"
+	grep -q "cache volume 'ci-7-other-0'" "$g/err" || err "job 307: not the project's own volume: $(cat "$g/err")"
+	grep -q "^step=41$" "$g/out" || err "a step exiting 42: $(grep step= "$g/out")"
+	[ "$(cat "$g/exit-307" 2>&1)" = 42 ] || err "BUILD_EXIT_CODE_FILE: '$(cat "$g/exit-307" 2>&1)', expected 42"
+	o --cache-volume ci-999-0:/c 'cat /c/f'
+	expect_out mine
+	# Two jobs of one project at once: a cache volume each.
+	for slot in 0 1; do
+		(gitlab_env "31$slot"; export CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID=$slot
+			sh "$DRIVER" prepare && sh "$DRIVER" run "$g/probe" step_script; r=$?; sh "$DRIVER" cleanup; exit $r) \
+			>"$g/c$slot.out" 2>&1 &
+		eval "cj$slot=\$!"
+	done
+	wait "$cj0"; r0=$?; wait "$cj1"; r1=$?
+	[ "$r0" = 0 ] && [ "$r1" = 0 ] || err "concurrent jobs: $r0 $r1: $(cat "$g/c0.out" "$g/c1.out")"
+	o session list
+	grep -q "^ci-" "$T/out" && err "sessions left: $(cat "$T/out")"
+	cd "$T" && for v in ci-999-0 ci-7-other-0 ci-7-0 ci-7-1; do "$OSRUN" snapshot rm --cache-volumes "$v" >/dev/null 2>&1; done
+	return 0
+}
+
 ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
-t_gitlab_driver t_ci_job_as_user_busy"
+t_gitlab_driver t_gitlab_driver_trust t_ci_job_as_user_busy"
