@@ -359,6 +359,8 @@ gitlab_job() {
 		for stage in prepare_script get_sources restore_cache step_script; do
 			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }
 		done
+		# The runner reads the script's code as soon as the stage ends.
+		[ "$step" = 0 ] || cp "$BUILD_EXIT_CODE_FILE" "$g/code-$id" 2>/dev/null
 		if [ "$step" = 0 ]; then rest="after_script archive_cache upload_artifacts_on_success"
 		else rest="after_script archive_cache_on_failure upload_artifacts_on_failure"; fi
 		# GitLab ignores after_script's status (gitlab-org/gitlab#21008);
@@ -389,7 +391,7 @@ t_gitlab_driver() {
 	# cache volume is there for the next job; the on_failure stages run.
 	gitlab_job 102 'export FAIL=1'
 	[ "$job_rc" = 41 ] || err "job 102: exit $job_rc, expected BUILD_FAILURE_EXIT_CODE 41: $(cat "$g/job-102.log")"
-	[ "$(cat "$g/exit-102" 2>&1)" = 7 ] || err "job 102: BUILD_EXIT_CODE_FILE '$(cat "$g/exit-102" 2>&1)', expected the script's 7"
+	[ "$(cat "$g/code-102" 2>&1)" = 7 ] || err "job 102: BUILD_EXIT_CODE_FILE '$(cat "$g/code-102" 2>&1)', expected the script's 7"
 	grep -q "cache hit" "$g/job-102.log" || err "job 102: the cache volume was not kept: $(cat "$g/job-102.log")"
 	grep -q "failing on purpose" "$g/job-102.log" || err "job 102: the script's stderr is missing"
 	[ "$(cat "$g/uploads/failed-102" 2>&1)" = failed ] || err "job 102: upload_artifacts_on_failure did not run"
