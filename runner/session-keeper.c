@@ -25,6 +25,7 @@
 struct keeper {
 	const char *name;
 	usec_t idle_timeout, max_lifetime;
+	usec_t end; /* when --max-lifetime is up */
 	const struct serve_report *rep;
 	struct warm w;
 	int listen_fd;
@@ -80,13 +81,17 @@ static int keeper_open(struct keeper *k, const struct run_plan *p, int *ret_lock
 
 /* Copies in, then out: the exit status reported; *ret_end when the
  * session must end (the copy was interrupted). */
-static int keeper_copy(struct keeper *k, const struct run_plan *p, bool *ret_end)
+static int keeper_copy(struct keeper *k, int conn, const struct run_plan *p, bool *ret_end)
 {
 	struct error e = {0};
 	_cleanup_strv_free_ char **env = run_guest_env(p, &k->w);
+	/* The client's Ctrl-C reaches the copy as it reaches a command. */
+	struct pool_bridge b;
+	pool_bridge_start(&b, conn);
 	int r = env ? run_copy_in(p, &k->w, env, &e) : error_errno(&e, -ENOMEM, "environment");
 	if (r == 0)
 		r = run_copy_out(p, &k->w, env, &e);
+	pool_bridge_stop(&b);
 	*ret_end = r == -ECANCELED;
 	return r < 0 ? k->rep->error(&e) : 0;
 }
@@ -122,9 +127,14 @@ static int keeper_serve(struct keeper *k, int conn)
 	} else if (p->op == RUN_OP_COMMAND) {
 		/* Only `stop -n` saves a session. */
 		p->new_snapshot = NULL;
+		/* --max-lifetime holds during a command too: past it the command
+		 * times out and the session ends. */
+		usec_t left = k->end > now_usec() ? k->end - now_usec() : 1;
+		if (k->end != USEC_INFINITY && (!p->timeout || p->timeout > left))
+			p->timeout = left;
 		code = serve_command(conn, &k->w, p, true, k->rep, &end);
 	} else if (p->op == RUN_OP_COPY) {
-		code = keeper_copy(k, p, &end);
+		code = keeper_copy(k, conn, p, &end);
 	} else {
 		end = true;
 		code = keeper_stop(k, p);
@@ -140,7 +150,7 @@ static int keeper_serve(struct keeper *k, int conn)
  * up, <0 when QEMU ended. */
 static int keeper_loop(struct keeper *k)
 {
-	usec_t end = deadline_after(k->max_lifetime), idle = deadline_after(k->idle_timeout);
+	usec_t end = k->end = deadline_after(k->max_lifetime), idle = deadline_after(k->idle_timeout);
 	for (;;) {
 		struct error e = {0};
 		int r = serve_wait(&k->w, k->listen_fd, idle < end ? idle : end, &e);

@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -57,6 +58,25 @@ bool session_alive(const char *root, const char *name)
 	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
+/* `stop` while a request runs: the keeper is told as Ctrl-C would tell
+ * it (SIGTERM), which ends the request (its client hears 143) and the
+ * session. Its pid is the one NAME.json records, flocked by that keeper. */
+static int session_interrupt(const char *root, const char *name, int *ret_status, struct error *e)
+{
+	_cleanup_free_ char *path = store_session_file(root, name, ".json"), *text = NULL;
+	json_object *o = path && read_full_file(path, &text, NULL) == 0 ? json_tokener_parse(text) : NULL, *v;
+	pid_t pid = json_object_object_get_ex(o, "pid", &v) ? (pid_t)json_object_get_int(v) : 0;
+	json_object_put(o);
+	if (pid <= 1 || kill(pid, SIGTERM) < 0)
+		return error_set(e, -ESRCH, "session '%s': its keeper cannot be told to stop", name);
+	for (int i = 0; i < 6000 && session_alive(root, name); i++)
+		fd_wait(-1, 0, deadline_after(10 * USEC_PER_MSEC));
+	if (session_alive(root, name))
+		return error_set(e, -ETIMEDOUT, "session '%s': still running 60 s after it was told to stop", name);
+	*ret_status = 0;
+	return 0;
+}
+
 /* Sends one request to session name and waits for its exit status. */
 int session_request(const char *cache, const char *name, struct run_plan *p, int *ret_status, struct error *e)
 {
@@ -70,8 +90,12 @@ int session_request(const char *cache, const char *name, struct run_plan *p, int
 	_cleanup_close_ int lock = open(busy, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (lock < 0)
 		return error_errno(e, -errno, "session '%s': %s", name, busy);
-	if (flock(lock, LOCK_EX | LOCK_NB) < 0)
-		return error_set(e, -EBUSY, "session '%s' is busy with another request (one at a time)", name);
+	if (flock(lock, LOCK_EX | LOCK_NB) < 0) {
+		if (p->op == RUN_OP_STOP && !p->new_snapshot)
+			return session_interrupt(root, name, ret_status, e);
+		return error_set(e, -EBUSY, "session '%s' is busy with another request (one at a time)%s", name,
+				 p->op == RUN_OP_STOP ? ": stop it without -n, or save it once the request ends" : "");
+	}
 	p->snapshot = name;
 	int r = pool_run_socket(sock, p, ret_status, e);
 	if (r == -EAGAIN)

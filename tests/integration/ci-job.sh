@@ -256,6 +256,39 @@ t_session_ends() {
 	expect_rc 0
 	ls -A "$TMPDIR" | grep -q . && err "run directories left: $(ls -A "$TMPDIR")"
 	ls -A "$OSRUN_CACHE/snapshots" | grep -q '^\.new-' && err "a session's snapshot was left: $(ls -A "$OSRUN_CACHE/snapshots")"
+	# --max-lifetime is a cap, also while a command runs.
+	o session start --name short1 --max-lifetime 8
+	expect_rc 0
+	t0=$(now)
+	o session exec short1 'sleep 60'
+	expect_rc 124
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 30) }')" = 1 ] || err "--max-lifetime 8: exec ran $(elapsed "$t0") s"
+	o session list
+	grep -q short1 "$T/out" && err "short1 outlived its --max-lifetime"
+	# stop during an exec interrupts it and ends the session.
+	o session start --name busy1
+	o_bg session exec busy1 'echo started; sleep 60'
+	wait_started 300
+	t0=$(now)
+	"$OSRUN" session stop busy1 >"$T/stop.out" 2>&1; src=$?
+	[ "$src" = 0 ] || err "stop during exec: exit $src: $(cat "$T/stop.out")"
+	wait $pid; rc=$?
+	expect_rc 143
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 30) }')" = 1 ] || err "stop during exec took $(elapsed "$t0") s"
+	pgrep -f "$T/tmp/osrun-run" >/dev/null && err "stop during exec left QEMU"
+	# Ctrl-C on cp reaches the copy.
+	o session start --name cp1
+	head -c 300000000 /dev/urandom >"$T/big.bin"
+	o_bg session cp cp1 "$T/big.bin" guest:/big.bin
+	sleep 2
+	t0=$(now)
+	kill -INT $pid
+	wait $pid; rc=$?
+	expect_rc 130
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 10) }')" = 1 ] || err "cp after Ctrl-C took $(elapsed "$t0") s"
+	rm -f "$T/big.bin"
+	"$OSRUN" session stop cp1 >/dev/null 2>&1
+	for i in $(seq 1 100); do pgrep -f "$T/tmp/osrun-run" >/dev/null || break; sleep 0.1; done
 	o session start -s nosuch
 	expect_rc 125
 	expect_err_has "snapshot 'nosuch': not found"
