@@ -163,7 +163,7 @@ bench: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/restore.py $(BENCH_ARGS)
 
 bench-ci: $(BUILD)/osrun $(NETGUARD) guest
-	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/ci_job.py
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/ci_job.py $(BENCH_ARGS)
 
 # Not in CI: make check N times in a row with both cores kept busy.
 N ?= 10

@@ -4,57 +4,91 @@ through a pool, some of their clients interrupted on purpose.
 
   OSRUN=build/osrun OSRUN_GUEST_DIR=build/guest python3 bench/soak.py [JOBS] [PARALLEL]
 
-Each job runs `echo job N; sleep S; echo done N` (S random, up to 1 s).
-One in ten clients gets SIGINT, SIGTERM or SIGKILL while it runs. Counted:
+Each job runs `echo job N; sleep S; echo done N` (S random, up to 1 s),
+half from a snapshot no pool serves, half from the pool's. One in ten
+clients gets SIGINT, SIGTERM or SIGKILL while it runs. Counted:
 - failed: a job not signalled whose exit code is not 0 or whose output is
   not its own two lines; a signalled one that exits other than 130/143/-9
   (or 0, when it had ended before the signal came);
-- leaked processes (QEMU, smbd, websockify with the soak's paths) and run
-  directories left when everything has ended (after one plain run, whose
-  start sweeps what SIGKILLed clients left, as any later osrun does);
+- leaked processes (QEMU, smbd, websockify with the soak's paths) when
+  everything has ended;
+- run directories, before any sweep can hide them: every osrun start
+  sweeps its TMPDIR, so a SIGKILLed client (which legitimately leaves its
+  directory) gets a TMPDIR of its own, and the rest share the soak's. A
+  directory in the shared one, or one a start there swept during the soak
+  (osrun -v: "removed N run directories"), was left by a client that was
+  not SIGKILLed or by the pool: must be 0. The SIGKILLed clients' ones are
+  counted apart, then one plain start sweeps them all: none may be left;
 - restore-to-output: from the client's start to the first line, p50/p99,
-  for plain runs and pool runs.
-Exit status 1 when anything failed or leaked.
+  by what served the job (osrun -v: "running in a warm clone"), not by the
+  snapshot it asked for: plain runs, pool runs, and pool misses (asked for
+  the pool's snapshot, found no clone ready and restored their own).
+Exit status 1 when anything failed or leaked, or no warm clone served a job.
 """
-import os, random, shutil, signal, statistics, subprocess, sys, tempfile, threading, time
+import os, random, re, shutil, signal, statistics, subprocess, sys, tempfile, threading, time
+
+from poolwait import Pool, PoolError, served_warm
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 JOBS = int(sys.argv[1]) if len(sys.argv) > 1 else 300
 PAR = int(sys.argv[2]) if len(sys.argv) > 2 else 4
+CLONES = 2
+RUNDIR = "osrun-run."  # runner/lib/rundir.c
+SWEPT = re.compile(r"removed (\d+) run directories")  # runner/job.c, with -v
 work = tempfile.mkdtemp(prefix="osrun-soak.")
-env = dict(os.environ, OSRUN_CACHE=os.path.join(work, "cache"), OSRUN_ACCEL="tcg", TMPDIR=os.path.join(work, "tmp"))
-os.makedirs(env["TMPDIR"])
+TMP = os.path.join(work, "tmp")
+env = dict(os.environ, OSRUN_CACHE=os.path.join(work, "cache"), OSRUN_ACCEL="tcg", TMPDIR=TMP)
+os.makedirs(TMP)
 random.seed(int(os.environ.get("SOAK_SEED", "11")))
 lock = threading.Lock()
 results = []
 
 
-def one(n, pooled):
+def job_tmp(n, sig):
+    """The shared TMPDIR, or for a client about to be SIGKILLed one of its
+    own (named so no sweep of the shared one takes it)."""
+    if sig != signal.SIGKILL:
+        return TMP
+    d = os.path.join(TMP, f"killed-{n}")
+    os.makedirs(d)
+    return d
+
+
+def one(n, snap):
     sleep = random.choice(["0", "0.2", "0.5", "1"])
     sig = random.choice([signal.SIGINT, signal.SIGTERM, signal.SIGKILL]) if random.random() < 0.1 else None
-    args = [OSRUN, "-s", "base" if pooled else "plain", f"echo job {n}; sleep {sleep}; echo done {n}"]
+    tmp = job_tmp(n, sig)
+    args = [OSRUN, "-v", "-s", snap, f"echo job {n}; sleep {sleep}; echo done {n}"]
     t0 = time.monotonic()
-    p = subprocess.Popen(args, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    first = None
+    p = subprocess.Popen(args, env=dict(env, TMPDIR=tmp), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
     if sig:
         threading.Timer(random.uniform(0.2, 2.0), lambda: p.poll() is None and p.send_signal(sig)).start()
-    out = b""
+    # stderr in a thread: with -v it can outgrow a pipe while stdout is read.
+    err = []
+    reader = threading.Thread(target=lambda: err.append(p.stderr.read().decode(errors="replace")))
+    reader.start()
     line = p.stdout.readline()
-    if line:
-        first = time.monotonic() - t0
+    first = time.monotonic() - t0 if line else None
     out = line + p.stdout.read()
-    err = p.stderr.read().decode(errors="replace")
     rc = p.wait()
+    reader.join()
+    err = err[0]
     want = f"job {n}\ndone {n}\n".encode()
-    if sig is None:
-        ok = rc == 0 and out == want
-    else:
-        ok = rc in (130, 143, -9) or (rc == 0 and out == want)
+    ok = rc == 0 and out == want if sig is None else rc in (130, 143, -9) or (rc == 0 and out == want)
+    served = "pool" if served_warm(err) else "plain" if snap == "plain" else "miss"
+    swept = sum(int(m) for m in SWEPT.findall(err)) if tmp == TMP else 0
+    why = [l for l in err.strip().splitlines() if "osrun: " in l][-1:] if not ok else []
     with lock:
-        results.append((n, pooled, sig, rc, ok, first, err.strip().splitlines()[-1:] if not ok else []))
+        results.append(dict(n=n, served=served, sig=sig, rc=rc, ok=ok, first=first, swept=swept, tmp=tmp,
+                            why=why))
 
 
-def leaks():
+def rundirs(d):
+    return [e for e in os.listdir(d) if e.startswith(RUNDIR)]
+
+
+def leaked_procs():
     procs = subprocess.run(["pgrep", "-a", "-f", work + "/"], capture_output=True, text=True).stdout.splitlines()
     procs = [p for p in procs if "soak.py" not in p]
     # Zombies of reaped-elsewhere children on a container's init are not ours to count.
@@ -67,7 +101,52 @@ def leaks():
                     live.append(p)
         except OSError:
             pass
-    return live, os.listdir(env["TMPDIR"])
+    return live
+
+
+def run_all():
+    todo = list(range(JOBS))
+    threads = []
+    while todo or threads:
+        threads = [t for t in threads if t.is_alive()]
+        while todo and len(threads) < PAR:
+            n = todo.pop(0)
+            t = threading.Thread(target=one, args=(n, "base" if n % 2 else "plain"))
+            t.start()
+            threads.append(t)
+        time.sleep(0.05)
+
+
+def count_rundirs(pool_log):
+    """Run directories before any sweep, then after one plain start's: a
+    dict of those of SIGKILLed clients, those of others (still there, or
+    swept during the soak by a client's start or a pool clone's, which
+    sweeps too), what that start swept and what it left."""
+    present = len(rundirs(TMP))
+    others = present + sum(r["swept"] for r in results) + sum(int(m) for m in SWEPT.findall(pool_log))
+    killed = 0
+    for r in results:
+        if r["tmp"] != TMP:
+            # Into the shared TMPDIR, where the next start looks.
+            for d in rundirs(r["tmp"]):
+                os.rename(os.path.join(r["tmp"], d), os.path.join(TMP, d))
+                killed += 1
+    s = subprocess.run([OSRUN, "-v", "-s", "plain", "true"], env=env, stdin=subprocess.DEVNULL,
+                       capture_output=True, text=True)
+    if s.returncode:
+        sys.exit(f"soak: the sweeping run failed ({s.returncode}): {s.stderr.strip()}")
+    swept = sum(int(m) for m in SWEPT.findall(s.stderr))
+    after = len(rundirs(TMP)) + sum(len(rundirs(r["tmp"])) for r in results if r["tmp"] != TMP)
+    return dict(killed=killed, others=others, swept=swept, expected=killed + present, after=after)
+
+
+def percentiles(name, served):
+    t = sorted(r["first"] for r in results if r["served"] == served and r["first"] is not None and not r["sig"])
+    if not t:
+        print(f"soak: {name:9} restore-to-output: no job")
+        return
+    p99 = t[min(len(t) - 1, int(len(t) * 0.99))]
+    print(f"soak: {name:9} restore-to-output p50 {statistics.median(t):.2f} s, p99 {p99:.2f} s ({len(t)} jobs)")
 
 
 def main():
@@ -76,45 +155,43 @@ def main():
         r = subprocess.run([OSRUN, *cmd], env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True)
         if r.returncode:
             sys.exit(f"soak: osrun {' '.join(cmd)} failed: {r.stderr.strip()}")
-    pool = subprocess.Popen([OSRUN, "pool", "-s", "base", "-j", "2"], env=env, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "pool.err"), "w"))
-    time.sleep(8)
+    pool = Pool(OSRUN, env, os.path.join(work, "pool.err"), snap="base", clones=CLONES)
+    try:
+        pool.wait_ready(CLONES)
+    except PoolError as e:
+        print(f"soak: {e}")
     t0 = time.monotonic()
-    todo = list(range(JOBS))
-    threads = []
-    while todo or threads:
-        threads = [t for t in threads if t.is_alive()]
-        while todo and len(threads) < PAR:
-            n = todo.pop(0)
-            t = threading.Thread(target=one, args=(n, n % 2 == 1))
-            t.start()
-            threads.append(t)
-        time.sleep(0.05)
+    run_all()
     wall = time.monotonic() - t0
-    pool.send_signal(signal.SIGTERM)
-    pool.wait(timeout=60)
-    subprocess.run([OSRUN, "-s", "plain", "true"], env=env, stdin=subprocess.DEVNULL, capture_output=True)
+    pool.stop()
     time.sleep(1)
-    procs, dirs = leaks()
-    failed = [r for r in results if not r[4]]
-    sigs = sum(1 for r in results if r[2])
-    print(f"soak: {len(results)} jobs in {wall:.0f} s, {sigs} clients signalled; failed {len(failed)}; "
-          f"leaked processes {len(procs)}; run directories left {len(dirs)}")
-    for pooled, name in ((False, "plain"), (True, "pool")):
-        t = sorted(r[5] for r in results if r[1] == pooled and r[5] is not None and not r[2])
-        if t:
-            p99 = t[min(len(t) - 1, int(len(t) * 0.99))]
-            print(f"soak: {name:5} restore-to-output p50 {statistics.median(t):.2f} s, p99 {p99:.2f} s ({len(t)} jobs)")
+    procs = leaked_procs()
+    d = count_rundirs(pool.log())
+    failed = [r for r in results if not r["ok"]]
+    sigs = [r for r in results if r["sig"]]
+    n_kill = sum(1 for r in sigs if r["sig"] == signal.SIGKILL)
+    print(f"soak: {len(results)} jobs in {wall:.0f} s, {len(sigs)} clients signalled ({n_kill} SIGKILL); "
+          f"failed {len(failed)}; leaked processes {len(procs)}")
+    print(f"soak: run directories before any sweep: {d['killed']} of SIGKILLed clients, {d['others']} of other"
+          f" clients or the pool (must be 0); one plain start then swept {d['swept']} (of {d['expected']}),"
+          f" {d['after']} left (must be 0)")
+    for name, served in (("plain", "plain"), ("pool", "pool"), ("pool miss", "miss")):
+        percentiles(name, served)
+    warm = sum(1 for r in results if r["served"] == "pool")
+    if not warm:
+        print("soak: no job was served by a warm clone: the pool figures are missing, not fast")
     for r in failed[:10]:
-        print(f"soak:   failed job {r[0]} ({'pool' if r[1] else 'plain'}, signal {r[2]}): exit {r[3]} {r[6]}")
+        print(f"soak:   failed job {r['n']} ({r['served']}, signal {r['sig']}): exit {r['rc']} {r['why']}")
     for p in procs[:10]:
         print(f"soak:   leaked {p}")
-    return 1 if failed or procs or dirs else 0
+    bad_dirs = d["others"] or d["after"] or d["swept"] != d["expected"]
+    return 1 if failed or procs or bad_dirs or not warm else 0
 
 
-try:
-    rc = main()
-finally:
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
-sys.exit(rc)
+if __name__ == "__main__":
+    try:
+        rc = main()
+    finally:
+        subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
+        shutil.rmtree(work, ignore_errors=True)
+    sys.exit(rc)
