@@ -97,7 +97,7 @@ demo: $(BUILD)/osrun $(NETGUARD) guest
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img
 $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec guest-init/linux/osrun-mount \
-		guest-init/linux/osrun-detach guest-init/linux/osrun-copy $(wildcard guest-init/linux/stages/*.sh)
+		guest-init/linux/osrun-detach guest-init/linux/osrun-copy guest-init/linux/osrun-kill $(wildcard guest-init/linux/stages/*.sh)
 	sh guest-init/linux/build.sh $(GUEST_DIR)
 
 # Unit tests: one program per module, always with the sanitizers.

@@ -37,7 +37,8 @@ static void session_help(void)
 	       "1800 s) and at --max-lifetime (default 14400 s; a command still running\n"
 	       "then times out, 124); when its keeper is\n"
 	       "killed, its QEMU stops too. Interrupting 'exec' (Ctrl-C) or a command past\n"
-	       "its --timeout stops the whole session: the guest is in no known state.\n"
+	       "its --timeout stops that command and every process it started in the guest\n"
+	       "(Linux guests; on Windows, and when they do not stop, the session ends).\n"
 	       "--network is as for 'osrun COMMAND' (default none: the shares only).\n"
 	       "\n"
 	       "Options: --cache DIR, -v, -h\n");

@@ -38,6 +38,10 @@ struct run_plan {
 	struct run_copy copy_in[RUN_COPIES_MAX], copy_out[RUN_COPIES_MAX];
 	size_t n_copy_in, n_copy_out;
 	enum run_op op;
+	/* A session's command: after the client's Ctrl-C or --timeout, stop
+	 * the command in the guest and keep the clone (never sent by a
+	 * client: the keeper sets it). */
+	bool keep_on_interrupt;
 	/* A build file's step (layers.c): the ENV, WORKDIR and layer its
 	 * snapshot records, and a file that gets a copy of the command's
 	 * output (its log, kept with the layer). */
@@ -62,6 +66,7 @@ struct warm {
 	const struct profile *prof;
 	usec_t qemu_started;
 	struct cache_volume *caches[RUN_VOLUMES_MAX]; /* locked while the VM runs */
+	bool command_stopped; /* the last command was interrupted and stopped: the clone goes on */
 };
 void warm_release(struct warm *w);
 

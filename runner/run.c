@@ -373,6 +373,34 @@ static int write_request(const struct run_plan *p, struct warm *w, struct error 
 	return r < 0 ? error_errno(e, r, "writing the command's request into the run's share") : 0;
 }
 
+/* After the client's own Ctrl-C or SIGTERM, or its --timeout (a signal
+ * from anyone else, such as `session stop`, ends the session), stops the
+ * command and the processes it started in the guest, and waits for its
+ * helper to end: 0 when the clone can take the next command. */
+static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, int why, struct error *e)
+{
+	if (!w->prof->kill_path || !((why == -ECANCELED && e->signal_pid == getpid()) || why == -ETIME))
+		return -EOPNOTSUPP;
+	struct error ke = {0};
+	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), false);
+	struct qga_exec x = {.path = w->prof->kill_path, .env = env, .capture = true};
+	int r = env ? job_run_guest_helper(&w->j, &x, 20 * USEC_PER_SEC, "stopping the command", &ke) : -ENOMEM;
+	struct run_result res = {0};
+	if (r == 0)
+		r = run_follow(p, w, pid, -1, deadline_after(20 * USEC_PER_SEC), &res, &ke);
+	run_result_release(&res);
+	if (r < 0) {
+		log_warn("the interrupted command could not be stopped in the guest (%s): the session ends", ke.msg);
+		return r;
+	}
+	char *vm = strstr(e->msg, "; the VM is stopped");
+	if (vm)
+		*vm = 0;
+	size_t n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof e->msg - n, "; the command was stopped, the session goes on");
+	return 0;
+}
+
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
 {
 	int r;
@@ -399,10 +427,12 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
+	w->command_stopped = false;
 	r = run_follow(p, w, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {
-		if (p->new_snapshot) {
+		w->command_stopped = p->keep_on_interrupt && command_stop(p, w, pid, r, e) == 0;
+		if (p->new_snapshot && !w->command_stopped) {
 			size_t n = strlen(e->msg);
 			snprintf(e->msg + n, sizeof e->msg - n, "\nsnapshot '%s' not saved: the command did not finish",
 				 p->new_snapshot);

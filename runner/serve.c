@@ -41,6 +41,6 @@ int serve_command(int conn, struct warm *w, const struct run_plan *p, bool reset
 	else
 		r = run_command(p, w, &res, &e);
 	pool_bridge_stop(&b);
-	*ret_failed = r < 0;
+	*ret_failed = r < 0 && !w->command_stopped;
 	return r < 0 ? rep->error(&e) : rep->result(&res);
 }

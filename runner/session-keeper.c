@@ -132,7 +132,11 @@ static int keeper_serve(struct keeper *k, int conn)
 		usec_t left = k->end > now_usec() ? k->end - now_usec() : 1;
 		if (k->end != USEC_INFINITY && (!p->timeout || p->timeout > left))
 			p->timeout = left;
+		/* Ctrl-C or the command's own --timeout stop the command and
+		 * keep the session; --max-lifetime ends it all the same. */
+		p->keep_on_interrupt = true;
 		code = serve_command(conn, &k->w, p, true, k->rep, &end);
+		end = end || (k->end != USEC_INFINITY && now_usec() >= k->end);
 	} else if (p->op == RUN_OP_COPY) {
 		code = keeper_copy(k, conn, p, &end);
 	} else {

@@ -70,7 +70,7 @@ done
 depmod -b "$r" "$kver"
 
 cp "$here/init" "$r/init"
-cp "$here/osrun-exec" "$here/osrun-mount" "$here/osrun-detach" "$here/osrun-copy" "$r/usr/lib/osrun/"
+cp "$here/osrun-exec" "$here/osrun-mount" "$here/osrun-detach" "$here/osrun-copy" "$here/osrun-kill" "$r/usr/lib/osrun/"
 chmod 0755 "$r/init" "$r/usr/lib/osrun/"*
 echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
 echo "root:x:0:" > "$r/etc/group"

@@ -39,5 +39,6 @@ int error_interrupted(struct error *e)
 	int sig = k == sizeof si ? (int)si.ssi_signo : SIGINT;
 	error_set(e, -ECANCELED, "interrupted by SIG%s; the VM is stopped", signal_name(sig));
 	e->signal = sig;
+	e->signal_pid = k == sizeof si ? (int)si.ssi_pid : 0;
 	return -ECANCELED;
 }

@@ -11,8 +11,9 @@
 #include "util.h"
 
 struct error {
-	int code;   /* negative errno; 0 while nothing failed */
-	int signal; /* with -ECANCELED: the signal that asked osrun to stop */
+	int code;	/* negative errno; 0 while nothing failed */
+	int signal;	/* with -ECANCELED: the signal that asked osrun to stop */
+	int signal_pid; /* who sent it (a pool's or session's client: ourselves) */
 	char msg[2048];
 };
 

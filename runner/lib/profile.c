@@ -48,6 +48,7 @@ static const struct profile profiles[] = {
 		.exec_path = "/usr/lib/osrun/osrun-exec",
 		.prepare_path = "/usr/lib/osrun/osrun-mount",
 		.detach_path = "/usr/lib/osrun/osrun-detach",
+		.kill_path = "/usr/lib/osrun/osrun-kill",
 		.copy_path = "/usr/lib/osrun/osrun-copy",
 		.base_env = linux_env,
 		.share_unc = "//10.0.2.4/qemu",

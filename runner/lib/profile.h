@@ -38,6 +38,10 @@ struct profile {
 	/* Drops the per-run share before a snapshot is saved. */
 	const char *detach_path;
 	const char *const *detach_argv;
+	/* Stops run OSRUN_RUN_ID's command and the processes it started, so
+	 * that the guest takes another command (a session's, after Ctrl-C or
+	 * --timeout); NULL: none, the session ends instead. */
+	const char *kill_path;
 	/* Copies a tar in the run's share into the guest, or a guest path
 	 * into one: "in TAR KIND GUEST NAME" / "out TAR GUEST" (osrun-copy). */
 	const char *copy_path;

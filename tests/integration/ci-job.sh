@@ -540,5 +540,57 @@ t_gitlab_driver_trust() {
 	return 0
 }
 
+# Ctrl-C or --timeout on an exec stops that command and what it started in
+# the guest, and the session takes the next command.
+t_session_interrupt_keeps() {
+	o session start --name keep1
+	expect_rc 0
+	o_bg session exec keep1 'echo started; (sleep 300; echo late >/root/late) & trap "" TERM; sleep 300'
+	wait_started 300
+	t0=$(now)
+	kill -INT $pid
+	wait $pid; rc=$?
+	expect_rc 130
+	expect_err_has "the command was stopped, the session goes on"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 30) }')" = 1 ] || err "Ctrl-C took $(elapsed "$t0") s"
+	o session exec keep1 'ps | grep -c "[s]leep 300"; echo alive'
+	expect_rc 0
+	expect_out "0
+alive"
+	o session exec keep1 -t 3 'sleep 60 & sleep 60'
+	expect_rc 124
+	expect_err_has "the command was stopped, the session goes on"
+	o session exec keep1 'ps | grep -c "[s]leep 60"; ls /root/late 2>&1 | grep -c "No such"'
+	expect_out "0
+1"
+	o session list
+	grep -q keep1 "$T/out" || err "keep1 ended: $(cat "$T/out")"
+	o session stop keep1
+	expect_rc 0
+}
+
+# A cancelled job: GitLab SIGTERMs the driver during the script, then runs
+# after_script and cleanup, which find the job's guest as the script left it.
+t_gitlab_cancel() {
+	g="$T/gitlab-cancel" && mkdir -p "$g"
+	gitlab_script "$g/step" 'mkdir -p /builds && touch /builds/step-file && echo started && sleep 300'
+	gitlab_script "$g/after" 'ls /builds/step-file && echo after-ok'
+	(gitlab_env 401; sh "$DRIVER" prepare) >"$g/prep" 2>&1 || err "prepare: $(cat "$g/prep")"
+	: >"$T/out"
+	(gitlab_env 401; exec sh "$DRIVER" run "$g/step" step_script) >"$T/out" 2>"$T/err" &
+	pid=$!
+	wait_started 300
+	kill -TERM $pid
+	wait $pid; rc=$?
+	[ "$rc" = 0 ] && err "a cancelled step_script exited 0"
+	rc=0; (gitlab_env 401; sh "$DRIVER" run "$g/after" after_script) >"$g/after.out" 2>&1 || rc=$?
+	[ "$rc" = 0 ] && grep -q "^after-ok$" "$g/after.out" || err "after_script after a cancel: exit $rc: $(cat "$g/after.out")"
+	(gitlab_env 401; sh "$DRIVER" cleanup) >/dev/null 2>&1
+	o session list
+	grep -q "^ci-" "$T/out" && err "sessions left: $(cat "$T/out")"
+	"$OSRUN" snapshot rm --cache-volumes ci-7-0 >/dev/null 2>&1
+	return 0
+}
+
 ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
-t_gitlab_driver t_gitlab_driver_trust t_ci_job_as_user_busy"
+t_session_interrupt_keeps t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"
