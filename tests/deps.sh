@@ -3,11 +3,12 @@
 # (docker.io, buildah, podman and debootstrap are for `make image-test`; wimtools,
 # xorriso, libxml2-utils for the Windows builder's offline tests; libnss-wrapper
 # gives QEMU a user name when osrun runs as a user without a passwd entry;
-# clang and its runtime for the fuzz targets, valgrind for `make valgrind`).
+# clang and its runtime for the fuzz targets, valgrind for `make valgrind`;
+# python3-yaml for tests/integration/gh-render.py).
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libssl-dev wimtools xorriso libxml2-utils mtools xfsprogs
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
-novnc websockify python3 clang libclang-rt-14-dev clang-format valgrind
+novnc websockify python3 python3-yaml clang libclang-rt-14-dev clang-format valgrind
 buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do
