@@ -336,6 +336,9 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	control "FileInfoCacheLifetime's line deleted, its comment kept" configure.ps1 '/^Reg $ws FileInfoCacheLifetime 0$/d' 'FileInfoCacheLifetime' 'claims smb-caches-off' 'Parameters\FileInfoCacheLifetime to 0'
 	check "configure.ps1 sets UTF-8 (65001) as the ANSI, OEM and Mac code page" 'claim utf8-codepage configure.ps1'
 	control "OEMCP left out of the code page loop" configure.ps1 "s/'ACP', 'OEMCP', 'MACCP'/'ACP', 'MACCP'/" '65001' 'claims utf8-codepage' 'CodePage\OEMCP to 65001'
+	check "configure.ps1 excludes C:\\ from Defender" 'claim defender-exclusion configure.ps1'
+	control "the exclusion deleted, its status line kept" configure.ps1 '/^Add-MpPreference/d' 'Defender exclusion for C:\' 'claims defender-exclusion' 'no Add-MpPreference -ExclusionPath C:\'
+	control "the exclusion in a function nobody calls" configure.ps1 's/^Add-MpPreference.*$/function Never { & }/' 'Add-MpPreference' 'claims defender-exclusion' 'no Add-MpPreference -ExclusionPath C:\'
 	check "firstlogon.ps1: the agent MSI's 3010 is success, any other code throws" 'claim msi-3010 firstlogon.ps1'
 	control "3010 dropped from the MSI's test" firstlogon.ps1 's/ -and $p.ExitCode -ne 3010//' '3010 is ERROR_SUCCESS_REBOOT_REQUIRED' 'claims msi-3010' "the MSI's exit code"
 	check "firstlogon.ps1: pnputil's 3010 is success, any other code throws" 'claim pnputil-3010 firstlogon.ps1'
@@ -343,6 +346,14 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	check "firstlogon.ps1: catalog signers go to TrustedPublisher before pnputil" 'claim trusted-before-pnputil firstlogon.ps1'
 	control "the TrustedPublisher code deleted, its comment above pnputil kept" firstlogon.ps1 '/^\t$trusted = New-Object/,/^\t$trusted.Close()/d' 'TrustedPublisher' 'claims trusted-before-pnputil' 'no X509Store TrustedPublisher'
 	control "the signers added after pnputil" firstlogon.ps1 '/^\t$trusted = New-Object/,/^\t$trusted.Close()$/{H;d}; /^\tpnputil.exe \/add-driver/G' 'TrustedPublisher' 'claims trusted-before-pnputil' 'opened before pnputil'
+	check "firstlogon.ps1: a failed LanmanWorkstation restart does not end the build" 'claim lanman-restart-tolerated firstlogon.ps1'
+	control "the restart's own try/catch removed (the stage's catch says failed)" firstlogon.ps1 's/^\ttry { \(Restart-Service LanmanWorkstation -Force\) } catch {.*}$/\t\1/' 'A restart that fails' 'claims lanman-restart-tolerated' 'not caught alone by a catch that lets the build go on'
+	control "the restart's catch throws" firstlogon.ps1 's/catch { Add-Content C:\\osrun\\build.log "LanmanWorkstation restart: $_" }/catch { throw }/' 'Restart-Service LanmanWorkstation' 'claims lanman-restart-tolerated' 'not caught alone'
+	check "osrun-mount.ps1 waits up to 60 s for the share, then exits 1 saying so on stderr" 'claim mount-wait-60s osrun-mount.ps1'
+	control "a 6 s deadline" osrun-mount.ps1 's/AddSeconds(60)/AddSeconds(6)/' 'after 60 s' 'claims mount-wait-60s' 'AddSeconds(60)'
+	control "no exit past the deadline (the comment says it exits 1)" osrun-mount.ps1 '/^\t\texit 1$/d' 'exits 1' 'claims mount-wait-60s' 'does not exit non-zero'
+	control "no stderr message past the deadline" osrun-mount.ps1 '/Console.::Error/d' 'message on stderr' 'claims mount-wait-60s' 'nothing is written to stderr'
+	control "the wait without its sleep" osrun-mount.ps1 '/^\tStart-Sleep/d' 'Waits until' 'claims mount-wait-60s' 'does not sleep between tries'
 else
 	check "PowerShell parser installed ($ps/node_modules: run make deps)" false
 fi

@@ -128,6 +128,13 @@ const claims = {
 		['FileInfoCacheLifetime', 'FileNotFoundCacheLifetime', 'DirectoryCacheLifetime'], '0'),
 	'utf8-codepage': run => registryClaim(run, 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage',
 		['ACP', 'OEMCP', 'MACCP'], '65001'),
+	'defender-exclusion'(run) {
+		const ok = commands(run, 'add-mppreference').some(({ node, env }) => {
+			const p = ps.paramArg(node, '-exclusionpath');
+			return p && has(ps.values(p, env), 'C:\\');
+		});
+		return ok ? [] : ['no Add-MpPreference -ExclusionPath C:\\ in code that runs'];
+	},
 	'msi-3010'(run) {
 		const sw = ['-passthru', '-wait', '-nonewwindow'];
 		const msi = commands(run, 'start-process').filter(({ node, env }) => {
@@ -177,6 +184,70 @@ const claims = {
 		});
 		const ok = stores.some(s => calls(s, 'open').some(o => calls(s, 'add').some(a => a.node.startIndex > o.node.startIndex)));
 		return ok ? [] : ['the TrustedPublisher store is not opened and added to before pnputil /add-driver'];
+	},
+	// A LanmanWorkstation restart that fails does not end the build: it is
+	// alone in a try whose catch neither throws, exits nor says failed.
+	'lanman-restart-tolerated'(run) {
+		const restarts = commands(run, 'restart-service').filter(({ node, env }) => {
+			const n = ps.paramArg(node, '-name') || ps.positional(node, ['-force', '-passthru'])[0];
+			return n && has(ps.values(n, env), 'LanmanWorkstation');
+		});
+		if (!restarts.length)
+			return ['no Restart-Service LanmanWorkstation in code that runs'];
+		const ok = restarts.every(({ node, env }) => {
+			const ea = ps.paramArg(node, '-erroraction');
+			if (ea && ['silentlycontinue', 'ignore'].some(x => has(ps.values(ea, env), x)))
+				return true;
+			const t = ps.ancestor(node, ['try_statement']);
+			const body = t && t.namedChildren[0];
+			const list = body && body.namedChildren.find(c => c.type === 'statement_list');
+			if (!list || list.namedChildren.filter(c => c.type !== 'comment').length !== 1 || !ps.same(statementOf(node), list.namedChildren.find(c => c.type !== 'comment')))
+				return false;
+			const catches = [...ps.walk(t)].filter(c => c.type === 'catch_clause' && ps.same(ps.ancestor(c, ['try_statement']), t));
+			return catches.some(c => !c.namedChildren.some(k => k.type === 'catch_type_list') &&
+				![...ps.walk(c)].some(k => (k.type === 'flow_control_statement' && /^(throw|exit|return|break)\b/i.test(k.text)) ||
+					(k.type === 'expandable_string_literal' || k.type === 'verbatim_string_characters') && /^["']failed/i.test(k.text)));
+		});
+		return ok ? [] : ['a failing Restart-Service LanmanWorkstation is not caught alone by a catch that lets the build go on'];
+	},
+	// osrun-mount.ps1: polls for the share's stdin, up to 60 s, then exits
+	// non-zero with a message on stderr.
+	'mount-wait-60s'(run) {
+		const out = [];
+		const deadlines = run.filter(({ node }) => {
+			if (node.type !== 'assignment_expression')
+				return false;
+			const v = ps.core(node.childForFieldName('value'));
+			const c = v.type === 'invokation_expression' && v.namedChildren;
+			const arg = c && c.find(k => k.type === 'argument_list');
+			return c && lower(ps.core(c[0]).text) === '[datetime]::utcnow' && lower(c.find(k => k.type === 'member_name').text) === 'addseconds' &&
+				arg && has(ps.values([...ps.walk(arg)].find(k => k.type === 'argument_expression_list') || arg), '60');
+		});
+		if (!deadlines.length)
+			return ['no $deadline = [DateTime]::UtcNow.AddSeconds(60) in code that runs'];
+		const names = deadlines.map(d => ps.varName(d.node.namedChildren[0]));
+		const loops = run.filter(({ node, env }) => (node.type === 'while_statement' || node.type === 'do_statement') &&
+			node.startIndex > deadlines[0].node.startIndex &&
+			[...ps.walk(node.childForFieldName('condition') || node.namedChildren[0])].some(c => c.type === 'command' &&
+				ps.commandName(c) === 'test-path' && (pathOf(c, env) || []).some(p => lower(p).startsWith(lower(`${SHARE}\\`)))));
+		if (!loops.length)
+			return [`no loop that waits while Test-Path ${SHARE}\\... fails`];
+		const body = [...ps.walk(loops[0].node.namedChildren.find(c => c.type === 'statement_block'))];
+		const stop = body.find(n => n.type === 'if_statement' && [...ps.walk(n.childForFieldName('condition'))].some(c =>
+			c.type === 'comparison_expression' && c.namedChildren.length === 3 &&
+			lower(ps.core(c.namedChildren[0]).text) === '[datetime]::utcnow' && ['-gt', '-ge'].includes(lower(c.namedChildren[1].text)) &&
+			names.includes(ps.varName(c.namedChildren[2]))));
+		if (!stop)
+			return ['the loop never compares the time with the deadline'];
+		const block = [...ps.walk(stop.namedChildren.find(c => c.type === 'statement_block'))];
+		if (!block.some(c => c.type === 'flow_control_statement' && /^exit\s+[1-9]/i.test(c.text)))
+			out.push('past the deadline the loop does not exit non-zero');
+		if (!block.some(c => /^\[console\]::error\.write(line)?$/.test(lower(c.type === 'invokation_expression' ? c.text.split('(')[0] : '')) ||
+			(c.type === 'command' && ps.commandName(c) === 'write-error')))
+			out.push('past the deadline nothing is written to stderr');
+		if (!commands(body.map(node => ({ node })), 'start-sleep').length)
+			out.push('the loop does not sleep between tries');
+		return out;
 	},
 };
 
