@@ -107,10 +107,19 @@ int main(void)
 	       -1000 - EPROTO, "Linux: a helper that could not mount the share");
 	ok(strstr(msg, "status 125") && strstr(msg, "guest: mount failed"), "its stderr quoted: %s", msg);
 
-	/* A guest that makes the result a link or a directory. */
+	/* A guest that makes the result a link (to a result that would be
+	 * taken, read in place) or a directory. */
+	char target[64];
+	snprintf(target, sizeof target, "%s/share/elsewhere", dir);
+	put_result(NULL);
 	snprintf(p, sizeof p, "%s/share/result", dir);
-	ok(symlink("/etc/passwd", p) == 0, "the result a link");
+	FILE *f = fopen(target, "w");
+	ok(f && fputs("exit 0\r\n", f) >= 0 && fclose(f) == 0 && symlink(target, p) == 0,
+	   "the result a link to a file that says exit 0");
 	is_int(status_read(true, done, why, sizeof why), -1000 - EBADMSG, "not followed");
+	unlink(p);
+	ok(rename(target, p) == 0, "the link's target put in its place");
+	is_int(status_read(true, done, why, sizeof why), 0, "is taken: only the link was refused");
 	unlink(p);
 	ok(mkdir(p, 0700) == 0, "the result a directory");
 	is_int(status_read(true, done, why, sizeof why), -1000 - EBADMSG, "refused");

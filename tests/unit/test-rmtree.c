@@ -1,11 +1,15 @@
 /* rm_rf on trees a guest can make over SMB: deeper than the descriptor
  * limit, wide, with symlinks out of the tree and directories without
- * permissions. */
+ * permissions that hold files. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "../../runner/lib/util.h"
@@ -28,6 +32,58 @@ static bool make_deep(const char *root, int depth)
 	return f >= 0 && close(f) == 0;
 }
 
+static bool make_file(const char *dir, const char *name)
+{
+	_cleanup_free_ char *p = path_join(dir, name);
+	int fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	return fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0;
+}
+
+/* Directories without read or search permission, with files in them:
+ * rm_rf gives its own directories their modes back to empty them. Root
+ * would open them anyway (CAP_DAC_OVERRIDE), so the removal runs in a
+ * child that gave up its capabilities: as uid 0 it still owns the tree,
+ * and permissions apply to it as to any owner. */
+static void test_locked(const char *tmp)
+{
+	_cleanup_free_ char *tree = path_join(tmp, "locked"), *a = path_join(tree, "a"), *b = path_join(a, "b"),
+			    *c = path_join(tree, "c");
+	ok(mkdir(tree, 0700) == 0 && mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0 && mkdir(c, 0700) == 0 &&
+		   make_file(a, "f") && make_file(b, "g") && make_file(c, "h") && chmod(b, 0) == 0 &&
+		   chmod(a, 0) == 0 && chmod(c, 0300) == 0,
+	   "a/ and a/b/ mode 0, c/ mode 0300 (not listable), each with a file");
+	int res[3] = {-1, -1, -1}, pfd[2];
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct none[2] = {{0}};
+		if (geteuid() == 0 && syscall(SYS_capset, &h, none) < 0)
+			_exit(1);
+		int fd = open(a, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		res[0] = fd < 0 ? errno : 0;
+		res[1] = rm_rf(tree);
+		res[2] = access(tree, F_OK) < 0 ? errno : 0;
+		_exit(write(pfd[1], res, sizeof res) == sizeof res ? 0 : 1);
+	}
+	close(pfd[1]);
+	ssize_t k = read(pfd[0], res, sizeof res);
+	close(pfd[0]);
+	int st = -1;
+	waitpid(pid, &st, 0);
+	ok(k == sizeof res && st == 0, "the child without capabilities reported");
+	is_int(res[0], EACCES, "it cannot open a/: the modes apply to it");
+	is_int(res[1], 0, "it removes the tree all the same");
+	is_int(res[2], ENOENT, "gone");
+	if (res[2] != ENOENT) {
+		chmod(a, 0700);
+		chmod(b, 0700);
+		chmod(c, 0700);
+		rm_rf(tree);
+	}
+}
+
 int main(void)
 {
 	char tmp[] = "/tmp/osrun-unit-rm.XXXXXX";
@@ -46,7 +102,7 @@ int main(void)
 	setrlimit(RLIMIT_NOFILE, &old);
 	ok(access(deep, F_OK) < 0, "gone");
 
-	/* Wide, with a symlink out of the tree and a directory without modes. */
+	/* Wide, with a symlink out of the tree. */
 	mkdir(wide, 0700);
 	mkdir(keep, 0700);
 	close(open(keepf, O_WRONLY | O_CREAT | O_CLOEXEC, 0600));
@@ -59,11 +115,10 @@ int main(void)
 	}
 	snprintf(p, sizeof p, "%s/out", wide);
 	symlink(keep, p);
-	snprintf(p, sizeof p, "%s/s7/locked", wide);
-	mkdir(p, 0);
 	is_int(rm_rf(wide), 0, "a wide tree removed");
 	ok(access(wide, F_OK) < 0, "gone");
 	ok(access(keepf, F_OK) == 0, "a symlink out of the tree is removed, not followed");
+	test_locked(tmp);
 	is_int(rm_rf(keep), 0, "a plain directory");
 	is_int(rm_rf(keep), 0, "one that is not there: done");
 	rmdir(tmp);

@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "../../runner/lib/share.h"
 #include "tap.h"
@@ -45,6 +46,48 @@ static void test_log(const char *tmp)
 	close(lfd);
 	close(null);
 	share_free(s);
+}
+
+static bool stdin_is(const char *dir, const char *want, size_t n)
+{
+	_cleanup_free_ char *p = path_join(dir, "stdin"), *got = NULL;
+	size_t k = 0;
+	bool same = read_full_file(p, &got, &k) == 0 && k == n && !memcmp(got, want, n);
+	if (!same)
+		printf("#   the share's stdin: %zu bytes, expected %zu\n", k, n);
+	return same;
+}
+
+/* A stdin spooled into the share before the command starts (Windows, or
+ * a file whose end is known): the source's bytes, exactly, from a file
+ * (from its offset) or a pipe; a second spool replaces the first. */
+static void test_spool(struct share *s, const char *tmp, const char *dir)
+{
+	enum { N = 300000 };
+	static char src[N];
+	for (size_t i = 0; i < N; i++)
+		src[i] = (char)((i * 7 + i / 251) % 256);
+	_cleanup_free_ char *path = path_join(tmp, "stdin-src");
+	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0600), p[2];
+	if (fd < 0 || write_full(fd, src, N) < 0 || lseek(fd, 0, SEEK_SET) < 0 || pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	is_int(share_fill_stdin(s, fd), 0, "stdin spooled from a file");
+	ok(stdin_is(dir, src, N), "the share's stdin has the file's %d bytes", N);
+	if (lseek(fd, 1000, SEEK_SET) < 0)
+		abort();
+	is_int(share_fill_stdin(s, fd), 0, "spooled again, the file read from offset 1000");
+	ok(stdin_is(dir, src + 1000, N - 1000), "its bytes from there on, nothing of the first spool");
+	close(fd);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		_exit(write_full(p[1], src, 100000) < 0);
+	}
+	close(p[1]);
+	is_int(share_fill_stdin(s, p[0]), 0, "stdin spooled from a pipe");
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	ok(stdin_is(dir, src, 100000), "the pipe's bytes");
 }
 
 int main(void)
@@ -105,9 +148,7 @@ int main(void)
 	close(po[0]);
 	is_int(share_drain(s, po[1], pe[1]), 0, "a host stream gone away is not an error");
 
-	int in = open("/etc/hostname", O_RDONLY | O_CLOEXEC);
-	is_int(share_fill_stdin(s, in), 0, "stdin spooled");
-	close(in);
+	test_spool(s, tmp, dir);
 
 	/* A stdin pipe that never ends, read whole first (a guest that cannot
 	 * stream it): the run's deadline ends the wait. */

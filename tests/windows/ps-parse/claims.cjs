@@ -1,0 +1,274 @@
+// What the README says guest-init/windows/*.ps1 do, checked on the syntax
+// tree: commands, method calls, strings and assignments in code that runs
+// (the script, and the functions it calls with their arguments put in).
+// A comment that names the thing never satisfies a claim.
+//   node claims.cjs CLAIM FILE
+// Exit 0: FILE does what CLAIM says; 1: it does not (each missing part on
+// stdout); 2: FILE does not parse, or no such claim.
+'use strict';
+const ps = require('./ps.cjs');
+
+const SHARE = '\\\\10.0.2.4\\qemu';
+const lower = ps.lower;
+const has = (vals, want) => !!vals && vals.some(v => lower(v) === lower(want));
+
+// The statement of a list (statement_list, statement_block) that holds n.
+function statementOf(n) {
+	while (n.parent && n.parent.type !== 'statement_list')
+		n = n.parent;
+	return n;
+}
+
+function nextStatement(n) {
+	let s = statementOf(n).nextNamedSibling;
+	while (s && (s.type === 'comment' || s.type === 'empty_statement'))
+		s = s.nextNamedSibling;
+	return s;
+}
+
+const commands = (run, ...names) => run.filter(({ node }) => node.type === 'command' && names.includes(ps.commandName(node)));
+
+// The one path argument of a cmdlet (-LiteralPath, -Path or the first).
+function pathOf(cmd, env, switches = []) {
+	const n = ps.paramArg(cmd, '-literalpath', '-path') || ps.positional(cmd, switches)[0];
+	return n ? ps.values(n, env) : null;
+}
+
+// Registry values the code writes: Set-ItemProperty and New-ItemProperty,
+// also through a script function that passes its arguments on.
+function registryWrites(run) {
+	const out = [];
+	const sw = ['-force', '-passthru', '-whatif', '-confirm'];
+	for (const { node, env } of commands(run, 'set-itemproperty', 'new-itemproperty')) {
+		const pos = ps.positional(node, sw);
+		const val = (param, i) => {
+			const n = ps.paramArg(node, param) || pos[i];
+			return n ? ps.values(n, env) : null;
+		};
+		const [keys, names, vals] = [pathOf(node, env, sw), val('-name', 1), val('-value', 2)];
+		for (const key of keys || [])
+			for (const name of names || [])
+				for (const value of vals || [])
+					out.push({ key: lower(key), name: lower(name), value, node });
+	}
+	return out;
+}
+
+function registryClaim(run, key, names, value) {
+	const writes = registryWrites(run);
+	return names.filter(n => !writes.some(w => w.key === lower(key) && w.name === lower(n) && w.value === value))
+		.map(n => `no code sets ${key}\\${n} to ${value}`);
+}
+
+// `if (SUBJECT -ne A -and SUBJECT -ne B ...) { throw ... }`: anything but
+// the listed codes throws or exits.
+function failsUnless(ifNode, subject, codes) {
+	if (!ifNode || ifNode.type !== 'if_statement' || ifNode.namedChildren.some(c => c.type === 'else_clause' || c.type === 'elseif_clauses'))
+		return false;
+	const cond = ifNode.childForFieldName('condition');
+	const all = [...ps.walk(cond)];
+	const cmps = all.filter(c => c.type === 'comparison_expression' && c.namedChildren.some(k => k.type === 'comparison_operator'));
+	const seen = [];
+	for (const c of cmps) {
+		const [left, op, right] = c.namedChildren;
+		const v = ps.values(right);
+		if (lower(ps.core(left).text) !== lower(subject) || lower(op.text) !== '-ne' || !v || v.length !== 1)
+			return false;
+		seen.push(v[0]);
+	}
+	if (all.some(c => ['-or', '-xor', '-not', '!'].includes(lower(c.text)) && c.childCount === 0))
+		return false;
+	if (seen.sort().join() !== codes.map(String).sort().join())
+		return false;
+	const block = ifNode.namedChildren.find(c => c.type === 'statement_block');
+	return [...ps.walk(block)].some(c => c.type === 'flow_control_statement' &&
+		(/^throw\b/i.test(c.text) || (/^exit\b/i.test(c.text) && !/^exit\s+0\s*$/i.test(c.text))));
+}
+
+function pnputilAdd(run) {
+	return commands(run, 'pnputil.exe', 'pnputil').find(({ node, env }) =>
+		ps.positional(node).some(a => has(ps.values(a, env), '/add-driver')));
+}
+
+const claims = {
+	// osrun-exec.ps1 reads the request from the run's share.
+	'exec-request'(run) {
+		const want = `${SHARE}\\request.json`;
+		const reads = run.filter(({ node, env }) => {
+			const c = ps.staticCall(node);
+			if (c)
+				return /^(system\.)?io\.file$/.test(c.type) && /^readall(text|bytes)$/.test(c.method) && c.args[0] && has(ps.values(c.args[0], env), want);
+			return node.type === 'command' && ps.commandName(node) === 'get-content' && has(pathOf(node, env), want);
+		});
+		return reads.length ? [] : [`nothing in code that runs reads ${want}`];
+	},
+	// ... and writes `result` as result.new renamed, with "exit CODE" and
+	// "error TEXT".
+	'exec-result'(run) {
+		const out = [];
+		const writes = run.filter(({ node, env }) => {
+			const c = ps.staticCall(node);
+			return c && /^(system\.)?io\.file$/.test(c.type) && c.method === 'writealltext' && has(ps.values(c.args[0], env), `${SHARE}\\result.new`);
+		});
+		if (!writes.length)
+			out.push(`nothing in code that runs writes ${SHARE}\\result.new`);
+		const texts = writes.map(({ node, env }) => ps.prefix(ps.staticCall(node).args[1], env) || '');
+		for (const p of ['exit ', 'error '])
+			if (!texts.some(t => t.startsWith(p)))
+				out.push(`no result written as '${p}...'`);
+		const renamed = writes.length && writes.every(w => commands(run, 'move-item').some(({ node, env }) =>
+			node.startIndex > w.node.startIndex && ps.same(ps.ancestor(node, ['statement_list']), ps.ancestor(w.node, ['statement_list'])) &&
+			has(pathOf(node, env), `${SHARE}\\result.new`) &&
+			has(ps.values(ps.paramArg(node, '-destination') || ps.positional(node, ['-force'])[1] || node, env), `${SHARE}\\result`)));
+		if (!renamed)
+			out.push(`result.new is not renamed to ${SHARE}\\result after it is written`);
+		return out;
+	},
+	'smb-caches-off': run => registryClaim(run, 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\LanmanWorkstation\\Parameters',
+		['FileInfoCacheLifetime', 'FileNotFoundCacheLifetime', 'DirectoryCacheLifetime'], '0'),
+	'utf8-codepage': run => registryClaim(run, 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage',
+		['ACP', 'OEMCP', 'MACCP'], '65001'),
+	'defender-exclusion'(run) {
+		const ok = commands(run, 'add-mppreference').some(({ node, env }) => {
+			const p = ps.paramArg(node, '-exclusionpath');
+			return p && has(ps.values(p, env), 'C:\\');
+		});
+		return ok ? [] : ['no Add-MpPreference -ExclusionPath C:\\ in code that runs'];
+	},
+	'msi-3010'(run) {
+		const sw = ['-passthru', '-wait', '-nonewwindow'];
+		const msi = commands(run, 'start-process').filter(({ node, env }) => {
+			const f = ps.paramArg(node, '-filepath') || ps.positional(node, sw)[0];
+			const v = f && ps.values(f, env);
+			return ps.hasParam(node, '-passthru') && v && v.some(x => /(^|\\)msiexec(\.exe)?$/i.test(x));
+		});
+		if (!msi.length)
+			return ['no Start-Process msiexec.exe -PassThru in code that runs'];
+		const ok = msi.some(({ node }) => {
+			const v = ps.assignedTo(node);
+			return v && run.some(r => r.node.startIndex > node.startIndex && failsUnless(r.node, `$${v}.ExitCode`, [0, 3010]));
+		});
+		return ok ? [] : ["the MSI's exit code: no `if (ExitCode -ne 0 -and ExitCode -ne 3010) { throw }` after it"];
+	},
+	'pnputil-3010'(run) {
+		const p = pnputilAdd(run);
+		if (!p)
+			return ['no pnputil /add-driver in code that runs'];
+		return failsUnless(nextStatement(p.node), '$LASTEXITCODE', [0, 3010]) ? [] :
+			['the statement after pnputil /add-driver is not `if ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 3010) { throw }`'];
+	},
+	// Each catalog's signer into LocalMachine's TrustedPublisher store,
+	// before pnputil installs the drivers.
+	'trusted-before-pnputil'(run) {
+		const p = pnputilAdd(run);
+		if (!p)
+			return ['no pnputil /add-driver in code that runs'];
+		const before = run.filter(r => r.node.startIndex < p.node.startIndex);
+		const certutil = commands(before, 'certutil.exe', 'certutil').some(({ node, env }) => {
+			const a = ps.positional(node).map(x => ps.values(x, env));
+			return a.some(v => has(v, '-addstore')) && a.some(v => has(v, 'TrustedPublisher'));
+		});
+		if (certutil)
+			return [];
+		const stores = commands(before, 'new-object').filter(({ node, env }) => {
+			const [type, ...rest] = ps.positional(node);
+			const t = type && ps.values(type, env);
+			const args = (ps.paramArg(node, '-argumentlist') ? [ps.paramArg(node, '-argumentlist')] : rest).flatMap(a => ps.values(a, env) || []);
+			return t && /(^|\.)x509store$/i.test(t[0]) && has(args, 'TrustedPublisher') && has(args, 'LocalMachine');
+		}).map(({ node }) => ps.assignedTo(node)).filter(Boolean);
+		if (!stores.length)
+			return ['no X509Store TrustedPublisher, LocalMachine opened before pnputil'];
+		const calls = (name, member) => before.filter(({ node }) => {
+			const u = ps.memberUse(node);
+			return u && u.call && u.name === name && u.member === member;
+		});
+		const ok = stores.some(s => calls(s, 'open').some(o => calls(s, 'add').some(a => a.node.startIndex > o.node.startIndex)));
+		return ok ? [] : ['the TrustedPublisher store is not opened and added to before pnputil /add-driver'];
+	},
+	// A LanmanWorkstation restart that fails does not end the build: it is
+	// alone in a try whose catch neither throws, exits nor says failed.
+	'lanman-restart-tolerated'(run) {
+		const restarts = commands(run, 'restart-service').filter(({ node, env }) => {
+			const n = ps.paramArg(node, '-name') || ps.positional(node, ['-force', '-passthru'])[0];
+			return n && has(ps.values(n, env), 'LanmanWorkstation');
+		});
+		if (!restarts.length)
+			return ['no Restart-Service LanmanWorkstation in code that runs'];
+		const ok = restarts.every(({ node, env }) => {
+			const ea = ps.paramArg(node, '-erroraction');
+			if (ea && ['silentlycontinue', 'ignore'].some(x => has(ps.values(ea, env), x)))
+				return true;
+			const t = ps.ancestor(node, ['try_statement']);
+			const body = t && t.namedChildren[0];
+			const list = body && body.namedChildren.find(c => c.type === 'statement_list');
+			if (!list || list.namedChildren.filter(c => c.type !== 'comment').length !== 1 || !ps.same(statementOf(node), list.namedChildren.find(c => c.type !== 'comment')))
+				return false;
+			const catches = [...ps.walk(t)].filter(c => c.type === 'catch_clause' && ps.same(ps.ancestor(c, ['try_statement']), t));
+			return catches.some(c => !c.namedChildren.some(k => k.type === 'catch_type_list') &&
+				![...ps.walk(c)].some(k => (k.type === 'flow_control_statement' && /^(throw|exit|return|break)\b/i.test(k.text)) ||
+					(k.type === 'expandable_string_literal' || k.type === 'verbatim_string_characters') && /^["']failed/i.test(k.text)));
+		});
+		return ok ? [] : ['a failing Restart-Service LanmanWorkstation is not caught alone by a catch that lets the build go on'];
+	},
+	// osrun-mount.ps1: polls for the share's stdin, up to 60 s, then exits
+	// non-zero with a message on stderr.
+	'mount-wait-60s'(run) {
+		const out = [];
+		const deadlines = run.filter(({ node }) => {
+			if (node.type !== 'assignment_expression')
+				return false;
+			const v = ps.core(node.childForFieldName('value'));
+			const c = v.type === 'invokation_expression' && v.namedChildren;
+			const arg = c && c.find(k => k.type === 'argument_list');
+			return c && lower(ps.core(c[0]).text) === '[datetime]::utcnow' && lower(c.find(k => k.type === 'member_name').text) === 'addseconds' &&
+				arg && has(ps.values([...ps.walk(arg)].find(k => k.type === 'argument_expression_list') || arg), '60');
+		});
+		if (!deadlines.length)
+			return ['no $deadline = [DateTime]::UtcNow.AddSeconds(60) in code that runs'];
+		const names = deadlines.map(d => ps.varName(d.node.namedChildren[0]));
+		const loops = run.filter(({ node, env }) => (node.type === 'while_statement' || node.type === 'do_statement') &&
+			node.startIndex > deadlines[0].node.startIndex &&
+			[...ps.walk(node.childForFieldName('condition') || node.namedChildren[0])].some(c => c.type === 'command' &&
+				ps.commandName(c) === 'test-path' && (pathOf(c, env) || []).some(p => lower(p).startsWith(lower(`${SHARE}\\`)))));
+		if (!loops.length)
+			return [`no loop that waits while Test-Path ${SHARE}\\... fails`];
+		const body = [...ps.walk(loops[0].node.namedChildren.find(c => c.type === 'statement_block'))];
+		const stop = body.find(n => n.type === 'if_statement' && [...ps.walk(n.childForFieldName('condition'))].some(c =>
+			c.type === 'comparison_expression' && c.namedChildren.length === 3 &&
+			lower(ps.core(c.namedChildren[0]).text) === '[datetime]::utcnow' && ['-gt', '-ge'].includes(lower(c.namedChildren[1].text)) &&
+			names.includes(ps.varName(c.namedChildren[2]))));
+		if (!stop)
+			return ['the loop never compares the time with the deadline'];
+		const block = [...ps.walk(stop.namedChildren.find(c => c.type === 'statement_block'))];
+		if (!block.some(c => c.type === 'flow_control_statement' && /^exit\s+[1-9]/i.test(c.text)))
+			out.push('past the deadline the loop does not exit non-zero');
+		if (!block.some(c => /^\[console\]::error\.write(line)?$/.test(lower(c.type === 'invokation_expression' ? c.text.split('(')[0] : '')) ||
+			(c.type === 'command' && ps.commandName(c) === 'write-error')))
+			out.push('past the deadline nothing is written to stderr');
+		if (!commands(body.map(node => ({ node })), 'start-sleep').length)
+			out.push('the loop does not sleep between tries');
+		return out;
+	},
+};
+
+(async () => {
+	const [name, file] = process.argv.slice(2);
+	if (!claims[name] || !file) {
+		console.error(`usage: node claims.cjs CLAIM FILE; claims: ${Object.keys(claims).join(' ')}`);
+		process.exit(2);
+	}
+	const parse = await ps.load();
+	const { tree } = parse(file);
+	const errors = ps.errorsOf(tree.rootNode);
+	if (errors.length) {
+		console.log(`${ps.at(file, errors[0])}: syntax error: cannot check ${name}`);
+		process.exit(2);
+	}
+	const missing = claims[name]([...ps.running(tree.rootNode)]);
+	for (const m of missing)
+		console.log(`${file}: ${name}: ${m}`);
+	process.exit(missing.length ? 1 : 0);
+})().catch(e => {
+	console.error(`claims.cjs: ${e.stack}`);
+	process.exit(2);
+});
