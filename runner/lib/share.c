@@ -197,16 +197,25 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 	char buf[1 << 16];
 	for (;;) {
 		size_t want = sizeof buf;
+		bool before_hole = false;
 		if (!final) {
 			off_t hole = lseek(s->fd[i], s->pos[i], SEEK_HOLE);
-			if (hole >= 0 && hole - s->pos[i] < (off_t)want)
+			struct stat fst;
+			if (hole >= 0 && hole - s->pos[i] <= (off_t)want) {
 				want = (size_t)(hole - s->pos[i]);
+				before_hole = fstat(s->fd[i], &fst) == 0 && hole < fst.st_size;
+			}
 			if (want == 0)
 				break;
 		}
 		ssize_t k = pread_retry(s->fd[i], buf, want, s->pos[i]);
 		if (k < 0)
 			return (int)k;
+		/* A hole before the end is a write still on its way, and so may
+		 * be the zeros just before it: the rest of a block whose first
+		 * bytes came in another, earlier SMB write. They wait. */
+		while (before_hole && k > 0 && buf[k - 1] == 0)
+			k--;
 		if (k == 0)
 			break;
 		s->pos[i] += k;

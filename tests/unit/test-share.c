@@ -90,6 +90,43 @@ static void test_spool(struct share *s, const char *tmp, const char *dir)
 	ok(stdin_is(dir, src, 100000), "the pipe's bytes");
 }
 
+/* One write the guest starts inside a block, split into two SMB writes of
+ * which the second lands first: the unwritten rest of the first block
+ * reads as zeros for a moment and must not be passed on as output. */
+static void test_split_write(const char *tmp)
+{
+	char *dir = path_join(tmp, "split");
+	struct share *s = NULL;
+	if (share_new(dir, &s) < 0)
+		abort();
+	char *out_path = path_join(dir, "stdout");
+	int po[2], pe[2];
+	if (pipe2(po, O_NONBLOCK | O_CLOEXEC) < 0 || pipe2(pe, O_NONBLOCK | O_CLOEXEC) < 0)
+		abort();
+	static char b[8192], c[4094];
+	memset(b, 'B', sizeof b);
+	memset(c, 'C', sizeof c);
+	int w = open(out_path, O_WRONLY | O_CLOEXEC);
+	bool closed;
+	if (pwrite(w, "x", 1, 0) != 1 || pwrite(w, c, sizeof c, 1 + sizeof b) != (ssize_t)sizeof c)
+		abort();
+	share_pump(s, po[1], pe[1], &closed);
+	size_t n;
+	char *got = slurp_pipe(po[0], &n);
+	ok(n == 1 && got[0] == 'x', "a block's unwritten rest before a hole is held back (%zu bytes passed)", n);
+	if (pwrite(w, b, sizeof b, 1) != (ssize_t)sizeof b)
+		abort();
+	close(w);
+	share_pump(s, po[1], pe[1], &closed);
+	got = slurp_pipe(po[0], &n);
+	ok(n == sizeof b + sizeof c && !memcmp(got, b, sizeof b) && !memcmp(got + sizeof b, c, sizeof c),
+	   "then the split write whole, in order (%zu bytes)", n);
+	share_free(s);
+	close(po[0]), close(po[1]), close(pe[0]), close(pe[1]);
+	free(out_path);
+	free(dir);
+}
+
 int main(void)
 {
 	char t[] = "/tmp/osrun-unit.XXXXXX";
@@ -149,6 +186,7 @@ int main(void)
 	is_int(share_drain(s, po[1], pe[1]), 0, "a host stream gone away is not an error");
 
 	test_spool(s, tmp, dir);
+	test_split_write(tmp);
 
 	/* A stdin pipe that never ends, read whole first (a guest that cannot
 	 * stream it): the run's deadline ends the wait. */
