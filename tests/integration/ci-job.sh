@@ -388,8 +388,14 @@ gitlab_job() {
 		gitlab_script "$s/upload_artifacts_on_success" "$(printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s' "$gguest" "$uport" "$id")"
 		cp "$s/archive_cache" "$s/archive_cache_on_failure"
 		gitlab_script "$s/upload_artifacts_on_failure" "$(printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s' "$gguest" "$uport" "$id")"
+		# Every stage GitLab Runner calls run with (its build.go): the user
+		# script is build_script on runners of 2025 on, step_script before;
+		# a job's other steps are step_NAME.
+		gitlab_script "$s/download_artifacts" 'echo no artifacts to download'
+		gitlab_script "$s/step_release" 'echo release step'
+		gitlab_script "$s/cleanup_file_variables" 'rm -f /tmp/file-variables'
 		step=0
-		for stage in prepare_script get_sources restore_cache step_script; do
+		for stage in prepare_script get_sources restore_cache download_artifacts step_script step_release; do
 			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }
 		done
 		# The runner reads the script's code as soon as the stage ends.
@@ -397,9 +403,8 @@ gitlab_job() {
 		if [ "$step" = 0 ]; then rest="after_script archive_cache upload_artifacts_on_success"
 		else rest="after_script archive_cache_on_failure upload_artifacts_on_failure"; fi
 		# GitLab ignores after_script's status (gitlab-org/gitlab#21008);
-		# a later stage that fails
-		# after a green step_script fails the job.
-		for stage in $rest; do
+		# a later stage that fails after a green script fails the job.
+		for stage in $rest cleanup_file_variables; do
 			sh "$DRIVER" run "$s/$stage" "$stage" && continue
 			rc=$?
 			[ "$stage" = after_script ] || [ "$step" != 0 ] || step=$rc
@@ -419,6 +424,8 @@ t_gitlab_driver() {
 	grep -q "Running on" "$g/job-101.log" || err "job 101: no prepare_script output"
 	grep -q "cache miss" "$g/job-101.log" || err "job 101: expected a cache miss: $(cat "$g/job-101.log")"
 	grep -q "^built$" "$g/job-101.log" || err "job 101: not built"
+	grep -q "^release step$" "$g/job-101.log" && grep -q "^no artifacts to download$" "$g/job-101.log" ||
+		err "job 101: download_artifacts or step_release did not run: $(cat "$g/job-101.log")"
 	[ "$(cat "$g/uploads/job-101" 2>&1)" = "HELLO FROM THE REPOSITORY" ] || err "artifact: '$(cat "$g/uploads/job-101" 2>&1)'"
 	# A failing script fails the job with the build-failure code; the
 	# cache volume is there for the next job; the on_failure stages run.
