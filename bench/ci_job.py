@@ -182,7 +182,11 @@ def main():
     for s in stages:
         with open(os.path.join(scripts, s), "w") as f:
             f.write(f"echo {s}\n")
-    jenv = dict(env, CUSTOM_ENV_CI_JOB_ID="1", CUSTOM_ENV_CI_PROJECT_ID="1")
+    # The runner's account of the job, which the driver trusts for its ids.
+    response = os.path.join(work, "response.json")
+    with open(response, "w") as f:
+        f.write('{"id": 1, "job_info": {"project_id": 1}, "runner_info": {"timeout": 3600}, "services": null}\n')
+    jenv = dict(env, JOB_RESPONSE_FILE=response)
     t0 = time.monotonic()
     for args in [["prepare"]] + [["run", os.path.join(scripts, s), s] for s in stages] + [["cleanup"]]:
         r = subprocess.run(["sh", DRIVER, *args], env=jenv, capture_output=True)

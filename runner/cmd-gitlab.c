@@ -25,10 +25,12 @@ static void gitlab_help(void)
 	       "  OSRUN_NETWORK            none, internet (default) or host\n"
 	       "  OSRUN_GITLAB_SHELL       sh (default) or bash for Linux guests, powershell\n"
 	       "                           (default) or pwsh for Windows guests\n"
+	       "  OSRUN_GITLAB_RUNNER      a tag for this runner's sessions (default r)\n"
 	       "  OSRUN_CACHE              the store\n"
 	       "From the job: image: or OSRUN_SNAPSHOT (a snapshot name), OSRUN_CACHE_VOLUME\n"
 	       "(a suffix for this project's cache volume). The job's and project's ids come\n"
-	       "from JOB_RESPONSE_FILE where the runner gives one.\n");
+	       "from the runner's JOB_RESPONSE_FILE (GitLab Runner 14.1 and later), never\n"
+	       "from the job's variables.\n");
 }
 
 /* An exit code the runner's environment names, 1-255. */

@@ -145,7 +145,7 @@ static int do_rm(struct job *j, const char *name, bool json, bool cache, struct 
 	int r = cache ? cache_volume_remove(j->store, name) : snapshot_remove(j->store, name, &child);
 	if (r == -ENOENT)
 		return error_set(e, r, "%s '%s': not found in %s", what, name, j->store->root);
-	if (r == -ENOTEMPTY)
+	if (r == -ENOTEMPTY && !cache)
 		return error_set(e, r, "snapshot '%s': not removed, snapshot '%s' is built on it%s", name, child,
 				 strncmp(child, "layer-", 6) ? "" : " (a build layer: 'osrun snapshot gc' removes it)");
 	if (r == -EBUSY)

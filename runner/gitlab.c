@@ -46,17 +46,36 @@ static json_object *json_path(json_object *o, const char *a, const char *b)
 	return json_object_object_get_ex(v, b, &v) ? v : NULL;
 }
 
+/* A regular file (not followed if a link, not waited on if a FIFO) of at
+ * most max bytes, NUL-terminated. */
+static int file_read_bounded(const char *path, size_t max, char **ret)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
+		return -EFBIG;
+	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 2);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t k = read_retry(fd, buf, (size_t)st.st_size + 1);
+	if (k < 0)
+		return (int)k;
+	if ((size_t)k > (size_t)st.st_size)
+		return -EFBIG; /* it grew meanwhile */
+	buf[k] = 0;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
 /* The runner's own account of the job. *ret_image: image: (or NULL). */
 static int job_from_response(struct gitlab_job *j, const char *path, char **ret_image, struct error *e)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return error_errno(e, -errno, "JOB_RESPONSE_FILE %s", path);
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > JOB_RESPONSE_MAX)
-		return error_set(e, -EINVAL, "JOB_RESPONSE_FILE %s: not a regular file of at most 64 MiB", path);
 	_cleanup_free_ char *text = NULL;
-	int r = read_full_file(path, &text, NULL);
+	int r = file_read_bounded(path, JOB_RESPONSE_MAX, &text);
+	if (r == -EFBIG)
+		return error_set(e, -EINVAL, "JOB_RESPONSE_FILE %s: not a regular file of at most 64 MiB", path);
 	if (r < 0)
 		return error_errno(e, r, "JOB_RESPONSE_FILE %s", path);
 	json_object *o = json_tokener_parse(text);
@@ -79,30 +98,15 @@ static int job_from_response(struct gitlab_job *j, const char *path, char **ret_
 	return 0;
 }
 
-/* The same from CUSTOM_ENV_*, where the runner gives no job file: the
- * job could set these, so they are only ever taken as numbers. */
-static int job_from_env(struct gitlab_job *j, char **ret_image, struct error *e)
-{
-	int r = id_copy("CI_JOB_ID", getenv("CUSTOM_ENV_CI_JOB_ID"), NULL, j->id, sizeof j->id, e);
-	if (r == 0)
-		r = id_copy("CI_PROJECT_ID", getenv("CUSTOM_ENV_CI_PROJECT_ID"), NULL, j->project, sizeof j->project,
-			    e);
-	char seconds[12];
-	if (r == 0 &&
-	    (r = id_copy("CI_JOB_TIMEOUT", getenv("CUSTOM_ENV_CI_JOB_TIMEOUT"), "0", seconds, sizeof seconds, e)) == 0)
-		j->timeout = (usec_t)strtoull(seconds, NULL, 10) * USEC_PER_SEC;
-	const char *image = getenv("CUSTOM_ENV_CI_JOB_IMAGE");
-	*ret_image = r == 0 && image && *image ? strdup(image) : NULL;
-	return r;
-}
-
-/* Whether the admin's OSRUN_ALLOWED_SNAPSHOTS (globs, separated by spaces
- * or commas) lets jobs use name; unset, only the default is allowed. */
+/* Whether jobs may use name: the admin's default, or one that the admin's
+ * OSRUN_ALLOWED_SNAPSHOTS (globs, separated by spaces or commas) matches. */
 static bool snapshot_allowed(const char *name, const char *dflt)
 {
 	const char *list = getenv("OSRUN_ALLOWED_SNAPSHOTS");
+	if (!strcmp(name, dflt))
+		return true;
 	if (!list)
-		return !strcmp(name, dflt);
+		return false;
 	_cleanup_free_ char *copy = strdup(list);
 	for (char *save = NULL, *g = copy ? strtok_r(copy, " ,", &save) : NULL; g; g = strtok_r(NULL, " ,", &save))
 		if (fnmatch(g, name, 0) == 0)
@@ -135,6 +139,8 @@ static int job_volume(struct gitlab_job *j, struct error *e)
 	const char *suffix = getenv("CUSTOM_ENV_OSRUN_CACHE_VOLUME");
 	int r = id_copy("CI_CONCURRENT_PROJECT_ID", getenv("CUSTOM_ENV_CI_CONCURRENT_PROJECT_ID"), "0", j->slot,
 			sizeof j->slot, e);
+	if (r == 0 && atoi(j->slot) >= 64)
+		r = error_set(e, -EINVAL, "CI_CONCURRENT_PROJECT_ID '%s': expected a slot below 64", j->slot);
 	if (r < 0)
 		return r;
 	if (suffix && *suffix &&
@@ -173,13 +179,34 @@ static int job_guest(struct gitlab_job *j, const char *cache, struct error *e)
 	return 0;
 }
 
+/* OSRUN_GITLAB_RUNNER (the admin's; default "r"): keeps apart the jobs of
+ * runners, or GitLab instances, whose job ids may meet in one store. */
+static int runner_tag(char *out, size_t n, struct error *e)
+{
+	const char *t = getenv("OSRUN_GITLAB_RUNNER");
+	if (!t || !*t)
+		t = "r";
+	size_t len = strlen(t);
+	if (len >= n || t[strspn(t, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")])
+		return error_set(e, -EINVAL, "OSRUN_GITLAB_RUNNER '%.40s': expected up to %zu letters and digits", t,
+				 n - 1);
+	memcpy(out, t, len + 1);
+	return 0;
+}
+
 int gitlab_job_load(struct gitlab_job *j, const char *cache, bool identity_only, struct error *e)
 {
 	_cleanup_free_ char *image = NULL;
+	/* CUSTOM_ENV_CI_JOB_ID and the like are the job's to set: without
+	 * the runner's file (GitLab Runner 14.1 and later write it) a job
+	 * could name another job's session or project's cache. */
 	const char *response = getenv("JOB_RESPONSE_FILE");
-	int r = response && *response ? job_from_response(j, response, &image, e) : job_from_env(j, &image, e);
-	if (r < 0 ||
-	    (r = id_copy("CI_RUNNER_ID", getenv("CUSTOM_ENV_CI_RUNNER_ID"), "0", j->runner, sizeof j->runner, e)) < 0)
+	if (!response || !*response)
+		return error_set(e, -EINVAL,
+				 "JOB_RESPONSE_FILE is not set: the job's ids cannot be trusted (GitLab "
+				 "Runner 14.1 or later writes it)");
+	int r = job_from_response(j, response, &image, e);
+	if (r < 0 || (r = runner_tag(j->runner, sizeof j->runner, e)) < 0)
 		return r;
 	snprintf(j->session, sizeof j->session, "ci-%s-%s", j->runner, j->id);
 	if (identity_only)
@@ -263,14 +290,18 @@ int gitlab_prepare(const struct gitlab_job *j, const char *cache, enum network n
 static char *stage_command(const struct gitlab_job *j, const char *guest_script)
 {
 	char *cmd = NULL;
+	/* The old rc goes first: a write that fails must not leave the last
+	 * stage's. In cmd, "echo 1>f" would redirect handle 1: the
+	 * redirection comes first. */
 	int r = j->windows ? asprintf(&cmd,
+				      "@del /q %s\\rc 2>nul\n"
 				      "@%s -NoProfile -NonInteractive -ExecutionPolicy Bypass -File %s\n"
 				      "@set rc=%%errorlevel%%\n"
-				      "@echo %%rc%%>%s\\rc\n"
+				      "@>%s\\rc echo %%rc%%\n"
 				      "@if not \"%%rc%%\"==\"0\" exit /b 1\n",
-				      j->shell, guest_script, j->scripts)
-			   : asprintf(&cmd, "%s %s; rc=$?; echo $rc >%s/rc; [ $rc = 0 ] || exit 1", j->shell,
-				      guest_script, j->scripts);
+				      j->scripts, j->shell, guest_script, j->scripts)
+			   : asprintf(&cmd, "rm -f %s/rc; %s %s; rc=$?; echo $rc >%s/rc; [ $rc = 0 ] || exit 1",
+				      j->scripts, j->shell, guest_script, j->scripts);
 	return r < 0 ? NULL : cmd;
 }
 
@@ -287,14 +318,17 @@ static int stage_exit_code(const struct gitlab_job *j, const char *cache, int *r
 		p.copy_out[0].guest = NULL;
 	int status, r = p.copy_out[0].host && p.copy_out[0].guest ? job_request(j, cache, &p, &status, e)
 								  : error_errno(e, -ENOMEM, "exit code");
+	/* The guest wrote it: a regular file of a few bytes, never quoted. */
 	_cleanup_free_ char *text = NULL;
 	if (r == 0 && status != 0)
 		r = error_set(e, -EPROTO, "the script's exit code could not be copied out (status %d)", status);
-	if (r == 0 && (r = read_full_file(p.copy_out[0].host, &text, NULL)) < 0)
-		r = error_errno(e, r, "the script's exit code");
-	unsigned code;
-	if (r == 0 && (text[strcspn(text, "\r\n ")] = 0, parse_uint(text, 1, UINT32_MAX, &code) < 0))
-		r = error_set(e, -EPROTO, "the script's exit code '%.20s' is not a number", text);
+	if (r == 0 && file_read_bounded(p.copy_out[0].host, 32, &text) < 0)
+		r = error_set(e, -EPROTO, "the script's exit code: not a small regular file");
+	char *end = NULL;
+	long long code = r == 0 ? (errno = 0, strtoll(text, &end, 10)) : 0;
+	if (r == 0 && (end == text || errno || code == 0 || code < INT32_MIN || code > (long long)UINT32_MAX ||
+		       end[strspn(end, "\r\n ")]))
+		r = error_set(e, -EPROTO, "the script's exit code is not a number other than 0");
 	rm_rf(base);
 	if (r == 0)
 		*ret = (int)code;

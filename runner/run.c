@@ -381,13 +381,20 @@ static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, i
 {
 	if (!w->prof->kill_path || !((why == -ECANCELED && e->signal_pid == getpid()) || why == -ETIME))
 		return -EOPNOTSUPP;
+	/* All within the 30 s a pool client waits after passing a signal.
+	 * The agent is synced again first: the interrupt may have cut a
+	 * question to it short. */
+	usec_t deadline = deadline_after(25 * USEC_PER_SEC);
+	share_set_deadline(w->sh, deadline);
 	struct error ke = {0};
 	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), false);
 	struct qga_exec x = {.path = w->prof->kill_path, .env = env, .capture = true};
-	int r = env ? job_run_guest_helper(&w->j, &x, 20 * USEC_PER_SEC, "stopping the command", &ke) : -ENOMEM;
+	int r = job_wait_agent(&w->j, 5 * USEC_PER_SEC, "the guest agent, after the interrupt", &ke);
+	if (r == 0)
+		r = env ? job_run_guest_helper(&w->j, &x, 10 * USEC_PER_SEC, "stopping the command", &ke) : -ENOMEM;
 	struct run_result res = {0};
 	if (r == 0)
-		r = run_follow(p, w, pid, -1, deadline_after(20 * USEC_PER_SEC), &res, &ke);
+		r = run_follow(p, w, pid, -1, deadline, &res, &ke);
 	run_result_release(&res);
 	if (r < 0) {
 		log_warn("the interrupted command could not be stopped in the guest (%s): the session ends", ke.msg);
@@ -403,6 +410,7 @@ static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, i
 
 int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret, struct error *e)
 {
+	w->command_stopped = false;
 	int r;
 	usec_t deadline = p->timeout ? deadline_after(p->timeout) : USEC_INFINITY;
 	share_set_deadline(w->sh, deadline);
@@ -427,7 +435,6 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
-	w->command_stopped = false;
 	r = run_follow(p, w, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {

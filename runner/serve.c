@@ -35,6 +35,7 @@ int serve_command(int conn, struct warm *w, const struct run_plan *p, bool reset
 	_cleanup_(run_result_release) struct run_result res = {0};
 	struct pool_bridge b;
 	pool_bridge_start(&b, conn);
+	w->command_stopped = false;
 	int r = reset ? share_reset(w->sh) : 0;
 	if (r < 0)
 		r = error_errno(&e, r, "emptying the share for the next command");

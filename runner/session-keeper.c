@@ -160,8 +160,13 @@ static int keeper_loop(struct keeper *k)
 		int r = serve_wait(&k->w, k->listen_fd, idle < end ? idle : end, &e);
 		struct signalfd_siginfo si;
 		if (r == SERVE_CANCELLED) {
-			if (read(cancel_fd_get(), &si, sizeof si) == sizeof si)
-				log_info("session '%s': stopped by SIG%s", k->name, signal_name((int)si.ssi_signo));
+			if (read(cancel_fd_get(), &si, sizeof si) != sizeof si)
+				return 0;
+			/* A client's signal passed on (as the keeper itself) after
+			 * its command had ended: not the session's end. */
+			if (si.ssi_pid == (uint32_t)getpid())
+				continue;
+			log_info("session '%s': stopped by SIG%s", k->name, signal_name((int)si.ssi_signo));
 			return 0;
 		}
 		if (r == -ETIME) {

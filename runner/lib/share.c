@@ -213,7 +213,8 @@ static int copy_new(struct share *s, int i, int host_fd, bool final)
 			return (int)k;
 		/* A hole before the end is a write still on its way, and so may
 		 * be the zeros just before it: the rest of a block whose first
-		 * bytes came in another, earlier SMB write. They wait. */
+		 * bytes came in another, earlier SMB write. They wait. (A gap
+		 * smaller than a block leaves no hole to see: not caught.) */
 		while (before_hole && k > 0 && buf[k - 1] == 0)
 			k--;
 		if (k == 0)
