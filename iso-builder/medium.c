@@ -12,13 +12,9 @@
 
 /* Copied onto the medium (osrun\): run by FirstLogonCommands and at every
  * boot, and by each osrun run. */
-static const char *const medium_scripts[] = {"firstlogon.ps1",
-					     "stage-runner.ps1",
-					     "osrun-exec.ps1",
-					     "osrun-mount.ps1",
-					     "osrun-detach.ps1",
-					     "osrun-copy.ps1",
-					     NULL};
+static const char *const medium_scripts[] = {
+	"firstlogon.ps1",   "stage-runner.ps1", "osrun-exec.ps1", "osrun-mount.ps1",
+	"osrun-detach.ps1", "osrun-copy.ps1",	"osrun-kill.ps1", NULL};
 /* virtio-win folders whose drivers Setup loads: disk, network, agent port. */
 static const char *const driver_dirs[] = {"viostor", "NetKVM", "vioserial"};
 #define AGENT_MSI "guest-agent/qemu-ga-x86_64.msi"

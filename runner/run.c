@@ -388,7 +388,8 @@ static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, i
 	share_set_deadline(w->sh, deadline);
 	struct error ke = {0};
 	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), false);
-	struct qga_exec x = {.path = w->prof->kill_path, .env = env, .capture = true};
+	struct qga_exec x = {
+		.path = w->prof->kill_path, .argv = (char *const *)w->prof->kill_argv, .env = env, .capture = true};
 	int r = job_wait_agent(&w->j, 5 * USEC_PER_SEC, "the guest agent, after the interrupt", &ke);
 	if (r == 0)
 		r = env ? job_run_guest_helper(&w->j, &x, 10 * USEC_PER_SEC, "stopping the command", &ke) : -ENOMEM;

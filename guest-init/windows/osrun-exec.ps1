@@ -130,6 +130,9 @@ try {
 	# way unless its handle was taken while it ran (PowerShell issues #5421,
 	# #20400): reading .Handle keeps the process object's handle open.
 	$null = $p.Handle
+	# osrun-kill.ps1 ends this process's tree when a session's command is
+	# interrupted.
+	[System.IO.File]::WriteAllText('C:\osrun\command.pid', [string]$p.Id)
 	$p.WaitForExit()
 	$code = $p.ExitCode
 	if ($null -eq $code) { throw 'the command ended but Windows gave no exit code for it' }
@@ -144,5 +147,6 @@ try {
 	foreach ($l in $links) { (Get-Item -LiteralPath $l).Delete() }
 	foreach ($d in $drives) { net.exe use $d /delete /y | Out-Null }
 	if ($script) { Remove-Item -LiteralPath $script -Force -ErrorAction SilentlyContinue }
+	Remove-Item -LiteralPath 'C:\osrun\command.pid' -Force -ErrorAction SilentlyContinue
 }
 exit 0

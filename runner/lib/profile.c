@@ -41,6 +41,7 @@ static const char *const windows_exec_argv[] = {PS_FILE, "C:\\osrun\\osrun-exec.
 static const char *const windows_detach_argv[] = {PS_FILE, "C:\\osrun\\osrun-detach.ps1", NULL};
 static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
 static const char *const windows_prepare_argv[] = {PS_FILE, "C:\\osrun\\osrun-mount.ps1", NULL};
+static const char *const windows_kill_argv[] = {PS_FILE, "C:\\osrun\\osrun-kill.ps1", NULL};
 
 static const struct profile profiles[] = {
 	{
@@ -63,6 +64,8 @@ static const struct profile profiles[] = {
 		.prepare_argv = windows_prepare_argv,
 		.detach_path = POWERSHELL,
 		.detach_argv = windows_detach_argv,
+		.kill_path = POWERSHELL,
+		.kill_argv = windows_kill_argv,
 		.copy_path = POWERSHELL,
 		.copy_argv = windows_copy_argv,
 		.base_env = windows_env,

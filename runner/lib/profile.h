@@ -42,6 +42,7 @@ struct profile {
 	 * that the guest takes another command (a session's, after Ctrl-C or
 	 * --timeout); NULL: none, the session ends instead. */
 	const char *kill_path;
+	const char *const *kill_argv;
 	/* Copies a tar in the run's share into the guest, or a guest path
 	 * into one: "in TAR KIND GUEST NAME" / "out TAR GUEST" (osrun-copy). */
 	const char *copy_path;

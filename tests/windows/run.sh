@@ -153,7 +153,7 @@ check "BypassNRO and PreventDeviceEncryption in specialize" \
 check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
 check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
 	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
-for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-mount.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun.tag; do
+for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-mount.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun-kill.ps1 osrun.tag; do
 	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
 done
 check "the virtio drivers for Windows 11 are on the medium" \
@@ -332,6 +332,10 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	check "osrun-exec.ps1 writes result.new, renames it result; 'exit CODE', 'error TEXT'" 'claim exec-result osrun-exec.ps1'
 	control "the rename to result deleted" osrun-exec.ps1 '/^\tMove-Item -LiteralPath "$share\\result.new"/d' 'result.new' 'claims exec-result' 'result.new is not renamed'
 	control "the result written without 'exit '" osrun-exec.ps1 "s/Write-Result ('exit {0}' -f/Write-Result ('{0}' -f/" 'exit CODE' 'claims exec-result' "no result written as 'exit ...'"
+	check "osrun-exec.ps1 records the command's process id for osrun-kill.ps1" 'claim exec-records-pid osrun-exec.ps1'
+	control "the process id's write deleted, its comment kept" osrun-exec.ps1 "/WriteAllText('C:\\\\osrun\\\\command.pid'/d" 'osrun-kill.ps1' 'claims exec-records-pid' 'nothing in code that runs writes'
+	check "osrun-kill.ps1 ends the command's tree (taskkill /T /F /PID)" 'claim kill-tree osrun-kill.ps1'
+	control "taskkill without /T, its comment kept" osrun-kill.ps1 's|^taskkill.exe /T /F|taskkill.exe /F|' 'taskkill /T' 'claims kill-tree' 'no taskkill /T /F /PID'
 	check "configure.ps1 turns the SMB client caches off" 'claim smb-caches-off configure.ps1'
 	control "FileInfoCacheLifetime's line deleted, its comment kept" configure.ps1 '/^Reg $ws FileInfoCacheLifetime 0$/d' 'FileInfoCacheLifetime' 'claims smb-caches-off' 'Parameters\FileInfoCacheLifetime to 0'
 	check "configure.ps1 sets UTF-8 (65001) as the ANSI, OEM and Mac code page" 'claim utf8-codepage configure.ps1'

@@ -91,6 +91,22 @@ function pnputilAdd(run) {
 }
 
 const claims = {
+	// osrun-exec.ps1 records the command's process id for osrun-kill.ps1...
+	'exec-records-pid'(run) {
+		const ok = run.some(({ node, env }) => {
+			const c = ps.staticCall(node);
+			return c && /^(system\.)?io\.file$/.test(c.type) && c.method === 'writealltext' && has(ps.values(c.args[0], env), 'C:\\osrun\\command.pid');
+		});
+		return ok ? [] : ['nothing in code that runs writes C:\\osrun\\command.pid'];
+	},
+	// ... which ends its whole tree: taskkill /T /F /PID.
+	'kill-tree'(run) {
+		const ok = commands(run, 'taskkill.exe', 'taskkill').some(({ node, env }) => {
+			const words = ps.positional(node).flatMap(a => ps.values(a, env) || []).map(lower);
+			return ['/t', '/f', '/pid'].every(w => words.includes(w));
+		});
+		return ok ? [] : ['no taskkill /T /F /PID in code that runs'];
+	},
 	// osrun-exec.ps1 reads the request from the run's share.
 	'exec-request'(run) {
 		const want = `${SHARE}\\request.json`;
