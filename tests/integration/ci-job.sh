@@ -368,8 +368,20 @@ gitlab_env() {
 		JOB_RESPONSE_FILE="$(job_response "$1" "${RESPONSE_EXTRA:-}")" BUILD_EXIT_CODE_FILE="$g/exit-$1"
 	rm -f "$g/exit-$1"
 }
-# A stage's script as GitLab's sh shell writer starts it.
-gitlab_script() { printf '#!/usr/bin/env sh\ntrap exit 1 TERM\n%s\n' "$2" >"$1"; }
+# A stage's script as GitLab Runner's sh shell writer makes it (its
+# shells/bash.go, Finish): the shebang, the TERM trap, pipefail where the
+# shell has it, errexit, and the body eval'd in a subshell on /dev/null.
+gitlab_script() {
+	body=$(printf '%s' "$2" | sed "s/'/'\\\\''/g")
+	{
+		printf '#!/usr/bin/env sh\n'
+		printf "trap 'exit 1' TERM\n"
+		printf 'case "$(set -o)" in *"pipefail"*) set -o pipefail;; esac; set -o errexit\n'
+		printf 'set +o noclobber\n'
+		printf "(trap 'exit 1' TERM; eval '%s') < /dev/null\n" "$body"
+		printf 'exit 0\n'
+	} >"$1"
+}
 
 gitlab_job() {
 	id=$1 extra=$2 log="$g/job-$1.log" s="$g/scripts-$1" && mkdir -p "$s"
@@ -519,7 +531,7 @@ t_gitlab_driver_trust() {
 		rc=0; (gitlab_env 306; export CUSTOM_ENV_OSRUN_CACHE_VOLUME="$bad"; sh "$DRIVER" config) >/dev/null 2>"$g/err" || rc=$?
 		[ "$rc" = 42 ] && grep -q "OSRUN_CACHE_VOLUME" "$g/err" || err "OSRUN_CACHE_VOLUME '$bad': exit $rc: $(cat "$g/err")"
 	done
-	gitlab_script "$g/probe" 'ls /cache; cat /cache/f 2>/dev/null; echo probed'
+	gitlab_script "$g/probe" 'ls /cache; cat /cache/f 2>/dev/null || true; echo probed'
 	gitlab_script "$g/fail42" 'echo failing; exit 42'
 	rc=0; (gitlab_env 307; export CUSTOM_ENV_CI_PROJECT_ID=999 CUSTOM_ENV_OSRUN_CACHE_VOLUME=other
 		sh "$DRIVER" prepare && sh "$DRIVER" prepare && sh "$DRIVER" run "$g/probe" step_script &&
