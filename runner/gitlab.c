@@ -31,7 +31,7 @@ static int id_copy(const char *what, const char *s, const char *dflt, char *out,
 	if (!s || !*s)
 		s = dflt;
 	size_t len = strspn(s, "0123456789");
-	if (!s || !*s || s[len] || len >= n)
+	if (!*s || s[len] || len >= n)
 		return error_set(e, -EINVAL, "%s '%.40s': expected a number of at most %zu digits", what, s ? s : "",
 				 n - 1);
 	memcpy(out, s, len + 1);
@@ -46,35 +46,13 @@ static json_object *json_path(json_object *o, const char *a, const char *b)
 	return json_object_object_get_ex(v, b, &v) ? v : NULL;
 }
 
-/* A regular file (not followed if a link, not waited on if a FIFO) of at
- * most max bytes, NUL-terminated. */
-static int file_read_bounded(const char *path, size_t max, char **ret)
-{
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > max)
-		return -EFBIG;
-	_cleanup_free_ char *buf = malloc((size_t)st.st_size + 2);
-	if (!buf)
-		return -ENOMEM;
-	ssize_t k = read_retry(fd, buf, (size_t)st.st_size + 1);
-	if (k < 0)
-		return (int)k;
-	if ((size_t)k > (size_t)st.st_size)
-		return -EFBIG; /* it grew meanwhile */
-	buf[k] = 0;
-	*ret = TAKE_PTR(buf);
-	return 0;
-}
-
 /* The runner's own account of the job. *ret_image: image: (or NULL). */
 static int job_from_response(struct gitlab_job *j, const char *path, char **ret_image, struct error *e)
 {
 	_cleanup_free_ char *text = NULL;
-	int r = file_read_bounded(path, JOB_RESPONSE_MAX, &text);
-	if (r == -EFBIG)
+	size_t n;
+	int r = read_file_untrusted(path, JOB_RESPONSE_MAX, &text, &n);
+	if (r == -EFBIG || r == -EBADMSG)
 		return error_set(e, -EINVAL, "JOB_RESPONSE_FILE %s: not a regular file of at most 64 MiB", path);
 	if (r < 0)
 		return error_errno(e, r, "JOB_RESPONSE_FILE %s", path);
@@ -322,7 +300,8 @@ static int stage_exit_code(const struct gitlab_job *j, const char *cache, int *r
 	_cleanup_free_ char *text = NULL;
 	if (r == 0 && status != 0)
 		r = error_set(e, -EPROTO, "the script's exit code could not be copied out (status %d)", status);
-	if (r == 0 && file_read_bounded(p.copy_out[0].host, 32, &text) < 0)
+	size_t n;
+	if (r == 0 && read_file_untrusted(p.copy_out[0].host, 32, &text, &n) < 0)
 		r = error_set(e, -EPROTO, "the script's exit code: not a small regular file");
 	char *end = NULL;
 	long long code = r == 0 ? (errno = 0, strtoll(text, &end, 10)) : 0;

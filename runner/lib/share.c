@@ -418,30 +418,5 @@ int share_write_file(struct share *s, const char *name, const char *data)
 int share_read_file(struct share *s, const char *name, size_t max, char **ret, size_t *ret_n)
 {
 	_cleanup_free_ char *p = path_join(s->dir, name);
-	if (!p)
-		return -ENOMEM;
-	/* The guest made it: no link followed, no FIFO waited on. */
-	_cleanup_close_ int fd = open(p, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ELOOP ? -EBADMSG : -errno;
-	struct stat st;
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode))
-		return -EBADMSG;
-	if ((uint64_t)st.st_size > max)
-		return -EFBIG;
-	_cleanup_free_ char *buf = malloc(max + 1);
-	if (!buf)
-		return -ENOMEM;
-	size_t n = 0;
-	for (ssize_t k; n <= max && (k = read_retry(fd, buf + n, max + 1 - n)) != 0; n += (size_t)k)
-		if (k < 0)
-			return (int)k;
-	if (n > max)
-		return -EFBIG;
-	buf[n] = 0;
-	*ret = TAKE_PTR(buf);
-	*ret_n = n;
-	return 0;
+	return p ? read_file_untrusted(p, max, ret, ret_n) : -ENOMEM;
 }

@@ -81,6 +81,10 @@ ssize_t pread_retry(int fd, void *buf, size_t n, off_t off);
  * deadline. *ret_copied may be NULL. */
 int copy_stream(int in, int out, usec_t deadline, uint64_t *ret_copied);
 int read_full_file(const char *path, char **ret, size_t *ret_size);
+/* A file someone else wrote (the guest, a CI runner): a regular file of at
+ * most max bytes, not followed if a link, not waited on if a FIFO;
+ * NUL-terminated. -EBADMSG: a link or not a regular file; -EFBIG: larger. */
+int read_file_untrusted(const char *path, size_t max, char **ret, size_t *ret_n);
 int write_file_atomic(const char *path, const char *data, size_t n, mode_t mode);
 int copy_fd_range(int in, int out, uint64_t *ret_copied);
 int copy_file_sparse(const char *from, const char *to, mode_t mode);

@@ -26,6 +26,11 @@ while True: open(sys.argv[2], "ab").write(s.recvfrom(512)[0])' "$udp_port" "$T/u
 	udp_pid=$!
 }
 udp_stop() { kill "$udp_pid"; wait "$udp_pid" 2>/dev/null; }
+# The guest's probes at $1: TCP (wget of the web server's marker) and UDP
+# (tftp's first datagram, to the UDP listener).
+net_probe() {
+	echo "timeout 10 wget -q -O - http://$1:$web_port/marker; echo wget=\$?; cd /tmp && timeout 3 tftp -g -r udp-probe $1 $udp_port"
+}
 
 t_network_default_no_host_loopback() {
 	web_start
@@ -43,7 +48,7 @@ t_network_default_no_host_loopback() {
 	# internet: outbound, but not to the host's loopback, over TCP (wget)
 	# or UDP (tftp's first datagram, caught by a listener on 127.0.0.1).
 	udp_start 127.0.0.1
-	probe="timeout 10 wget -q -O - http://10.0.2.2:$web_port/marker; echo wget=\$?; cd /tmp && timeout 3 tftp -g -r udp-probe 10.0.2.2 $udp_port"
+	probe=$(net_probe 10.0.2.2)
 	o --network internet "$probe"
 	grep -q host-secret "$T/out" && err "the guest read the host's 127.0.0.1 service under --network internet: $(cat "$T/out")"
 	grep -q 'wget=1' "$T/out" || err "wget was not refused: $(cat "$T/out")"
@@ -62,7 +67,7 @@ t_network_default_no_host_loopback() {
 	if a=$(host_addr) && [ -n "$a" ]; then
 		web_start "$a"
 		udp_start "$a"
-		probe="timeout 10 wget -q -O - http://$a:$web_port/marker; echo wget=\$?; cd /tmp && timeout 3 tftp -g -r udp-probe $a $udp_port"
+		probe=$(net_probe "$a")
 		o "$probe"
 		grep -q host-secret "$T/out" && err "under --network none the guest read a service on $a: $(cat "$T/out")"
 		grep -q 'GET /marker' "$T/web.log" && err "under --network none a request reached $a: $(cat "$T/web.log")"
