@@ -110,15 +110,6 @@ static int command_join(int argc, char **argv, int first, char **ret, struct err
 	return 0;
 }
 
-static int check_novnc(const char *addr, struct error *e)
-{
-	const char *colon = strrchr(addr, ':');
-	unsigned port;
-	if (!colon || colon == addr || parse_uint(colon + 1, 1, 65535, &port) < 0)
-		return error_set(e, -EINVAL, "--novnc '%s': expected ADDRESS:PORT, e.g. 127.0.0.1:6080", addr);
-	return 0;
-}
-
 /* The repeatable options, as given, until options_volumes and
  * options_copies check them. */
 struct run_lists {
@@ -170,7 +161,8 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		return r;
 	p->cache = c.cache;
 	p->verbose = c.verbose;
-	if ((p->novnc && (r = check_novnc(p->novnc, e)) < 0) || (r = options_network(network, &p->network, e)) < 0)
+	if ((p->novnc && (r = options_check_novnc(p->novnc, e)) < 0) ||
+	    (r = options_network(network, &p->network, e)) < 0)
 		return r;
 	p->vnc = p->vnc || p->novnc;
 	if ((r = command_join(argc, argv, first, &p->command, e)) < 0 ||

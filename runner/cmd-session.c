@@ -16,7 +16,7 @@ static void session_help(void)
 {
 	printf("Usage: osrun session start [-s SNAPSHOT] [--name NAME] [--volume ...] [--cache-volume ...]\n"
 	       "                           [--idle-timeout SECONDS] [--max-lifetime SECONDS]\n"
-	       "                           [--network none|internet|host]\n"
+	       "                           [--network none|internet|host] [--vnc] [--novnc ADDR:PORT]\n"
 	       "       osrun session exec NAME [-e K=V] [-w DIR] [-t SECONDS] [--no-stdin] COMMAND...\n"
 	       "       osrun session cp NAME SRC DST      (one of them guest:PATH)\n"
 	       "       osrun session stop NAME [-n NEW_SNAPSHOT]\n"
@@ -39,7 +39,8 @@ static void session_help(void)
 	       "killed, its QEMU stops too. Interrupting 'exec' (Ctrl-C) or a command past\n"
 	       "its --timeout stops that command and every process it started in the guest\n"
 	       "(Linux guests; on Windows, and when they do not stop, the session ends).\n"
-	       "--network is as for 'osrun COMMAND' (default none: the shares only).\n"
+	       "--network, --vnc and --novnc are as for 'osrun COMMAND' (default network\n"
+	       "none: the shares only); the screen is served for the session's life.\n"
 	       "\n"
 	       "Options: --cache DIR, -v, -h\n");
 }
@@ -103,12 +104,16 @@ static int parse_start(int argc, char **argv, struct run_plan *p, struct session
 		{"max-lifetime", 0, OPT_SECONDS, &o->max_lifetime, 0, 0, NULL},
 		{"agent-timeout", 0, OPT_SECONDS, &p->agent_timeout, 0, 0, NULL},
 		{"network", 0, OPT_STRING, &network, 0, 0, NULL},
+		{"vnc", 0, OPT_FLAG, &p->vnc, 0, 0, NULL},
+		{"novnc", 0, OPT_STRING, &p->novnc, 0, 0, NULL},
 		OPTS_COMMON(&o->c),
 	};
 	int first, r = options_parse(table, session_help, false, argc, argv, &first, e);
 	if (r != 0 || (r = options_no_operands("session start", argc, argv, first, e)) < 0 ||
-	    (r = options_network(network, &p->network, e)) < 0)
+	    (r = options_network(network, &p->network, e)) < 0 ||
+	    (p->novnc && (r = options_check_novnc(p->novnc, e)) < 0))
 		return r;
+	p->vnc = p->vnc || p->novnc;
 	p->cache = o->c.cache;
 	p->verbose = o->c.verbose;
 	if ((r = options_check_snapshot_name(p->snapshot, e)) < 0 ||

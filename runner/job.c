@@ -17,6 +17,8 @@ void job_release(struct job *j)
 	if (j->novnc > 0)
 		proc_kill_and_reap(j->novnc, 0);
 	j->novnc = 0;
+	free(j->vnc);
+	j->vnc = NULL;
 	j->vm = vm_free(j->vm);
 	j->rundir = rundir_free(j->rundir);
 	j->store = store_free(j->store);
@@ -194,6 +196,8 @@ int job_start_debug(struct job *j, const struct vm_plan *plan, const char *novnc
 		log_info("QEMU monitor: %s (e.g. socat - UNIX-CONNECT:%s)", plan->monitor, plan->monitor);
 	if (!plan->vnc)
 		return 0;
+	if (!(j->vnc = strdup(plan->vnc)))
+		return error_errno(e, -ENOMEM, "VNC");
 	log_info("VNC: %s (a UNIX socket; e.g. socat TCP-LISTEN:5900,bind=127.0.0.1 UNIX-CONNECT:%s)", plan->vnc,
 		 plan->vnc);
 	return novnc ? start_novnc(j, novnc, plan->vnc, e) : 0;

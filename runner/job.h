@@ -17,6 +17,7 @@ struct job {
 	struct rundir *rundir;
 	struct vm *vm;
 	pid_t novnc; /* websockify serving noVNC, when asked for */
+	char *vnc;   /* QEMU's VNC socket, when asked for */
 	usec_t started;
 };
 

@@ -214,3 +214,14 @@ int options_copies(char **copy_in, char **copy_out, struct run_plan *p, struct e
 			return r;
 	return 0;
 }
+
+/* websockify takes it as its listen operand: a leading '-' would be read
+ * as an option. */
+int options_check_novnc(const char *addr, struct error *e)
+{
+	const char *colon = strrchr(addr, ':');
+	unsigned port;
+	if (!colon || colon == addr || *addr == '-' || parse_uint(colon + 1, 1, 65535, &port) < 0)
+		return error_set(e, -EINVAL, "--novnc '%s': expected ADDRESS:PORT, e.g. 127.0.0.1:6080", addr);
+	return 0;
+}

@@ -58,6 +58,8 @@ int options_parse(const struct opt *table, void (*help)(void), bool in_order, in
 int options_no_operands(const char *command, int argc, char **argv, int optind, struct error *e);
 /* "snapshot name 'x' contains '/'" */
 int options_check_snapshot_name(const char *name, struct error *e);
+/* --novnc ADDRESS:PORT */
+int options_check_novnc(const char *addr, struct error *e);
 /* --network: "none" (NULL too), "internet" or "host". */
 int options_network(const char *policy, enum network *ret, struct error *e);
 

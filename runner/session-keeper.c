@@ -40,6 +40,8 @@ static void keeper_release(struct keeper *k)
 	free(k->log);
 }
 
+/* What `session list` shows; once the guest is up, with where its screen
+ * is served (vnc, novnc), for the client to say and for scripts. */
 static char *session_json(const struct keeper *k, const struct run_plan *p)
 {
 	json_object *o = json_object_new_object();
@@ -52,9 +54,22 @@ static char *session_json(const struct keeper *k, const struct run_plan *p)
 	json_object_object_add(o, "started", json_object_new_string(started));
 	json_object_object_add(o, "idle_timeout", json_object_new_int64((int64_t)(k->idle_timeout / USEC_PER_SEC)));
 	json_object_object_add(o, "max_lifetime", json_object_new_int64((int64_t)(k->max_lifetime / USEC_PER_SEC)));
-	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED));
+	_cleanup_free_ char *url = NULL;
+	if (k->w.j.vnc)
+		json_object_object_add(o, "vnc", json_object_new_string(k->w.j.vnc));
+	if (k->w.j.novnc > 0 && asprintf(&url, "http://%s/vnc.html?autoconnect=1", p->novnc) > 0)
+		json_object_object_add(o, "novnc", json_object_new_string(url));
+	char *s = strdup(json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);
 	return s;
+}
+
+static int session_json_write(int fd, const struct keeper *k, const struct run_plan *p)
+{
+	_cleanup_free_ char *text = session_json(k, p);
+	if (!text || ftruncate(fd, 0) < 0 || pwrite(fd, text, strlen(text), 0) != (ssize_t)strlen(text))
+		return -EIO;
+	return 0;
 }
 
 /* Restores the guest and takes the session's files: NAME.json, flocked
@@ -64,8 +79,7 @@ static int keeper_open(struct keeper *k, const struct run_plan *p, int *ret_lock
 	_cleanup_close_ int lock = open(k->json, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (lock < 0 || flock(lock, LOCK_EX | LOCK_NB) < 0)
 		return error_errno(e, -errno, "session '%s': %s", k->name, k->json);
-	_cleanup_free_ char *text = session_json(k, p);
-	if (!text || ftruncate(lock, 0) < 0 || write(lock, text, strlen(text)) != (ssize_t)strlen(text))
+	if (session_json_write(lock, k, p) < 0)
 		return error_errno(e, -EIO, "session '%s': writing %s", k->name, k->json);
 	_cleanup_close_ int busy = open(k->busy, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (busy < 0)
@@ -75,6 +89,8 @@ static int keeper_open(struct keeper *k, const struct run_plan *p, int *ret_lock
 		return error_errno(e, r, "session '%s': listening on %s", k->name, k->sock);
 	if ((r = run_warm_up(p, &k->w, e)) < 0)
 		return r;
+	if (p->vnc && session_json_write(lock, k, p) < 0)
+		return error_errno(e, -EIO, "session '%s': writing %s", k->name, k->json);
 	*ret_lock = TAKE_FD(lock);
 	return 0;
 }
@@ -251,6 +267,18 @@ static int keeper_wait_ready(int fd, struct error *e)
 	return 0;
 }
 
+/* Where the keeper serves the screen, as NAME.json says. */
+static void keeper_say_screen(const struct keeper *k)
+{
+	_cleanup_free_ char *text = NULL;
+	json_object *o = read_full_file(k->json, &text, NULL) == 0 ? json_tokener_parse(text) : NULL, *v;
+	if (json_object_object_get_ex(o, "vnc", &v))
+		log_info("session %s: VNC: %s (a UNIX socket)", k->name, json_object_get_string(v));
+	if (json_object_object_get_ex(o, "novnc", &v))
+		log_info("session %s: noVNC: %s", k->name, json_object_get_string(v));
+	json_object_put(o);
+}
+
 /* The store's sessions area, swept of killed keepers' files, and the
  * session's name: kp's, or one made up. */
 static int keeper_name(const struct run_plan *p, const struct session_keeper_plan *kp, char **ret_root, char **ret_name,
@@ -313,6 +341,8 @@ int session_keeper_start(struct run_plan *p, const struct session_keeper_plan *k
 	p->new_snapshot = NULL;
 	if (r < 0)
 		return r;
+	if (p->vnc)
+		keeper_say_screen(&k);
 	*ret_name = TAKE_PTR(name);
 	return 0;
 }

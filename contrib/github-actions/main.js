@@ -8,6 +8,7 @@
 const { spawn } = require('child_process');
 const crypto = require('crypto');
 const fs = require('fs');
+const net = require('net');
 const nodeOs = require('os');
 const path = require('path');
 const common = require('./common.js');
@@ -135,6 +136,19 @@ function osrun(args, { capture = false } = {}) {
 	});
 }
 
+// A free port on the runner's loopback for debug-on-error's noVNC page
+// (the kernel's pick; websockify binds it a moment later).
+function freePort() {
+	return new Promise((resolve, reject) => {
+		const srv = net.createServer();
+		srv.on('error', reject);
+		srv.listen(0, '127.0.0.1', () => {
+			const { port } = srv.address();
+			srv.close(() => resolve(port));
+		});
+	});
+}
+
 async function main() {
 	const e = process.env;
 	const snapshot = input('snapshot') || 'provisioned';
@@ -191,6 +205,13 @@ async function main() {
 
 	const start = ['session', 'start', '-s', snapshot, '--name', name, '--network', network];
 	for (const cv of caches) start.push('--cache-volume', cv);
+	// The screen is served from the start (QEMU cannot add a VNC display
+	// later), on loopback only; the URL is printed only if the script fails.
+	if (debug) {
+		const port = await freePort();
+		start.push('--novnc', `127.0.0.1:${port}`);
+		common.appendFileCommand('GITHUB_STATE', 'novnc', `http://127.0.0.1:${port}/vnc.html?autoconnect=1`);
+	}
 	let r = await osrun(start, { capture: true });
 	if (r.code !== 0) throw new Refused(`osrun session start failed (exit ${r.code})`);
 	for (const [src, dst, what] of [[e.GITHUB_WORKSPACE, wd, 'the checkout'], [file, guestScript, 'the script']]) {

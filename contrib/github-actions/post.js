@@ -27,6 +27,12 @@ function post() {
 			`  osrun session cp ${name} guest:PATH ./here\n` +
 			`  osrun session stop ${name}\n` +
 			'It stops by itself after 30 minutes without a request (--idle-timeout).');
+		const url = process.env.STATE_novnc || '';
+		// Our own state, as main.js wrote it.
+		const m = /^http:\/\/127\.0\.0\.1:(\d{1,5})\/vnc\.html\?autoconnect=1$/.exec(url);
+		if (m)
+			console.log(`Its screen (noVNC, on the runner host's loopback only): ${url}\n` +
+				`  from your machine: ssh -L ${m[1]}:127.0.0.1:${m[1]} RUNNER_HOST, then open that URL`);
 		return 0;
 	}
 	// An exec that the runner killed while cancelling may still hold the

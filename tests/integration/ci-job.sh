@@ -622,5 +622,36 @@ t_gitlab_cancel() {
 	return 0
 }
 
+# A session's screen: --novnc serves noVNC for the session's life (the
+# page, and QEMU's RFB greeting through its websocket), says where, and
+# ends with the session.
+t_session_novnc() {
+	port=$((17000 + $$ % 1000))
+	o session start --name screen1 --novnc "127.0.0.1:$port"
+	expect_rc 0
+	url="http://127.0.0.1:$port/vnc.html?autoconnect=1"
+	expect_err_has "session screen1: noVNC: $url"
+	o session list --json
+	python3 -c 'import json,sys; [s] = [s for s in json.load(open(sys.argv[1])) if s["name"] == "screen1"]; print(s["novnc"]); print(s["vnc"])' \
+		"$T/out" >"$T/novnc" 2>&1 || err "session list --json: $(cat "$T/out")"
+	[ "$(head -1 "$T/novnc")" = "$url" ] || err "novnc in the session list: $(cat "$T/novnc")"
+	[ -S "$(sed -n 2p "$T/novnc")" ] || err "the VNC socket in the session list is not a socket: $(cat "$T/novnc")"
+	page=$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)' "$url" 2>&1)
+	[ "$page" = 200 ] || err "noVNC page: HTTP $page"
+	hello=$(python3 "$(dirname "$0")/rfb-ws.py" 127.0.0.1 "$port" 2>&1)
+	case $hello in "RFB 003.008") ;; *) err "no RFB greeting through noVNC's websocket: $hello" ;; esac
+	o session exec screen1 'echo still-runs'
+	expect_out still-runs
+	o session stop screen1
+	expect_rc 0
+	python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$url" 2>/dev/null &&
+		err "noVNC still served after the session stopped"
+	pgrep -f "websockify.*127.0.0.1:$port" >/dev/null && err "websockify left: $(pgrep -af websockify)"
+	o session start --name screen2 --novnc -x:1
+	expect_rc 125
+	expect_err_has "--novnc '-x:1': expected ADDRESS:PORT"
+	return 0
+}
+
 ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
-t_session_interrupt_keeps t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"
+t_session_interrupt_keeps t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"

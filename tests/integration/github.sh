@@ -105,7 +105,7 @@ t_github_action() {
 # artifacts still come out, the post step stops the session. The job's
 # variables named in env-vars reach the guest as data (a hostile value
 # prints as itself). debug-on-error keeps the session, and says how to
-# reach it.
+# reach it and where its screen is served (noVNC on loopback).
 t_github_step_fails() {
 	gh_fixture
 	m=$g/marker
@@ -130,10 +130,20 @@ t_github_step_fails() {
 	name=$(gh_get debug session)
 	grep -q "debug-on-error: the script failed; session $name is kept" "$g/debug.log" || err "debug-on-error: $(cat "$g/debug.log")"
 	grep -qF "osrun session exec $name -w '/srv' sh" "$g/debug.log" || err "debug-on-error: no way in: $(cat "$g/debug.log")"
+	url=$(sed -n 's|^Its screen (noVNC, on the runner host.s loopback only): \(http://127.0.0.1:[0-9]*/vnc.html?autoconnect=1\)$|\1|p' "$g/debug.log")
+	[ -n "$url" ] || err "debug-on-error: no noVNC URL: $(cat "$g/debug.log")"
+	port=${url#http://127.0.0.1:}; port=${port%%/*}
+	[ "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)' "$url" 2>&1)" = 200 ] ||
+		err "debug-on-error: the noVNC page is not served at $url"
+	hello=$(python3 "$(dirname "$0")/rfb-ws.py" 127.0.0.1 "$port" 2>&1)
+	[ "$hello" = "RFB 003.008" ] || err "debug-on-error: no RFB greeting through $url: $hello"
 	o session exec "$name" 'cat /root/state'
 	[ "$rc" = 0 ] && [ "$(cat "$T/out")" = for-debugging ] || err "the kept session: exit $rc, '$(cat "$T/out")'"
 	o session stop "$name"
 	gh_no_session debug
+	python3 -c 'import sys,urllib.request; urllib.request.urlopen(sys.argv[1], timeout=5)' "$url" 2>/dev/null &&
+		err "debug-on-error: noVNC still served after the session stopped"
+	return 0
 }
 
 # Two legs of one matrix job on one runner name and one store, at once:
