@@ -117,7 +117,11 @@ tar("device", [reg("art/ok"), dev("art/null")])
 tar("other", [reg("art/ok"), reg("elsewhere")])
 tar("suid", [reg("art/tool", b"#!/bin/sh\n", 0o4755)])
 PY
-	for bad in dotdot through device other suid; do
+	# A few blocks that claim a terabyte: GNU tar --sparse of a file that is
+	# all hole.
+	mkdir -p "$T/sparse/art" && truncate -s 1T "$T/sparse/art/big" &&
+		tar -C "$T/sparse" --sparse -cf "$T/sparse.tar" art && rm -rf "$T/sparse"
+	for bad in dotdot through device other suid sparse; do
 		o --copy-in "$T/$bad.tar:/tmp/bad.tar" --copy-out /art:"$out" \
 			'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
 		case $bad in
@@ -128,6 +132,7 @@ PY
 		*)
 			expect_rc 125
 			expect_err_has "the guest's archive was refused"
+			[ $bad = sparse ] && expect_err_has "member 'art/big': the files add up to more than the limit (8192 MiB)"
 			[ -e "$out/art" ] && err "$bad: the target was made: $(ls -R "$out")"
 			;;
 		esac
@@ -139,6 +144,23 @@ PY
 	o --copy-in "$T/dotdot.tar:/tmp/bad.tar" --copy-out /art:"$out" \
 		'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
 	expect_err_has "member 'art/../../victim/pwned'"
+}
+
+# The guest's "chmod 555" on what it sends, with osrun run by a user (root
+# may move any directory): the copy lands with its modes, whole, and
+# nothing is left beside it.
+t_copy_out_read_only_as_user() {
+	chmod o+x "$T"
+	user_store 4321 "$T/ro"
+	mkdir -p "$T/ro/out" && chown 4321:4321 "$T/ro/out"
+	as_user 4321 "$T/ro" --copy-out "/art:$T/ro/out" \
+		'mkdir -p /art/sub && echo kept >/art/sub/f && chmod 444 /art/sub/f && chmod 555 /art/sub /art'
+	expect_rc 0
+	[ "$(stat -c %a "$T/ro/out/art" "$T/ro/out/art/sub" 2>&1 | tr '\n' ' ')" = "555 555 " ] ||
+		err "modes: $(ls -lR "$T/ro/out" 2>&1)"
+	[ "$(cat "$T/ro/out/art/sub/f" 2>&1)" = kept ] || err "art/sub/f: $(cat "$T/ro/out/art/sub/f" 2>&1)"
+	[ "$(ls -A "$T/ro/out")" = art ] || err "left beside the copy: $(ls -A "$T/ro/out")"
+	rm -rf "$T/ro"
 }
 
 # A cache volume outlives its runs, one run at a time; list and rm know it.
@@ -653,5 +675,5 @@ t_session_novnc() {
 	return 0
 }
 
-ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
+ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_copy_out_read_only_as_user t_cache_volume t_session t_session_ends
 t_session_interrupt_keeps t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"
