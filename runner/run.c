@@ -79,21 +79,24 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 	return 0;
 }
 
+/* A build step's ENV and WORKDIR are the build state's alone: the
+ * snapshot it runs on may be a tag (layer_find), which holds its file's
+ * final ENV and WORKDIR, not those the step's key was made of. */
 static const char *run_workdir(const struct run_plan *p, const struct warm *w)
 {
-	return p->workdir ? p->workdir : w->sn->meta.workdir;
+	return p->workdir || p->step ? p->workdir : w->sn->meta.workdir;
 }
 
 static bool is_windows(const struct warm *w) { return !strcmp(w->prof->name, "windows"); }
 
-/* The snapshot's variables (a build file's ENV), then -e: a later entry
- * replaces an earlier one of the same name (any case on Windows), since
- * with two entries for a name which one a guest sees is the guest's
- * choice. */
+/* The snapshot's variables (a build file's ENV; not for a build step, see
+ * run_workdir), then -e: a later entry replaces an earlier one of the same
+ * name (any case on Windows), since with two entries for a name which one
+ * a guest sees is the guest's choice. */
 static int user_env(const struct run_plan *p, const struct warm *w, char ***env)
 {
 	int r = 0;
-	for (char **v = w->sn->meta.env; r == 0 && v && *v; v++)
+	for (char **v = p->step ? NULL : w->sn->meta.env; r == 0 && v && *v; v++)
 		r = env_set(env, *v, is_windows(w));
 	for (char **v = p->env; r == 0 && v && *v; v++)
 		r = env_set(env, *v, is_windows(w));

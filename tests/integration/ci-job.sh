@@ -253,6 +253,45 @@ art"
 	ls "$OSRUN_CACHE/sessions" | grep -q job1 && err "session files left: $(ls "$OSRUN_CACHE/sessions")"
 }
 
+# stop -n with a name that is taken is refused before anything stops: the
+# session goes on with its state, and saves under another name.
+t_session_stop_name_taken() {
+	o -n s-taken 'echo theirs >/root/who'
+	expect_rc 0
+	o session start --name keep1
+	expect_rc 0
+	o session exec keep1 'echo ours >/root/who'
+	expect_rc 0
+	o session stop keep1 -n s-taken
+	expect_rc 125
+	expect_err_has "snapshot 's-taken' already exists: session 'keep1' not stopped, it goes on"
+	o session exec keep1 'cat /root/who'
+	expect_rc 0
+	expect_out ours
+	o -s s-taken 'cat /root/who'
+	expect_out theirs
+	o session stop keep1 -n s-ours
+	expect_rc 0
+	o -s s-ours 'cat /root/who'
+	expect_out ours
+	# A save that fails past the share's detach (here its state file cannot
+	# be made: one is in the way) cannot keep the session, and says so.
+	o session start --name keep2
+	expect_rc 0
+	made=$(ls -d "$OSRUN_CACHE"/snapshots/.new-session-keep2.*)
+	[ -d "$made" ] && touch "$made/state" || err "the session's snapshot being made: '$made'"
+	o session stop keep2 -n s-failed
+	expect_rc 125
+	expect_err_has "session 'keep2' has ended, unsaved"
+	for i in $(seq 1 50); do "$OSRUN" session list | grep -q keep2 || break; sleep 0.1; done
+	"$OSRUN" session list | grep -q keep2 && err "keep2 still listed after its failed stop"
+	[ -e "$OSRUN_CACHE/snapshots/s-failed" ] && err "a failed save made s-failed"
+	"$OSRUN" session stop keep1 >/dev/null 2>&1
+	"$OSRUN" session stop keep2 >/dev/null 2>&1
+	"$OSRUN" snapshot rm s-ours >/dev/null 2>&1
+	"$OSRUN" snapshot rm s-taken >/dev/null 2>&1
+}
+
 # A forgotten session ends by itself; a killed keeper takes its QEMU with
 # it, and the next start cleans up after it; an unknown snapshot is told.
 t_session_ends() {
@@ -675,5 +714,5 @@ t_session_novnc() {
 	return 0
 }
 
-ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_copy_out_read_only_as_user t_cache_volume t_session t_session_ends
+ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_copy_out_read_only_as_user t_cache_volume t_session t_session_ends t_session_stop_name_taken
 t_session_interrupt_keeps t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"
