@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define KEY_VERSION "osrun-build 1"
+/* 2: a layer's RAM delta names its pages (snapshots/ramdelta.c); layers
+ * of the old kind are not found as a cache, so a build makes them anew. */
+#define KEY_VERSION "osrun-build 2"
 
 void build_state_release(struct build_state *s)
 {

@@ -8,6 +8,7 @@
 
 #include "copy.h"
 #include "follow.h"
+#include "../snapshots/backing.h"
 #include "../snapshots/memory.h"
 #include "lib/log.h"
 #include "lib/request.h"
@@ -243,8 +244,17 @@ static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct
 	}
 	if (!sn_disk || !sn_mem || !disk || !memory || !backing)
 		return error_errno(e, -ENOMEM, "paths");
-	int r = job_make_overlay(backing, disk, e);
+	/* qemu-img below and QEMU open the whole chain, as the disks name it. */
+	_cleanup_free_ char *bad = NULL;
+	int r = snapshot_backing_check(w->j.store, w->sn, &bad);
+	if (r == -EBADMSG)
+		return error_set(e, r,
+				 "snapshot '%s': refused: %s/disk.qcow2 names a backing file the store did not "
+				 "give it (or is no qcow2 disk osrun made)",
+				 w->sn->name, bad);
 	if (r < 0)
+		return error_errno(e, r, "snapshot '%s': checking its disks (%s)", w->sn->name, bad ? bad : "");
+	if ((r = job_make_overlay(backing, disk, e)) < 0)
 		return r;
 	/* A build layer keeps only its RAM's changes; a run maps a whole file. */
 	if (!w->nsn && (r = snapshot_memory_ready(w->j.store, w->sn)) < 0)

@@ -313,5 +313,33 @@ t_build_store_on_xfs() {
 	umount "$x"
 }
 
-ALL_BUILD="t_build_store_on_xfs t_build_cache t_build_step_fails t_build_args_env_log t_build_errors t_build_dry_run
+# The store on tmpfs with huge=always, where writing one page of a file
+# allocates 2 MiB: a pattern kept in guest RAM (the guest's tmpfs /run)
+# outlives three build steps, each saved as a RAM delta over the last, and a
+# run from the tag (its RAM composed from the chain) still has it.
+t_build_ram_on_coarse_store() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "the store on tmpfs with huge=always needs root to mount it"
+		return 0
+	fi
+	h="$T/huge" && mkdir -p "$h"
+	mount -t tmpfs -o size=4g,huge=always,mode=0700 tmpfs "$h" || { err "cannot mount tmpfs with huge=always"; return 0; }
+	mkdir -p "$h/store/snapshots" && cp -a "$OSRUN_CACHE/images" "$h/store/" &&
+		cp -a "$OSRUN_CACHE/snapshots/provisioned" "$h/store/snapshots/" || err "cannot copy the store"
+	B="$T/build-ram" && rm -rf "$B" && mkdir -p "$B"
+	cat >"$B/Buildfile" <<'EOF'
+FROM provisioned
+RUN seq 1 2000000 >/run/pat && echo one >/root/one
+RUN seq 1 2000000 | cmp - /run/pat && echo two >/root/two
+RUN seq 1 2000000 | cmp - /run/pat && echo three >/root/three
+EOF
+	OSRUN_CACHE="$h/store" o build -f "$B/Buildfile" -t b-ram
+	expect_rc 0
+	OSRUN_CACHE="$h/store" o -s b-ram 'seq 1 2000000 | cmp - /run/pat && cat /root/one /root/two /root/three'
+	expect_rc 0
+	expect_out "$(printf 'one\ntwo\nthree')"
+	umount "$h"
+}
+
+ALL_BUILD="t_build_store_on_xfs t_build_ram_on_coarse_store t_build_cache t_build_step_fails t_build_args_env_log t_build_errors t_build_dry_run
 t_build_tag_keeps_others t_build_tag_env_not_leaked t_build_copy_beneath_context t_build_gc"
