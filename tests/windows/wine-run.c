@@ -2,13 +2,15 @@
  * through the Windows profile, with the host's own code for the share
  * (runner/lib/share.c: its files, stdin fed and streamed, output pumped),
  * the request (runner/lib/request.c) and the result (helper_result_parse).
- *   wine-run [-w WORKDIR] [-e NAME=VALUE]... [-n] [-r RESULT] DIR COMMAND
+ *   wine-run [-w WORKDIR] [-e NAME=VALUE]... [-n] [-u] [-r RESULT] DIR COMMAND
  * DIR (not existing yet) becomes the run's share; DIR.state the helper's
  * C:\osrun. stdin: a file is copied before the command starts, a pipe
- * streamed while it runs (the Windows profile's stdin_stream), -n none.
+ * streamed while it runs (the Windows profile's stdin_stream), -n none;
+ * -u: as the logged-on user (osrun --user).
  * The command's output goes to this program's; RESULT gets "exit CODE",
  * "error TEXT", or "helper ended with status N and no result". Wine:
- * $OSRUN_WINE (wine64), the helper: $OSRUN_GUEST_EXE. */
+ * $OSRUN_WINE (wine64), the helper: $OSRUN_GUEST_EXE, started through
+ * $OSRUN_GUEST_WRAP when that is set (a Windows program that runs it). */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <inttypes.h>
@@ -35,9 +37,9 @@ static char *wine_path(const char *unix_path)
 	return w;
 }
 
-static int request_write(struct share *sh, const char *cmd, const char *wd, char **env, bool stream)
+static int request_write(struct share *sh, const char *cmd, const char *wd, char **env, bool user, bool stream)
 {
-	_cleanup_free_ char *json = request_json(cmd, wd, env, NULL, false, stream);
+	_cleanup_free_ char *json = request_json(cmd, wd, env, NULL, user, stream);
 	_cleanup_free_ char *script = request_needs_script(cmd) ? request_script(cmd) : NULL;
 	if (!json || (request_needs_script(cmd) && !script))
 		return -ENOMEM;
@@ -51,7 +53,16 @@ static int helper_start(const char *dir, const char *state, pid_t *ret)
 	const char *wine = getenv("OSRUN_WINE"), *exe = getenv("OSRUN_GUEST_EXE");
 	if (!share || !st || !wine || !exe || asprintf(&log, "%s/helper.log", state) < 0)
 		return -EINVAL;
-	char *argv[] = {(char *)wine, (char *)exe, "exec", "--share", share, "--state", st, NULL};
+	const char *wrap = getenv("OSRUN_GUEST_WRAP");
+	_cleanup_free_ char *wexe = wine_path(exe);
+	char *argv[] = {(char *)wine, (char *)exe, "exec", "--share", share, "--state", st, NULL, NULL, NULL};
+	if (wrap && *wrap) {
+		/* A Windows program starts it: by its Windows path. */
+		memmove(argv + 3, argv + 1, 6 * sizeof *argv);
+		argv[1] = (char *)wrap;
+		argv[2] = "stale";
+		argv[3] = wexe;
+	}
 	/* Not our streams: a background process the command leaves would
 	 * hold them, as Wine's processes inherit the Unix descriptors. */
 	int fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -108,22 +119,24 @@ int main(int argc, char **argv)
 {
 	const char *wd = "C:\\", *result = "/dev/stderr";
 	_cleanup_strv_free_ char **env = NULL;
-	bool no_stdin = false;
+	bool no_stdin = false, user = false;
 	int c;
-	while ((c = getopt(argc, argv, "+w:e:nr:")) != -1) {
+	while ((c = getopt(argc, argv, "+w:e:nur:")) != -1) {
 		if (c == 'w')
 			wd = optarg;
 		else if (c == 'e' && env_set(&env, optarg, true) < 0)
 			return 2;
 		else if (c == 'n')
 			no_stdin = true;
+		else if (c == 'u')
+			user = true;
 		else if (c == 'r')
 			result = optarg;
 		else if (c == '?')
 			return 2;
 	}
 	if (argc - optind != 2) {
-		fputs("usage: wine-run [-w WORKDIR] [-e NAME=VALUE]... [-n] [-r RESULT] DIR COMMAND\n", stderr);
+		fputs("usage: wine-run [-w WORKDIR] [-e NAME=VALUE]... [-n] [-u] [-r RESULT] DIR COMMAND\n", stderr);
 		return 2;
 	}
 	const char *dir = argv[optind], *cmd = argv[optind + 1];
@@ -139,7 +152,7 @@ int main(int argc, char **argv)
 	if (r == 0 && file)
 		r = share_fill_stdin(sh, STDIN_FILENO);
 	if (r == 0)
-		r = request_write(sh, cmd, wd, env, stream);
+		r = request_write(sh, cmd, wd, env, user, stream);
 	pid_t pid;
 	int status = 0;
 	if (r == 0)

@@ -3,6 +3,12 @@
  *   wine-tools.exe crash          ends with 0xC0000005 (ExitProcess)
  *   wine-tools.exe sleep MS       waits MS milliseconds, exits 0
  *   wine-tools.exe cat            copies stdin to stdout, a read at a time
+ *   wine-tools.exe yes            writes lines to stdout until it cannot
+ *   wine-tools.exe stale EXE ARG...
+ *                                 runs EXE ARG... with OsrunMachine, OsrunBoth
+ *                                 and Path set to stale values first, as the
+ *                                 agent's environment is after a -n layer
+ *                                 changed the registry's: its exit code
  *   wine-tools.exe bench N EXE SHARE STATE
  *                                 runs "EXE exec --share SHARE --state STATE"
  *                                 N times, then "cmd.exe /d /c exit" N
@@ -50,6 +56,25 @@ static int bench(int n, const wchar_t *exe, const wchar_t *share, const wchar_t 
 	return 0;
 }
 
+static int stale(int argc, wchar_t **argv)
+{
+	static wchar_t line[8192];
+	size_t n = 0;
+	for (int i = 0; i < argc; i++)
+		n += (size_t)swprintf(line + n, 8192 - n, L"%ls\"%ls\"", i ? L" " : L"", argv[i]);
+	SetEnvironmentVariableW(L"OsrunMachine", L"stale-agent");
+	SetEnvironmentVariableW(L"OsrunBoth", L"stale-agent");
+	SetEnvironmentVariableW(L"Path", L"C:\\stale");
+	STARTUPINFOW si = {.cb = sizeof si};
+	PROCESS_INFORMATION pi;
+	DWORD code = 1;
+	if (!CreateProcessW(NULL, line, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi))
+		return 1;
+	WaitForSingleObject(pi.hProcess, INFINITE);
+	GetExitCodeProcess(pi.hProcess, &code);
+	return (int)code;
+}
+
 int wmain(int argc, wchar_t **argv);
 int wmain(int argc, wchar_t **argv)
 {
@@ -68,6 +93,15 @@ int wmain(int argc, wchar_t **argv)
 				return 1;
 		return 0;
 	}
+	if (argc >= 2 && !wcscmp(argv[1], L"yes")) {
+		static const char line[] = "y\n";
+		DWORD k;
+		while (WriteFile(GetStdHandle(STD_OUTPUT_HANDLE), line, 2, &k, NULL))
+			;
+		return 0;
+	}
+	if (argc >= 3 && !wcscmp(argv[1], L"stale"))
+		return stale(argc - 2, argv + 2);
 	if (argc >= 6 && !wcscmp(argv[1], L"bench"))
 		return bench(_wtoi(argv[2]), argv[3], argv[4], argv[5]);
 	return 2;

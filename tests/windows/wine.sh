@@ -35,10 +35,11 @@ check() {
 # stdin; its result in $res, stdout in $T/NAME.out, stderr in $T/NAME.err.
 w() { ws "$@" -n </dev/null; }
 # ws: the same with this function's stdin passed on (a file or a pipe).
+# A helper that never ends fails its check instead of holding the suite.
 ws() {
 	name=$1 cmd=$2
 	shift 2
-	"$WINE_RUN" -r "$T/$name.res" "$@" "$T/$name" "$cmd" >"$T/$name.out" 2>"$T/$name.err"
+	timeout 60 "$WINE_RUN" -r "$T/$name.res" "$@" "$T/$name" "$cmd" >"$T/$name.out" 2>"$T/$name.err"
 	res=$(cat "$T/$name.res" 2>/dev/null)
 }
 said() { echo "#   result: $res; stdout: $(head -c 300 "$T/$name.out"); stderr: $(head -c 300 "$T/$name.err")"; false; }
@@ -86,6 +87,12 @@ took=$(( $(date +%s) - start ))
 check "a background child that outlives the command does not hold the run (${took} s)" \
 	'[ "$res" = "exit 0" ] && [ $took -lt 30 ] && grep -q started "$T/bg.out" || said'
 
+start=$(date +%s)
+w flood "start /b $tools yes & echo started"
+took=$(( $(date +%s) - start ))
+check "nor one that keeps writing to stdout (${took} s)" \
+	'[ "$res" = "exit 0" ] && [ $took -lt 30 ] && grep -q started "$T/flood.out" || said'
+
 # --- batch files, workdir, environment --------------------------------------
 w batch "$(printf 'echo one\nset X=two\necho %%X%%\nexit /b 4')"
 check "a multi-line command runs as a batch file, lines in order, without echo" \
@@ -100,10 +107,19 @@ w env 'set A1& set A2& set "A3"& set OsrunCase' \
 	-e 'A1=x=y' -e 'A2=two  spaces' -e 'A3="quoted" & not run' -e 'osruncase=from-request'
 check "-e: values with =, spaces, quotes and & as given; names case-insensitive over the registry's" \
 	'[ "$res" = "exit 0" ] && [ "$(tr -d "\r" <"$T/env.out" | sed "4s/^osruncase=/OsrunCase=/I")" = "$(printf "A1=x=y\nA2=two  spaces\nA3=\"quoted\" & not run\nOsrunCase=from-request")" ] || said'
-w reg 'echo %OsrunMachine%& echo %OsrunBoth%& echo %OsrunExpand%& echo %PATH%'
+# Started from a process whose environment has stale values (the agent's,
+# from the boot that made the snapshot): the registry's must win.
+OSRUN_GUEST_WRAP=$WINE_TOOLS w reg 'echo %OsrunMachine%& echo %OsrunBoth%& echo %OsrunExpand%& echo %PATH%'
 check "the environment is read again from the registry: Machine, then User, Path both joined" \
 	'[ "$res" = "exit 0" ] && [ "$(tr -d "\r" <"$T/reg.out" | sed -n 1,3p | tr A-Z a-z)" = "$(printf "machine-value\nfrom-user\nc:\\\\windows\\\\osrun-x")" ] &&
 	tr -d "\r" <"$T/reg.out" | sed -n 4p | grep -q -i -x "c:\\\\windows\\\\system32;.*;C:\\\\user-bin" || said'
+
+# Wine's console session is its one user, so this proves the code path
+# (the session's token, its environment block, CreateProcessAsUserW), not
+# Windows' sessions.
+w user 'echo %USERNAME%& echo %OsrunUserVar%& exit /b 5' -u -e 'OsrunUserVar=from -e'
+check "--user: the command runs with the user's token and environment, -e on top" \
+	'[ "$res" = "exit 5" ] && [ "$(tr -d "\r" <"$T/user.out")" = "$(printf "%s\nfrom -e" "$(id -un)")" ] || said'
 
 # --- stdin -------------------------------------------------------------------
 head -c 3000000 /dev/urandom >"$T/big"
@@ -121,7 +137,7 @@ feed() {
 	echo two
 }
 # A pipeline's last part runs in a subshell: its result is read after.
-feed | "$WINE_RUN" -r "$T/stream.res" "$T/stream" "$tools cat" >"$T/stream.out" 2>"$T/stream.err"
+feed | timeout 60 "$WINE_RUN" -r "$T/stream.res" "$T/stream" "$tools cat" >"$T/stream.out" 2>"$T/stream.err"
 name=stream res=$(cat "$T/stream.res" 2>/dev/null)
 check "stdin streamed while the command runs (the second line sent after the first came out)" \
 	'[ "$res" = "exit 0" ] && [ "$(cat "$T/stream.out")" = "$(printf "one\ntwo")" ] || said'

@@ -21,7 +21,9 @@ struct run {
 	wchar_t *workdir, *line, *script, *pid_file;
 	HANDLE child[3];
 	struct pump out, err;
-	struct follower in;
+	/* stdin streamed: until the follower takes them */
+	HANDLE in_pipe, in_file;
+	wchar_t *in_mark;
 	struct command cmd;
 };
 
@@ -107,10 +109,10 @@ static int streams_open(struct run *r, struct failure *f)
 		return fail_text(f, "out of memory");
 	int k;
 	if (r->o.stdin_stream) {
-		r->in.mark = path_in(r->pl->share, L"stdin.end");
-		k = r->in.mark ? pipe_new(false, &r->in.pipe, &r->child[0], f) : fail_text(f, "out of memory");
+		r->in_mark = path_in(r->pl->share, L"stdin.end");
+		k = r->in_mark ? pipe_new(false, &r->in_pipe, &r->child[0], f) : fail_text(f, "out of memory");
 		if (k == 0)
-			k = share_file_open(in, false, false, &r->in.file, f);
+			k = share_file_open(in, false, false, &r->in_file, f);
 	} else
 		k = share_file_open(in, false, true, &r->child[0], f);
 	struct pump *p[2] = {&r->out, &r->err};
@@ -149,8 +151,9 @@ static int run_command(struct run *r, DWORD *ret_code, struct failure *f)
 	if (k == 0)
 		k = pid_record(r, f);
 	if (k == 0 && r->o.stdin_stream) {
-		r->in.ended = r->cmd.process;
-		k = follower_start(&r->in, f);
+		k = follower_start(r->in_pipe, r->in_file, r->in_mark, r->cmd.process, f);
+		r->in_pipe = r->in_file = NULL;
+		r->in_mark = NULL;
 	}
 	DWORD code = 0;
 	if (k == 0)
@@ -178,7 +181,9 @@ int exec_run(const struct places *pl, DWORD *ret_code, struct failure *f)
 		DeleteFileW(r.pid_file);
 	pump_release(&r.out);
 	pump_release(&r.err);
-	follower_release(&r.in);
+	handle_closep(&r.in_pipe);
+	handle_closep(&r.in_file);
+	free(r.in_mark);
 	command_release(&r.cmd);
 	handle_closep(&r.token);
 	free(r.workdir);

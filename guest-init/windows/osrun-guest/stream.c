@@ -93,10 +93,22 @@ static DWORD WINAPI pump_run(void *arg)
 		free(buf);
 		return 0;
 	}
+	/* Once the command has ended, what the pipe held then is what is
+	 * kept: a child it left may go on writing, and is not waited for. */
+	long long left = -1;
 	DWORD n;
-	while (pump_read(p, &ov, buf, &n) > 0) {
+	for (;;) {
+		if (left < 0 && WaitForSingleObject(p->stop, 0) == WAIT_OBJECT_0) {
+			DWORD avail = 0;
+			PeekNamedPipe(p->pipe, NULL, 0, NULL, &avail, NULL);
+			left = avail;
+		}
+		if (left == 0 || pump_read(p, &ov, buf, &n) <= 0)
+			break;
 		if (n && !p->error && !write_all(p->file, buf, n))
 			p->error = GetLastError();
+		if (left > 0)
+			left = n < left ? left - n : 0;
 	}
 	CloseHandle(ov.hEvent);
 	free(buf);
@@ -128,6 +140,20 @@ void pump_release(struct pump *p)
 	*p = (struct pump){0};
 }
 
+struct follower {
+	HANDLE pipe, file, ended;
+	wchar_t *mark;
+};
+
+static void follower_free(struct follower *fl)
+{
+	handle_closep(&fl->pipe);
+	handle_closep(&fl->file);
+	handle_closep(&fl->ended);
+	free(fl->mark);
+	free(fl);
+}
+
 static DWORD WINAPI follower_run(void *arg)
 {
 	struct follower *fl = arg;
@@ -156,22 +182,30 @@ static DWORD WINAPI follower_run(void *arg)
 			break;
 	}
 	free(buf);
-	/* The command sees the end of its stdin. */
-	CloseHandle(fl->pipe);
-	fl->pipe = NULL;
+	/* Closing the pipe: the command sees the end of its stdin. */
+	follower_free(fl);
 	return 0;
 }
 
-int follower_start(struct follower *fl, struct failure *f)
+int follower_start(HANDLE pipe, HANDLE file, wchar_t *mark, HANDLE process, struct failure *f)
 {
-	fl->thread = CreateThread(NULL, 0, follower_run, fl, 0, NULL);
-	return fl->thread ? 0 : fail_win32(f, GetLastError(), "starting the stdin follower");
-}
-
-void follower_release(struct follower *fl)
-{
-	/* Not waited for: it may be stuck in a write nobody reads. */
-	if (fl->thread)
-		CloseHandle(fl->thread);
-	fl->thread = NULL;
+	struct follower *fl = calloc(1, sizeof *fl);
+	if (!fl) {
+		CloseHandle(pipe);
+		CloseHandle(file);
+		free(mark);
+		return fail_text(f, "out of memory");
+	}
+	*fl = (struct follower){.pipe = pipe, .file = file, .mark = mark};
+	HANDLE self = GetCurrentProcess();
+	HANDLE t = DuplicateHandle(self, process, self, &fl->ended, SYNCHRONIZE, FALSE, 0)
+			   ? CreateThread(NULL, 0, follower_run, fl, 0, NULL)
+			   : NULL;
+	if (!t) {
+		DWORD err = GetLastError();
+		follower_free(fl);
+		return fail_win32(f, err, "starting the stdin follower");
+	}
+	CloseHandle(t);
+	return 0;
 }

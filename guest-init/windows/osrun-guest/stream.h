@@ -17,14 +17,6 @@ struct pump {
 	DWORD error;   /* the write that failed, else 0 */
 };
 
-struct follower {
-	HANDLE pipe;   /* ours: written */
-	HANDLE file;   /* the share's stdin */
-	HANDLE ended;  /* the command's process: following ends with it */
-	wchar_t *mark; /* stdin.end's path */
-	HANDLE thread;
-};
-
 /* A pipe whose child end (inheritable) is *ret_child; inbound: the
  * child writes. */
 int pipe_new(bool inbound, HANDLE *ret_ours, HANDLE *ret_child, struct failure *f);
@@ -38,5 +30,9 @@ int pump_start(struct pump *p, struct failure *f);
 void pump_finish(struct pump *p);
 void pump_release(struct pump *p);
 
-int follower_start(struct follower *fl, struct failure *f);
-void follower_release(struct follower *fl);
+/* Follows file (the share's stdin) into pipe (ours of the command's
+ * stdin) until mark (stdin.end) appears or process ends. The thread owns
+ * pipe, file and mark from then on (also when it fails to start): it may
+ * wait in a write nobody reads until this helper exits, so nothing it
+ * uses may belong to the caller. */
+int follower_start(HANDLE pipe, HANDLE file, wchar_t *mark, HANDLE process, struct failure *f);
