@@ -367,7 +367,7 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 }
 
 /* The Windows helper's request in the share (request.h). */
-static int write_request(const struct run_plan *p, struct warm *w, struct error *e)
+static int write_request(const struct run_plan *p, struct warm *w, bool stdin_stream, struct error *e)
 {
 	const char *cmd = p->command ? p->command : "";
 	_cleanup_strv_free_ char **env = NULL;
@@ -376,7 +376,7 @@ static int write_request(const struct run_plan *p, struct warm *w, struct error 
 		return error_errno(e, -ENOMEM, "the command's request");
 	const char *wd = run_workdir(p, w);
 	bool needs_script = request_needs_script(cmd);
-	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user);
+	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user, stdin_stream);
 	_cleanup_free_ char *script = needs_script ? request_script(cmd) : NULL;
 	if (!json || (needs_script && !script))
 		return error_errno(e, -ENOMEM, "the command's request");
@@ -438,7 +438,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 		return error_errno(e, -ENOMEM, "environment");
 	if ((r = run_copy_in(p, w, env, e)) < 0)
 		return r;
-	if (is_windows(w) && (r = write_request(p, w, e)) < 0)
+	if (is_windows(w) && (r = write_request(p, w, in == STDIN_STREAM, e)) < 0)
 		return r;
 	int64_t pid;
 	struct remote_error err;
