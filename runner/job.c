@@ -149,8 +149,11 @@ int job_start_vm(struct job *j, const struct vm_plan *plan_in, struct error *e)
 			"$OSRUN_QEMU wrapper that drops LD_PRELOAD?), so the guest could reach the host's "
 			"127.0.0.1: stopped it; --network host allows that",
 			plan->netguard);
-	if (r == -EINVAL && plan->n_volumes)
-		return error_set(e, r, "a shared folder's path holds characters smb.conf cannot (a newline, '[')");
+	if (r == -EINVAL && plan->share)
+		return error_set(e, r,
+				 "the run directory %s or a shared folder's path holds characters smb.conf cannot (a "
+				 "control character, outer blanks, or '%%', which smbd would expand)",
+				 j->rundir->path);
 	if (r < 0)
 		return error_errno(e, r, "starting QEMU");
 	if (log_get_level() >= LOG_DEBUG) {

@@ -97,14 +97,16 @@ static int user_env(const char *dir, char ***env)
 }
 
 /* smb.conf has no quoting: a value ends at the line's end and loses its
- * outer blanks, and a share name ends at ']'. */
+ * outer blanks, and a share name ends at ']'. Nor has it an escape for
+ * '%': smbd expands %U, %m... in paths, and the guest chooses some of
+ * them (a path "v%Uw" served "vguestw"). */
 static bool conf_value_ok(const char *v)
 {
 	size_t n = strlen(v);
 	if (n == 0 || v[0] == ' ' || v[n - 1] == ' ')
 		return false;
 	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f || *v == '%')
 			return false;
 	return true;
 }
@@ -409,6 +411,9 @@ int smb_new(const char *dir, const struct smb_share *shares, size_t n_shares, st
 		return -ENOMEM;
 	if (!mkdtemp(s->dir))
 		return -errno;
+	/* smbd's own directories are values too. */
+	if (!conf_value_ok(s->dir))
+		return -EINVAL;
 	if (!(s->conf = path_join(s->dir, "smb.conf")))
 		return -ENOMEM;
 	int r = 0, q[2];

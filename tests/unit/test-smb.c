@@ -101,6 +101,14 @@ int main(void)
 	struct smb_share badpath = {.name = "qemu", .path = "/tmp/x\n[global]"};
 	is_int(smb_new(tmp, &badpath, 1, &s), -EINVAL, "a path with a line break is refused");
 
+	/* smbd expands macros in a path: %U is the user name the guest chose. */
+	char *pct = path_join(tmp, "v%Uw");
+	mkdir(pct, 0700);
+	struct smb_share macro = {.name = "v0", .path = pct};
+	is_int(smb_new(tmp, &macro, 1, &s), -EINVAL, "a path with '%%' is refused");
+	rmdir(pct);
+	free(pct);
+
 	struct smb_share sh = {.name = "qemu", .path = share};
 	is_int(smb_new(tmp, &sh, 1, &s), 0, "smbd started");
 	/* Samba's own parser reads osrun's smb.conf without a complaint. */
