@@ -161,7 +161,6 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 		}
 		if (now < next_ask)
 			continue;
-		job_trim_log(&w->j, "console.log");
 		if ((r = share_check_usage_due(w->sh)) < 0)
 			return run_stream_error(p, r, e);
 		if ((r = follow_ask(p, w, pid, ret, e)) < 0)

@@ -221,18 +221,6 @@ int job_check_room(const char *path, uint64_t need, struct error *e)
 	return 0;
 }
 
-void job_trim_log(struct job *j, const char *name)
-{
-	_cleanup_free_ char *path = path_join(j->rundir->path, name);
-	_cleanup_close_ int fd = path ? open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_blocks * 512 <= JOB_LOG_MAX)
-		return;
-	off_t end = (st.st_size - JOB_LOG_KEEP) & ~(off_t)0xfff;
-	if (end > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) == 0)
-		log_debug("%s: over %u MiB; kept its last %u MiB", name, JOB_LOG_MAX >> 20, JOB_LOG_KEEP >> 20);
-}
-
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what, struct error *e)
 {
 	if (r == -ECANCELED)
