@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "../../runner/lib/proc.h"
 #include "../../runner/lib/smb.h"
 #include "tap.h"
 
@@ -208,7 +209,16 @@ int main(void)
 	is_int(find_smbd(), 0, "no smbd left after smb_free");
 
 	test_smbd_ends_while_guest_full(tmp, true);
-	test_smbd_ends_while_guest_full(tmp, false);
+	/* A plain close waits behind the unsent bytes: only smbd's pidfd
+	 * tells, which valgrind 3.19 does not have. */
+	int self = proc_pidfd(getpid());
+	if (self == -ENOSYS) {
+		for (int i = 0; i < 5; i++)
+			skip("no pidfd_open here (valgrind 3.19)");
+	} else {
+		safe_close(self);
+		test_smbd_ends_while_guest_full(tmp, false);
+	}
 	rm_rf(tmp);
 	free(share);
 	return tap_done();
