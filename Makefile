@@ -124,6 +124,9 @@ $(BUILD)/unit/%: tests/unit/%.c tests/unit/tap.h $(UNIT_SRC) $(HDRS)
 	@mkdir -p $(BUILD)/unit
 	@$(CC) $(UNIT_CFLAGS) -o $@ $< $(UNIT_SRC) -fsanitize=address,undefined -pthread $(JSONC_LIBS)
 
+# test-netguard includes the preload's source.
+$(BUILD)/unit/test-netguard $(BUILD)/valgrind/test-netguard: runner/netguard/netguard.c
+
 unit: $(UNIT_TESTS)
 	@sh tests/run-unit.sh $(UNIT_TESTS)
 

@@ -167,7 +167,6 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 			return error_interrupted(e);
 		if (r > 0 && qmp_poll(vm_qmp(j->vm)) == -ECONNRESET)
 			vm_wait_exited(j->vm, 10 * USEC_PER_SEC, &status);
-		job_trim_log(j, strrchr(s->console, '/') + 1);
 		int k = status_poll(&s->status);
 		if (k == -EFBIG)
 			return error_set(e, k, "stage %s: the guest wrote over %u MiB to its status file", s->st->name,

@@ -151,8 +151,11 @@ int job_start_vm(struct job *j, const struct vm_plan *plan_in, struct error *e)
 			"$OSRUN_QEMU wrapper that drops LD_PRELOAD?), so the guest could reach the host's "
 			"127.0.0.1: stopped it; --network host allows that",
 			plan->netguard);
-	if (r == -EINVAL && plan->n_volumes)
-		return error_set(e, r, "a shared folder's path holds characters smb.conf cannot (a newline, '[')");
+	if (r == -EINVAL && plan->share)
+		return error_set(e, r,
+				 "the run directory %s or a shared folder's path holds characters smb.conf cannot (a "
+				 "control character, outer blanks, or '%%', which smbd would expand)",
+				 j->rundir->path);
 	if (r < 0)
 		return error_errno(e, r, "starting QEMU");
 	if (log_get_level() >= LOG_DEBUG) {
@@ -220,18 +223,6 @@ int job_check_room(const char *path, uint64_t need, struct error *e)
 				 "are free",
 				 dir, (unsigned long long)(need >> 20), (unsigned long long)(avail >> 20));
 	return 0;
-}
-
-void job_trim_log(struct job *j, const char *name)
-{
-	_cleanup_free_ char *path = path_join(j->rundir->path, name);
-	_cleanup_close_ int fd = path ? open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) < 0 || (uint64_t)st.st_blocks * 512 <= JOB_LOG_MAX)
-		return;
-	off_t end = (st.st_size - JOB_LOG_KEEP) & ~(off_t)0xfff;
-	if (end > 0 && fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0, end) == 0)
-		log_debug("%s: over %u MiB; kept its last %u MiB", name, JOB_LOG_MAX >> 20, JOB_LOG_KEEP >> 20);
 }
 
 int job_fail(struct job *j, int r, const struct remote_error *err, const char *what, struct error *e)

@@ -51,13 +51,6 @@ int job_fail(struct job *j, int r, const struct remote_error *err, const char *w
  * filesystem of path must have need bytes free, else -ENOSPC naming both. */
 int job_check_room(const char *path, uint64_t need, struct error *e);
 
-/* Keeps a log QEMU writes for the guest in the run directory (its serial
- * console, name) from filling the disk: past JOB_LOG_MAX on disk, all
- * but its last JOB_LOG_KEEP bytes are dropped (punched out). */
-#define JOB_LOG_MAX (64u << 20)
-#define JOB_LOG_KEEP (8u << 20)
-void job_trim_log(struct job *j, const char *name);
-
 /* Polls the agent until guest process pid has exited. */
 int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct error *e);
 /* A guest helper's captured stderr as "guest: " lines, each ending in a

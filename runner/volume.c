@@ -70,6 +70,14 @@ int volume_parse(const char *spec, struct run_volume *ret, struct error *e)
 		free(real);
 		return error_set(e, -ENOTDIR, "--volume '%s': %s is not a directory", spec, host);
 	}
+	/* smbd expands %U, %m... in a share's path, some of them chosen by the
+	 * guest, and smb.conf has no escape for '%'. */
+	if (strchr(real, '%')) {
+		r = error_set(e, -EINVAL, "--volume '%s': %s holds '%%', which the SMB server would expand", spec,
+			      real);
+		free(real);
+		return r;
+	}
 	*ret = (struct run_volume){.host = real, .guest = TAKE_PTR(guest), .read_only = ro};
 	return 0;
 }

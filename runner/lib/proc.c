@@ -111,6 +111,12 @@ int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
 
 static int pidfd_open_(pid_t pid) { return (int)syscall(SYS_pidfd_open, pid, 0); }
 
+int proc_pidfd(pid_t pid)
+{
+	int fd = pidfd_open_(pid);
+	return fd < 0 ? -errno : fd;
+}
+
 int proc_wait(pid_t pid, usec_t timeout, int *ret_status)
 {
 	usec_t deadline = deadline_after(timeout);

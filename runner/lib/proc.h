@@ -20,6 +20,9 @@ struct proc_spec {
 int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid);
 /* Waits for pid; *ret_status as waitpid gives it. -ETIMEDOUT, -ECANCELED. */
 int proc_wait(pid_t pid, usec_t timeout, int *ret_status);
+/* A descriptor readable once pid has exited (pidfd_open); -ENOSYS on
+ * kernels before 5.3 and under valgrind 3.19. */
+int proc_pidfd(pid_t pid);
 /* SIGTERM, up to grace to exit, then SIGKILL; always reaps. */
 int proc_kill_and_reap(pid_t pid, usec_t grace);
 

@@ -32,6 +32,8 @@ struct smb {
 	int qemu_theirs; /* QEMU's, until QEMU has it */
 	int smbd_fd;	 /* ours of the TCP pair smbd serves */
 	pid_t pid;
+	int pidfd;   /* smbd's, or -1 (no pidfd_open) */
+	bool exited; /* smbd has, and its socket may not say so yet */
 	int stop[2]; /* a byte here ends the relay */
 	pthread_t relay;
 	bool relay_running;
@@ -97,14 +99,16 @@ static int user_env(const char *dir, char ***env)
 }
 
 /* smb.conf has no quoting: a value ends at the line's end and loses its
- * outer blanks, and a share name ends at ']'. */
+ * outer blanks, and a share name ends at ']'. Nor has it an escape for
+ * '%': smbd expands %U, %m... in paths, and the guest chooses some of
+ * them (a path "v%Uw" served "vguestw"). */
 static bool conf_value_ok(const char *v)
 {
 	size_t n = strlen(v);
 	if (n == 0 || v[0] == ' ' || v[n - 1] == ' ')
 		return false;
 	for (; *v; v++)
-		if ((unsigned char)*v < 0x20 || *v == 0x7f)
+		if ((unsigned char)*v < 0x20 || *v == 0x7f || *v == '%')
 			return false;
 	return true;
 }
@@ -226,12 +230,22 @@ static int smbd_spawn(struct smb *s)
 		.own_pgroup = true,
 		.die_with_parent = true,
 	};
-	return proc_spawn(&spec, &s->pid);
+	r = proc_spawn(&spec, &s->pid);
+	if (r < 0)
+		return r;
+	/* Without pidfds (valgrind) its end shows on the socket alone. */
+	int fd = proc_pidfd(s->pid);
+	if (fd < 0 && fd != -ENOSYS)
+		return fd;
+	s->pidfd = fd < 0 ? -1 : fd;
+	s->exited = false;
+	return 0;
 }
 
 static void smbd_stop(struct smb *s)
 {
 	s->smbd_fd = safe_close(s->smbd_fd);
+	s->pidfd = safe_close(s->pidfd);
 	if (s->pid > 0)
 		proc_kill_and_reap(s->pid, 0);
 	s->pid = 0;
@@ -334,9 +348,19 @@ static int to_smbd_flush(struct smb *s)
 	return r;
 }
 
+/* A peer that hung up while the half it feeds is full: poll reports that
+ * at once every time, whatever was asked, so it must end the wait; what it
+ * left unread cannot be relayed anyway. */
+static bool hung_up_full(const struct pollfd *p, struct half *into)
+{
+	return (p->revents & (POLLHUP | POLLERR | POLLRDHUP)) && !half_room(into);
+}
+
 static int relay_step(struct smb *s, const struct pollfd *p)
 {
 	ssize_t n;
+	if (hung_up_full(&p[1], &s->to_smbd))
+		return 1; /* QEMU is gone */
 	if ((p[1].revents & (POLLIN | POLLHUP | POLLERR)) && half_room(&s->to_smbd)) {
 		if ((n = half_fill(&s->to_smbd, s->qemu_fd)) == 0 || (n < 0 && n != -EAGAIN))
 			return n == 0 ? 1 : (int)n; /* QEMU is gone */
@@ -346,13 +370,19 @@ static int relay_step(struct smb *s, const struct pollfd *p)
 		if (r < 0)
 			return r == -EPIPE || r == -ECONNRESET ? 1 : r;
 	}
-	bool smbd_gone = false;
-	if ((p[2].revents & (POLLIN | POLLHUP | POLLERR)) && half_room(&s->to_guest)) {
+	bool smbd_gone = hung_up_full(&p[2], &s->to_guest);
+	if (!smbd_gone && (p[2].revents & (POLLIN | POLLHUP | POLLERR)) && half_room(&s->to_guest)) {
 		n = half_fill(&s->to_guest, s->smbd_fd);
 		smbd_gone = n == 0 || (n < 0 && n != -EAGAIN);
 	}
 	if (!smbd_gone && half_pending(&s->to_smbd))
 		smbd_gone = to_smbd_flush(s) < 0;
+	/* Its close waits behind what it sent, in a window the guest keeps
+	 * shut: its exit is all there is to see. With room, its last bytes
+	 * and then its end come through the socket. */
+	s->exited |= p[3].revents != 0;
+	if (s->exited && !half_room(&s->to_guest))
+		smbd_gone = true;
 	return smbd_gone ? smbd_restart(s) : 0;
 }
 
@@ -361,16 +391,19 @@ static void *relay_main(void *arg)
 	struct smb *s = arg;
 	int r = 0;
 	while (r == 0) {
-		struct pollfd p[3] = {
+		/* POLLRDHUP even when a half is full: an smbd that ended while
+		 * the guest did not read is noticed (smb_ended) and replaced. */
+		struct pollfd p[4] = {
 			{.fd = s->stop[0], .events = POLLIN},
 			{.fd = s->qemu_fd,
-			 .events = (short)((half_room(&s->to_smbd) ? POLLIN : 0) |
+			 .events = (short)(POLLRDHUP | (half_room(&s->to_smbd) ? POLLIN : 0) |
 					   (half_pending(&s->to_guest) ? POLLOUT : 0))},
 			{.fd = s->smbd_fd,
-			 .events = (short)((half_room(&s->to_guest) ? POLLIN : 0) |
+			 .events = (short)(POLLRDHUP | (half_room(&s->to_guest) ? POLLIN : 0) |
 					   (half_pending(&s->to_smbd) ? POLLOUT : 0))},
+			{.fd = s->exited ? -1 : s->pidfd, .events = POLLIN},
 		};
-		if (poll(p, 3, -1) < 0) {
+		if (poll(p, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			r = -errno;
@@ -402,13 +435,16 @@ int smb_new(const char *dir, const struct smb_share *shares, size_t n_shares, st
 	_cleanup_(smb_freep) struct smb *s = calloc(1, sizeof *s);
 	if (!s)
 		return -ENOMEM;
-	s->qemu_fd = s->qemu_theirs = s->smbd_fd = s->stop[0] = s->stop[1] = -1;
+	s->qemu_fd = s->qemu_theirs = s->smbd_fd = s->pidfd = s->stop[0] = s->stop[1] = -1;
 	/* One directory per VM: a build boots several in one run directory. */
 	s->dir = path_join(dir, "smb.XXXXXX");
 	if (!s->dir)
 		return -ENOMEM;
 	if (!mkdtemp(s->dir))
 		return -errno;
+	/* smbd's own directories are values too. */
+	if (!conf_value_ok(s->dir))
+		return -EINVAL;
 	if (!(s->conf = path_join(s->dir, "smb.conf")))
 		return -ENOMEM;
 	int r = 0, q[2];

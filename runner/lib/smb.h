@@ -27,7 +27,8 @@ struct smb;
  * ends, on a message boundary. -EUSERS: the user has no passwd entry and
  * there is no nss_wrapper to give smbd one; -EPERM: the user is "nobody",
  * smbd's guest account, under which nothing is writable; -EINVAL: a share
- * name or path smb.conf cannot hold. */
+ * name or path smb.conf cannot hold (a control character, outer blanks, or
+ * '%', which smbd would expand). */
 int smb_new(const char *dir, const struct smb_share *shares, size_t n_shares, struct smb **ret);
 /* The end QEMU gets: guestfwd=tcp:10.0.2.4:445-unix:fd=N. Close ours with
  * smb_qemu_fd_close() once QEMU has it. */

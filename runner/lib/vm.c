@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 
+#include "logtrim.h"
 #include "netguard.h"
 #include "proc.h"
 #include "smb.h"
@@ -18,6 +19,7 @@ struct vm {
 	struct qmp *qmp;
 	struct qga *qga;
 	struct smb *smb;
+	struct logtrim *console; /* the serial log's bound, while QEMU runs */
 	char **argv;
 	char *log_path;
 };
@@ -64,6 +66,19 @@ static int qemu_env(const struct vm_plan *plan, const char *tmpdir, struct netgu
 	return 0;
 }
 
+/* The run's share and its volumes, from one smbd of the VM's own. */
+static int vm_smb_start(struct vm *vm, const struct vm_plan *plan, const char *tmpdir)
+{
+	struct smb_share shares[1 + SMB_VOLUMES_MAX] = {{.name = "qemu", .path = plan->share}};
+	if (!plan->share)
+		return 0;
+	if (plan->n_volumes > SMB_VOLUMES_MAX)
+		return -E2BIG;
+	for (size_t i = 0; i < plan->n_volumes; i++)
+		shares[1 + i] = plan->volumes[i];
+	return smb_new(tmpdir, shares, 1 + plan->n_volumes, &vm->smb);
+}
+
 int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, struct vm **ret, char **reterr_exit)
 {
 	int qmp_sp[2], qga_sp[2];
@@ -81,16 +96,9 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	_cleanup_(vm_freep) struct vm *vm = calloc(1, sizeof *vm);
 	if (!vm)
 		return -ENOMEM;
-	int r = 0;
-	if (plan->share) {
-		struct smb_share shares[1 + SMB_VOLUMES_MAX] = {{.name = "qemu", .path = plan->share}};
-		if (plan->n_volumes > SMB_VOLUMES_MAX)
-			return -E2BIG;
-		for (size_t i = 0; i < plan->n_volumes; i++)
-			shares[1 + i] = plan->volumes[i];
-		if ((r = smb_new(tmpdir, shares, 1 + plan->n_volumes, &vm->smb)) < 0)
-			return r;
-	}
+	int r = vm_smb_start(vm, plan, tmpdir);
+	if (r < 0)
+		return r;
 	int smb_theirs = vm->smb ? smb_qemu_fd(vm->smb) : -1;
 	r = profile_argv(plan, qmp_theirs, qga_theirs, smb_theirs, &vm->argv);
 	if (r < 0)
@@ -121,6 +129,10 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 		.own_pgroup = true,
 		.die_with_parent = true,
 	};
+	/* Bounded from QEMU's start to its end, whatever osrun waits for
+	 * meanwhile (a command, an idle session, a copy, a pool's client). */
+	if (plan->serial_log && (r = logtrim_new(plan->serial_log, LOGTRIM_MAX, LOGTRIM_KEEP, &vm->console)) < 0)
+		return r;
 	r = proc_spawn(&spec, &vm->pid);
 	if (r < 0)
 		return r;
@@ -186,6 +198,7 @@ struct vm *vm_free(struct vm *vm)
 	/* After QEMU: the guest's session ends with it. smbd may have started
 	 * helpers (samba-dcerpcd) that are ours as subreaper. */
 	vm->smb = smb_free(vm->smb);
+	vm->console = logtrim_free(vm->console);
 	proc_reap_orphans(0);
 	strv_free(vm->argv);
 	free(vm->log_path);

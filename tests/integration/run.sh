@@ -275,6 +275,24 @@ after"
 	awk -v t="$took" 'BEGIN { exit !(t < 15) }' || err "took $took s"
 }
 
+# A pump that is slow after the command's end (a loaded host starves it)
+# still delivers the command's last bytes: osrun waits while it works, not
+# 2 s. The command stops the pump (SIGSTOP to dd, the child of the
+# subshell osrun-exec records) before its last line and lets a detached
+# child continue it 4 s after the command has exited.
+t_slow_pump_tail_kept() {
+	o 'echo first
+p=$(cat /run/osrun/*.stdout.pid)
+for s in /proc/[0-9]*/stat; do read -r l <"$s"; set -- ${l##*) }; [ "$2" = "$p" ] && d=${s#/proc/} && d=${d%/stat}; done
+kill -STOP "$d"
+echo tail
+(sleep 4; kill -CONT "$d") </dev/null >/dev/null 2>&1 &
+exit 0'
+	expect_rc 0
+	expect_out "first
+tail"
+}
+
 # Block-buffered output (1 MiB writes of random bytes, 20 MB of zeros from
 # a pipe) arrives byte-exact through osrun's SMB server.
 t_block_output_exact() {
@@ -884,7 +902,7 @@ t_pool_keeper_killed() {
 }
 
 ALL="t_provision t_exit_codes t_killed_by_signal t_streams_separate t_output_is_live t_big_output_exact
-t_binary_output_exact t_block_output_exact t_child_holds_stdout t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends t_stdin_into_exec_tar
+t_binary_output_exact t_block_output_exact t_child_holds_stdout t_slow_pump_tail_kept t_utf8 t_stdin_piped t_stdin_streamed t_stdin_never_ends t_stdin_into_exec_tar
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_kvm_snapshot_other_cpu t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers

@@ -125,6 +125,25 @@ static void test_udp(void)
 	v4(&dns, "127.0.0.53", 53);
 	ok(sendto(tx, "q", 1, 0, (struct sockaddr *)&dns, sizeof(struct sockaddr_in)) == 1,
 	   "sendto a loopback resolver's port 53 passes");
+	iov.iov_base = "z";
+	m.msg_name = &dns;
+	ok(sendmsg(tx, &m, 0) == 1, "and sendmsg");
+	/* Nothing else on port 53 of the loopback. */
+	v4(&dns, "127.0.0.1", 53);
+	errno = 0;
+	ok(sendto(tx, "q", 1, 0, (struct sockaddr *)&dns, sizeof(struct sockaddr_in)) < 0 && errno == ECONNREFUSED,
+	   "sendto 127.0.0.1:53, which resolv.conf does not name, refused");
+	m.msg_name = &dns;
+	errno = 0;
+	ok(sendmsg(tx, &m, 0) < 0 && errno == ECONNREFUSED, "and sendmsg");
+	v4(&dns, "0.0.0.0", 53);
+	errno = 0;
+	ok(sendto(tx, "q", 1, 0, (struct sockaddr *)&dns, sizeof(struct sockaddr_in)) < 0 && errno == ECONNREFUSED,
+	   "sendto 0.0.0.0:53 refused");
+	v4(&dns, "127.0.0.53", 5353);
+	errno = 0;
+	ok(sendto(tx, "q", 1, 0, (struct sockaddr *)&dns, sizeof(struct sockaddr_in)) < 0 && errno == ECONNREFUSED,
+	   "the resolver's address on another port refused");
 	/* An address off the loopback goes to the kernel (a UDP connect sends
 	 * nothing; without a route it fails the kernel's way). */
 	struct sockaddr_storage out;
@@ -133,6 +152,60 @@ static void test_udp(void)
 	ok(r == 0 || errno != ECONNREFUSED, "192.0.2.1 passes to the kernel");
 	close(tx);
 	close(rx);
+}
+
+/* A TCP service on port 53 of the loopback that is no resolver: the
+ * audit's banner came from one on 127.0.0.1. Binding port 53 needs root
+ * (or CAP_NET_BIND_SERVICE). */
+static void test_tcp_dns(void)
+{
+	struct sockaddr_storage a;
+	v4(&a, "127.0.0.1", 53);
+	int l = listener(AF_INET, SOCK_STREAM, &a, sizeof(struct sockaddr_in));
+	v4(&a, "127.0.0.53", 53);
+	int r = listener(AF_INET, SOCK_STREAM, &a, sizeof(struct sockaddr_in));
+	if (l < 0 || r < 0) {
+		skip("cannot listen on port 53 (not root)");
+		skip("cannot listen on port 53 (not root)");
+		skip("cannot listen on port 53 (not root)");
+	} else {
+		is_int(try_connect(AF_INET, "127.0.0.1", 53), ECONNREFUSED,
+		       "TCP to 127.0.0.1:53 (no resolver) refused");
+		ok(nothing_pending(l), "the service there saw no connection");
+		is_int(try_connect(AF_INET, "127.0.0.53", 53), 0, "TCP to the resolver resolv.conf names passes");
+	}
+	if (l >= 0)
+		close(l);
+	if (r >= 0)
+		close(r);
+	v6(&a, "::1", 53);
+	int l6 = listener(AF_INET6, SOCK_STREAM, &a, sizeof(struct sockaddr_in6));
+	if (l6 >= 0) {
+		is_int(try_connect(AF_INET6, "::1", 53), 0, "TCP to ::1:53, named too, passes");
+		close(l6);
+	} else {
+		skip("no IPv6 loopback here, or not root");
+	}
+	/* Not UDP or TCP: a raw ICMP socket with port 53 in its address. */
+	int raw = socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP);
+	if (raw >= 0) {
+		v4(&a, "127.0.0.53", 53);
+		errno = 0;
+		ok(sendto(raw, "\x08\0\0\0\0\0\0\0", 8, 0, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) < 0 &&
+			   errno == ECONNREFUSED,
+		   "ICMP to the resolver refused");
+		close(raw);
+	} else {
+		skip("no raw socket (not root)");
+	}
+	/* Without resolv.conf, no exception at all. */
+	netguard_resolv_conf = "/nonexistent/resolv.conf";
+	int tx = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	v4(&a, "127.0.0.53", 53);
+	errno = 0;
+	ok(sendto(tx, "q", 1, 0, (struct sockaddr *)&a, sizeof(struct sockaddr_in)) < 0 && errno == ECONNREFUSED,
+	   "no resolv.conf: port 53 of the loopback refused too");
+	close(tx);
 }
 
 static void test_unix(void)
@@ -180,8 +253,18 @@ static void test_host_side(void)
 
 int main(void)
 {
+	/* A resolv.conf as systemd-resolved writes it, with an IPv6 one (and
+	 * a scope, which libslirp drops). */
+	char conf[] = "/tmp/osrun-unit-resolv.XXXXXX";
+	int cfd = mkstemp(conf);
+	const char *text = "# written by the test\nsearch example.org\nnameserver 127.0.0.53\nnameserver ::1%lo\n";
+	ok(cfd >= 0 && write(cfd, text, strlen(text)) == (ssize_t)strlen(text), "a resolv.conf");
+	close(cfd);
+	netguard_resolv_conf = conf;
 	test_tcp();
 	test_udp();
+	test_tcp_dns();
+	unlink(conf);
 	test_unix();
 	test_host_side();
 	return tap_done();

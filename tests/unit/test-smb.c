@@ -7,8 +7,10 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
+#include "../../runner/lib/proc.h"
 #include "../../runner/lib/smb.h"
 #include "tap.h"
 
@@ -87,6 +89,46 @@ static pid_t find_smbd(void)
 	return found;
 }
 
+static double cpu_seconds(void)
+{
+	struct rusage u;
+	getrusage(RUSAGE_SELF, &u);
+	return (double)(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + (u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+/* An smbd that fills the guest's direction while the guest reads nothing,
+ * then ends (with the guest's request unread: a reset; without: a plain
+ * close). The relay must notice, without spinning, and start another. */
+static void test_smbd_ends_while_guest_full(const char *tmp, bool guest_sent)
+{
+	char fake[512];
+	snprintf(fake, sizeof fake, "%s/fake-smbd", tmp);
+	/* $2 is the directory smb.c gives smbd (-l): the next smbd waits. */
+	const char *text = "#!/bin/sh\n"
+			   "[ -e \"$2/filled\" ] && exec cat >/dev/null\n"
+			   ": >\"$2/filled\"\n"
+			   "timeout 2 head -c 8000000 /dev/zero\n";
+	is_int(write_file_atomic(fake, text, strlen(text), 0755), 0, "a fake smbd");
+	setenv("OSRUN_SMBD", fake, 1);
+	struct smb_share sh = {.name = "qemu", .path = tmp};
+	struct smb *s = NULL;
+	is_int(smb_new(tmp, &sh, 1, &s), 0, "relay started");
+	uint8_t req[256];
+	if (guest_sent)
+		is_int(write_full(smb_qemu_fd(s), req, negotiate(req, 0)), 0, "a request smbd will not read");
+	/* The fake has ended after 2 s at most; then the relay has a second. */
+	for (int i = 0; i < 40 && smb_ended(s) == 0; i++)
+		usleep(100 * 1000);
+	is_int((int)smb_ended(s), 1, "the relay noticed smbd's end (%s)", guest_sent ? "reset" : "closed");
+	double before = cpu_seconds();
+	usleep(1000 * 1000);
+	double used = cpu_seconds() - before;
+	ok(used < 0.2, "and does not spin: %.2f s of CPU in 1 s", used);
+	is_int(smb_error(s), 0, "another smbd took over");
+	smb_free(s);
+	unsetenv("OSRUN_SMBD");
+}
+
 int main(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -100,6 +142,14 @@ int main(void)
 	is_int(smb_new(tmp, &bad, 1, &s), -EINVAL, "a share name smb.conf cannot hold is refused");
 	struct smb_share badpath = {.name = "qemu", .path = "/tmp/x\n[global]"};
 	is_int(smb_new(tmp, &badpath, 1, &s), -EINVAL, "a path with a line break is refused");
+
+	/* smbd expands macros in a path: %U is the user name the guest chose. */
+	char *pct = path_join(tmp, "v%Uw");
+	mkdir(pct, 0700);
+	struct smb_share macro = {.name = "v0", .path = pct};
+	is_int(smb_new(tmp, &macro, 1, &s), -EINVAL, "a path with '%%' is refused");
+	rmdir(pct);
+	free(pct);
 
 	struct smb_share sh = {.name = "qemu", .path = share};
 	is_int(smb_new(tmp, &sh, 1, &s), 0, "smbd started");
@@ -157,6 +207,18 @@ int main(void)
 	s = smb_free(s);
 	usleep(100 * 1000);
 	is_int(find_smbd(), 0, "no smbd left after smb_free");
+
+	test_smbd_ends_while_guest_full(tmp, true);
+	/* A plain close waits behind the unsent bytes: only smbd's pidfd
+	 * tells, which valgrind 3.19 does not have. */
+	int self = proc_pidfd(getpid());
+	if (self == -ENOSYS) {
+		for (int i = 0; i < 5; i++)
+			skip("no pidfd_open here (valgrind 3.19)");
+	} else {
+		safe_close(self);
+		test_smbd_ends_while_guest_full(tmp, false);
+	}
 	rm_rf(tmp);
 	free(share);
 	return tap_done();

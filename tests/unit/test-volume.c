@@ -33,6 +33,17 @@ int main(void)
 	is_int(volume_parse("/no/such/dir:/x", &v, &e), -ENOENT, "a missing host directory");
 	ok(strstr(e.msg, "/no/such/dir") != NULL, "is named: %s", e.msg);
 	is_int(volume_parse(":/x", &v, &e), -EINVAL, "no host directory");
+	/* smbd would serve v%Uw as "v" + the guest's user name + "w". */
+	char pct[256];
+	snprintf(pct, sizeof pct, "%s/v%%Uw", t);
+	ok(mkdir(pct, 0700) == 0, "a host directory named v%%Uw");
+	snprintf(spec, sizeof spec, "%s:/mnt/v", pct);
+	is_int(volume_parse(spec, &v, &e), -EINVAL, "a host path with '%%' is refused");
+	ok(strstr(e.msg, pct) && strstr(e.msg, "'%'"), "and said: %s", e.msg);
+	snprintf(spec, sizeof spec, "%s/link", t);
+	ok(symlink(pct, spec) == 0, "a link to it");
+	snprintf(spec + strlen(spec), sizeof spec - strlen(spec), ":/mnt/v");
+	is_int(volume_parse(spec, &v, &e), -EINVAL, "so is a link that resolves to one");
 
 	is_int(cache_volume_parse("opam:/root/.opam", &v, &e), 0, "NAME:GUEST");
 	ok(!v.host && !strcmp(v.cache, "opam") && !strcmp(v.guest, "/root/.opam"), "a cache volume has no host path");
@@ -56,6 +67,9 @@ int main(void)
 	char *text = volume_guest_list(list, 2);
 	is_str(text, "v0 rw /work\nv1 ro /mnt/a b\n", "the guest's list: share, mode, path");
 	free(text);
+	snprintf(spec, sizeof spec, "%s/link", t);
+	unlink(spec);
+	rmdir(pct);
 	rmdir(t);
 	return tap_done();
 }
