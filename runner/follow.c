@@ -57,11 +57,20 @@ int run_result_read(bool windows, struct share *sh, const struct qga_exec_status
 
 /* The command's end as the agent tells it: 1 when it has exited (*ret
  * filled), 0 while it runs. */
-static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, struct run_result *ret, struct error *e)
+static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, usec_t deadline, struct run_result *ret,
+		      struct error *e)
 {
 	struct remote_error err;
 	struct qga_exec_status st;
+	/* The ask's 10 s count only while QEMU can run (runclock.h); the
+	 * command's own deadline is wall time even when QEMU is stopped. */
+	qga_set_wall_limit(vm_qga(w->j.vm), deadline);
 	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
+	qga_set_wall_limit(vm_qga(w->j.vm), USEC_INFINITY);
+	if (r == -ETIMEDOUT && now_usec() >= deadline) {
+		share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+		return run_stream_error(p, -ETIME, e);
+	}
 	if (r == -ETIMEDOUT)
 		return error_set(e, r, "the guest agent stopped answering while the command ran");
 	if (r < 0)
@@ -164,7 +173,7 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 		job_trim_log(&w->j, "console.log");
 		if ((r = share_check_usage_due(w->sh)) < 0)
 			return run_stream_error(p, r, e);
-		if ((r = follow_ask(p, w, pid, ret, e)) < 0)
+		if ((r = follow_ask(p, w, pid, deadline, ret, e)) < 0)
 			return r;
 		/* Still running: the helper may be stuck writing to a share
 		 * whose server is gone (the guest's CIFS client retries without

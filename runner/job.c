@@ -267,7 +267,7 @@ int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qg
 {
 	/* Like the agent's calls, counted on the time QEMU could run. */
 	struct qga *g = vm_qga(j->vm);
-	usec_t deadline = qga_clock(g) + timeout;
+	usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : qga_clock(g) + timeout;
 	for (;;) {
 		struct remote_error err;
 		struct qga_exec_status st;

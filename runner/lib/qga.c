@@ -38,6 +38,8 @@ void qga_bind_process(struct qga *g, pid_t pid) { runclock_init(&g->clock, pid);
 
 usec_t qga_clock(struct qga *g) { return runclock_now(&g->clock); }
 
+void qga_set_wall_limit(struct qga *g, usec_t deadline) { g->clock.wall_limit = deadline; }
+
 static int sync_once(struct qga *g, int64_t id, usec_t deadline)
 {
 	static const unsigned char ff = 0xff;
@@ -91,7 +93,8 @@ int qga_sync(struct qga *g, usec_t retry, usec_t timeout)
 		}
 		if (r != -ETIMEDOUT)
 			return r;
-		if (deadline != USEC_INFINITY && runclock_now(&g->clock) >= deadline)
+		if ((deadline != USEC_INFINITY && runclock_now(&g->clock) >= deadline) ||
+		    now_usec() >= g->clock.wall_limit)
 			return -ETIMEDOUT;
 	}
 }

@@ -76,7 +76,7 @@ static usec_t read_delays(struct runclock *c)
 
 void runclock_init(struct runclock *c, pid_t pid)
 {
-	*c = (struct runclock){.pid = pid};
+	*c = (struct runclock){.pid = pid, .wall_limit = USEC_INFINITY};
 	c->wall = c->now = now_usec();
 	if (pid > 0)
 		read_delays(c);
@@ -103,14 +103,14 @@ usec_t runclock_now(struct runclock *c)
 
 int runclock_fd_wait(struct runclock *c, int fd, short events, usec_t deadline)
 {
-	if (c->pid <= 0 || deadline == USEC_INFINITY)
-		return fd_wait(fd, events, deadline);
+	if (c->pid <= 0)
+		return fd_wait(fd, events, deadline < c->wall_limit ? deadline : c->wall_limit);
 	for (;;) {
-		usec_t now = runclock_now(c);
-		if (now >= deadline)
+		usec_t now = runclock_now(c), wall = now_usec();
+		if (now >= deadline || wall >= c->wall_limit)
 			return -ETIMEDOUT;
-		usec_t left = deadline - now;
-		int r = fd_wait(fd, events, deadline_after(left < RUNCLOCK_SLICE ? left : RUNCLOCK_SLICE));
+		usec_t next = wall + (deadline - now < RUNCLOCK_SLICE ? deadline - now : RUNCLOCK_SLICE);
+		int r = fd_wait(fd, events, next < c->wall_limit ? next : c->wall_limit);
 		if (r != -ETIMEDOUT)
 			return r;
 	}

@@ -13,10 +13,11 @@
 #define RUNCLOCK_THREADS 64
 
 struct runclock {
-	pid_t pid;   /* 0: the clock is now_usec() */
-	usec_t wall; /* now_usec() at the last reading */
-	usec_t now;  /* the clock at the last reading */
-	usec_t owed; /* waits read but not yet taken off (a reading is capped at the wall time since the last) */
+	pid_t pid;	   /* 0: the clock is now_usec() */
+	usec_t wall;	   /* now_usec() at the last reading */
+	usec_t now;	   /* the clock at the last reading */
+	usec_t owed;	   /* waits read but not yet taken off (a reading is capped at the wall time since the last) */
+	usec_t wall_limit; /* now_usec() past which waits end anyway (USEC_INFINITY: none) */
 	size_t n;
 	struct {
 		pid_t tid;
@@ -32,6 +33,7 @@ static inline usec_t runclock_deadline(struct runclock *c, usec_t timeout)
 	return timeout == USEC_INFINITY ? USEC_INFINITY : runclock_now(c) + timeout;
 }
 
-/* Waits for events on fd until the clock reaches deadline: 1 ready,
- * -ETIMEDOUT, -ECANCELED (fd_wait's answers). */
+/* Waits for events on fd until the clock reaches deadline, or wall time
+ * c->wall_limit (a command's own --timeout, which a stopped QEMU must not
+ * stretch): 1 ready, -ETIMEDOUT, -ECANCELED (fd_wait's answers). */
 int runclock_fd_wait(struct runclock *c, int fd, short events, usec_t deadline);

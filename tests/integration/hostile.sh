@@ -224,6 +224,23 @@ done"
 	o snapshot rm slowmount
 }
 
+# A command's own --timeout is wall time: a QEMU stopped for good ends
+# the run at it (124), not after the agent's bound (125), and not never.
+t_qemu_stopped_timeout_is_wall() {
+	t0=$(now)
+	o_bg -t 5 'echo started; sleep 60'
+	wait_started
+	qpid=$(pgrep -f "qemu-system.*$TMPDIR/")
+	kill -STOP $qpid
+	i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	kill -0 $pid 2>/dev/null && err "osrun still runs 60 s after its 5 s timeout"
+	kill -CONT $qpid 2>/dev/null
+	wait $pid; rc=$?
+	expect_rc 124
+	expect_err_has "command timed out after 5.0 s"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 30) }')" = 1 ] || err "took $(elapsed "$t0") s"
+}
+
 t_qemu_killed_during_save() {
 	o_bg -v -n halfsaved 'echo ran'
 	i=0; while ! grep -q 'command ended' "$T/err" && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done
@@ -292,4 +309,4 @@ t_guest_disk_full() {
 	umount "$small"
 }
 
-ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_stopped_while_busy t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"
+ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_stopped_while_busy t_qemu_stopped_timeout_is_wall t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"

@@ -185,10 +185,31 @@ static int sync_stopped_agent(bool bound)
 	return r;
 }
 
+/* Bound to a process stopped for good, a wall limit (a command's own
+ * --timeout) still ends a sync, at once and once. */
+static void sync_wall_limited(void)
+{
+	struct peer p = peer_start(script_silent);
+	int st;
+	kill(p.pid, SIGSTOP);
+	waitpid(p.pid, &st, WUNTRACED);
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	qga_bind_process(g, p.pid);
+	usec_t t0 = now_usec();
+	qga_set_wall_limit(g, t0 + 300 * USEC_PER_MSEC);
+	is_int(qga_sync(g, 100 * USEC_PER_MSEC, 5 * USEC_PER_SEC), -ETIMEDOUT, "a wall limit ends a sync");
+	ok(now_usec() - t0 < 2 * USEC_PER_SEC, "at the limit (%llu ms)", (unsigned long long)(now_usec() - t0) / 1000);
+	qga_free(g);
+	kill(p.pid, SIGCONT);
+	peer_finish(&p);
+}
+
 static void test_stopped_agent(void)
 {
 	is_int(sync_stopped_agent(false), -ETIMEDOUT, "unbound: a stopped agent's process times the call out");
 	is_int(sync_stopped_agent(true), 0, "bound to it: the call waits while it is stopped, then gets the answer");
+	sync_wall_limited();
 }
 
 static void test_base64(void)

@@ -129,11 +129,31 @@ static void test_wait(void)
 	reap(pid);
 }
 
+/* A wall limit (a command's --timeout) ends a wait on a stopped process's
+ * clock anyway. */
+static void test_wall_limit(void)
+{
+	pid_t pid = child_idle();
+	kill(pid, SIGSTOP);
+	int st;
+	waitpid(pid, &st, WUNTRACED);
+	struct runclock c;
+	runclock_init(&c, pid);
+	usec_t t0 = now_usec();
+	c.wall_limit = t0 + 300 * USEC_PER_MSEC;
+	is_int(runclock_fd_wait(&c, -1, 0, runclock_deadline(&c, 10 * USEC_PER_SEC)), -ETIMEDOUT,
+	       "a wait on a stopped process ends at the wall limit");
+	usec_t took = now_usec() - t0;
+	ok(took >= 290 * USEC_PER_MSEC && took < 2 * USEC_PER_SEC, "there (%llu ms)", (unsigned long long)took / 1000);
+	reap(pid);
+}
+
 int main(void)
 {
 	test_plain();
 	test_stopped();
 	test_starved();
 	test_wait();
+	test_wall_limit();
 	return tap_done();
 }
