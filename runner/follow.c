@@ -140,7 +140,15 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, use
 {
 	struct remote_error err;
 	struct qga_exec_status st;
+	/* The ask's 10 s count only while QEMU can run (runclock.h); the
+	 * command's own deadline is wall time even when QEMU is stopped. */
+	qga_set_wall_limit(vm_qga(w->j.vm), deadline);
 	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
+	qga_set_wall_limit(vm_qga(w->j.vm), USEC_INFINITY);
+	if (r == -ETIMEDOUT && now_usec() >= deadline) {
+		share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+		return run_stream_error(p, -ETIME, e);
+	}
 	if (r == -ETIMEDOUT)
 		return error_set(e, r, "the guest agent stopped answering while the command ran");
 	if (r < 0)

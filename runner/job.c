@@ -260,11 +260,13 @@ int job_wait_agent(struct job *j, usec_t timeout, const char *what, struct error
 
 int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qga_exec_status *ret, struct error *e)
 {
-	usec_t deadline = deadline_after(timeout);
+	/* Like the agent's calls, counted on the time QEMU could run. */
+	struct qga *g = vm_qga(j->vm);
+	usec_t deadline = timeout == USEC_INFINITY ? USEC_INFINITY : qga_clock(g) + timeout;
 	for (;;) {
 		struct remote_error err;
 		struct qga_exec_status st;
-		int r = qga_exec_status(vm_qga(j->vm), pid, 10 * USEC_PER_SEC, &st, &err);
+		int r = qga_exec_status(g, pid, 10 * USEC_PER_SEC, &st, &err);
 		if (r < 0)
 			return job_fail(j, r, &err, "guest agent", e);
 		if (st.exited) {
@@ -272,7 +274,7 @@ int job_wait_guest_process(struct job *j, int64_t pid, usec_t timeout, struct qg
 			return 0;
 		}
 		qga_exec_status_release(&st);
-		if (now_usec() >= deadline)
+		if (qga_clock(g) >= deadline)
 			return error_set(e, -ETIMEDOUT, "guest helper did not finish within %.0f s",
 					 (double)timeout / USEC_PER_SEC);
 		/* The agent has no "exited" event; helpers end within tens of

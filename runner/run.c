@@ -399,6 +399,7 @@ static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, i
 	 * question to it short. */
 	usec_t deadline = deadline_after(25 * USEC_PER_SEC);
 	share_set_deadline(w->sh, deadline);
+	qga_set_wall_limit(vm_qga(w->j.vm), deadline); /* a stopped QEMU must not hold the client longer */
 	struct error ke = {0};
 	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), false);
 	struct qga_exec x = {
@@ -410,6 +411,7 @@ static int command_stop(const struct run_plan *p, struct warm *w, int64_t pid, i
 	if (r == 0)
 		r = run_follow(p, w, pid, -1, deadline, &res, &ke);
 	run_result_release(&res);
+	qga_set_wall_limit(vm_qga(w->j.vm), USEC_INFINITY);
 	if (r < 0) {
 		log_warn("the interrupted command could not be stopped in the guest (%s): the session ends", ke.msg);
 		return r;

@@ -17,6 +17,7 @@ struct chan {
 	size_t len, cap;
 	size_t parsed; /* bytes of the message in progress already in the tokener */
 	json_tokener *tok;
+	struct runclock *clock; /* deadlines are on it, when set */
 };
 
 int chan_new(int fd, struct chan **ret)
@@ -50,12 +51,19 @@ struct chan *chan_free(struct chan *c)
 
 int chan_fd(const struct chan *c) { return c->fd; }
 
+void chan_set_clock(struct chan *c, struct runclock *clock) { c->clock = clock; }
+
+static int chan_wait(struct chan *c, short events, usec_t deadline)
+{
+	return c->clock ? runclock_fd_wait(c->clock, c->fd, events, deadline) : fd_wait(c->fd, events, deadline);
+}
+
 static int send_all(struct chan *c, const char *p, size_t n, int pass_fd, usec_t deadline)
 {
 	while (n > 0) {
 		ssize_t k = fdpass_sendmsg(c->fd, p, n, pass_fd >= 0 ? &pass_fd : NULL, pass_fd >= 0 ? 1 : 0);
 		if (k == -EAGAIN) {
-			int r = fd_wait(c->fd, POLLOUT, deadline);
+			int r = chan_wait(c, POLLOUT, deadline);
 			if (r < 0)
 				return r;
 			continue;
@@ -170,7 +178,7 @@ int chan_recv(struct chan *c, usec_t deadline, json_object **ret)
 		int r = chan_try_recv(c, ret);
 		if (r != -EAGAIN)
 			return r;
-		r = fd_wait(c->fd, POLLIN, deadline);
+		r = chan_wait(c, POLLIN, deadline);
 		if (r < 0)
 			return r;
 	}
@@ -189,7 +197,7 @@ int chan_skip_until(struct chan *c, unsigned char b, usec_t deadline)
 		c->len = 0;
 		int r = fill(c);
 		if (r == -EAGAIN) {
-			r = fd_wait(c->fd, POLLIN, deadline);
+			r = chan_wait(c, POLLIN, deadline);
 			if (r < 0)
 				return r;
 			continue;

@@ -4,6 +4,7 @@
 #pragma once
 #include <json-c/json.h>
 
+#include "runclock.h"
 #include "util.h"
 
 /* What a peer said when it refused a command: QMP's and the agent's
@@ -20,6 +21,9 @@ int chan_new(int fd, struct chan **ret);
 struct chan *chan_free(struct chan *c);
 static inline void chan_freep(struct chan **c) { chan_free(*c); }
 int chan_fd(const struct chan *c);
+/* Deadlines given to the calls below are on clock (not owned) from now
+ * on, instead of now_usec()'s. */
+void chan_set_clock(struct chan *c, struct runclock *clock);
 
 /* Sends msg (not consumed) followed by a newline. With pass_fd >= 0 the
  * descriptor travels with the message as SCM_RIGHTS. */

@@ -7,6 +7,7 @@
 struct qga {
 	struct chan *chan;
 	bool synced;
+	struct runclock clock;
 };
 
 int qga_new(int fd, struct qga **ret)
@@ -18,6 +19,8 @@ int qga_new(int fd, struct qga **ret)
 	int r = chan_new(TAKE_FD(owned), &g->chan);
 	if (r < 0)
 		return r;
+	runclock_init(&g->clock, 0);
+	chan_set_clock(g->chan, &g->clock);
 	*ret = TAKE_PTR(g);
 	return 0;
 }
@@ -30,6 +33,12 @@ struct qga *qga_free(struct qga *g)
 	free(g);
 	return NULL;
 }
+
+void qga_bind_process(struct qga *g, pid_t pid) { runclock_init(&g->clock, pid); }
+
+usec_t qga_clock(struct qga *g) { return runclock_now(&g->clock); }
+
+void qga_set_wall_limit(struct qga *g, usec_t deadline) { g->clock.wall_limit = deadline; }
 
 static int sync_once(struct qga *g, int64_t id, usec_t deadline)
 {
@@ -68,13 +77,13 @@ static int sync_once(struct qga *g, int64_t id, usec_t deadline)
 
 int qga_sync(struct qga *g, usec_t retry, usec_t timeout)
 {
-	usec_t deadline = deadline_after(timeout);
+	usec_t deadline = runclock_deadline(&g->clock, timeout);
 	for (;;) {
 		int64_t id;
 		if (getrandom(&id, sizeof id, 0) != sizeof id)
 			id = (int64_t)now_usec();
 		id &= INT32_MAX; /* the Windows agent keeps ids in an int */
-		usec_t d = deadline_after(retry);
+		usec_t d = runclock_deadline(&g->clock, retry);
 		if (deadline != USEC_INFINITY && d > deadline)
 			d = deadline;
 		int r = sync_once(g, id, d);
@@ -84,7 +93,8 @@ int qga_sync(struct qga *g, usec_t retry, usec_t timeout)
 		}
 		if (r != -ETIMEDOUT)
 			return r;
-		if (deadline != USEC_INFINITY && now_usec() >= deadline)
+		if ((deadline != USEC_INFINITY && runclock_now(&g->clock) >= deadline) ||
+		    now_usec() >= g->clock.wall_limit)
 			return -ETIMEDOUT;
 	}
 }
@@ -92,7 +102,7 @@ int qga_sync(struct qga *g, usec_t retry, usec_t timeout)
 int qga_call(struct qga *g, const char *cmd, json_object *args, usec_t timeout, json_object **ret,
 	     struct remote_error *err)
 {
-	usec_t deadline = deadline_after(timeout);
+	usec_t deadline = runclock_deadline(&g->clock, timeout);
 	if (!g->synced) {
 		json_object_put(args);
 		return -ENOTCONN;

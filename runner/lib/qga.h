@@ -12,6 +12,16 @@ int qga_new(int fd, struct qga **ret);
 struct qga *qga_free(struct qga *g);
 static inline void qga_freep(struct qga **g) { qga_free(*g); }
 
+/* From now on the timeouts below count only the time process pid (the
+ * agent's QEMU) could run: runclock.h. Without it they are wall time. */
+void qga_bind_process(struct qga *g, pid_t pid);
+/* Now, on the clock the timeouts count on: for deadlines of waits that
+ * ask the agent. */
+usec_t qga_clock(struct qga *g);
+/* Calls end with -ETIMEDOUT at deadline (now_usec()) too, whatever
+ * QEMU's state; USEC_INFINITY lifts it. */
+void qga_set_wall_limit(struct qga *g, usec_t deadline);
+
 /* Sends 0xFF and guest-sync-delimited with a fresh id, discards everything
  * up to the agent's 0xFF and the reply carrying that id. Retries every
  * `retry` until timeout: an agent that is still starting misses the first

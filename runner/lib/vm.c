@@ -154,6 +154,7 @@ int vm_start(const struct vm_plan *plan, const char *tmpdir, usec_t timeout, str
 	r = qga_new(TAKE_FD(qga_ours), &vm->qga);
 	if (r < 0)
 		return r;
+	qga_bind_process(vm->qga, vm->pid);
 	*ret = TAKE_PTR(vm);
 	return 0;
 }

@@ -12,7 +12,8 @@ struct vm;
 /* Spawns QEMU (own process group, killed if osrun dies) with TMPDIR set to
  * tmpdir; stderr goes to tmpdir/qemu.log. With plan->share, the guest's
  * 10.0.2.4:445 is an smbd osrun starts (smb.h), its files in tmpdir/smb.
- * Connects QMP. When QEMU exits before QMP answers, *reterr_exit (if not
+ * Connects QMP; the agent's timeouts count the time QEMU could run
+ * (qga_bind_process). When QEMU exits before QMP answers, *reterr_exit (if not
  * NULL) says how, with QEMU's last line. plan->serial_log is kept under
  * LOGTRIM_MAX bytes on disk until vm_free (logtrim.h). -EUSERS: the user has no passwd
  * entry, which smbd needs, and there is no nss_wrapper to give smbd one;

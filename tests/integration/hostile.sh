@@ -190,6 +190,57 @@ t_agent_stopped_mid_command() {
 	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 60) }')" = 1 ] || err "took $(elapsed "$t0") s"
 }
 
+# A host so loaded that QEMU gets no CPU for longer than osrun's bounds on
+# the agent (10 s a call; --agent-timeout 5): QEMU stopped 14 s, once while
+# the command runs, once while the clone warms up (a share helper that
+# takes 3 s holds the window open). The runs are slower, not failed: the
+# bounds count only the time QEMU could run (runclock.h).
+qemu_pause() {
+	qpid=$(pgrep -f "qemu-system.*$TMPDIR/")
+	kill -STOP $qpid
+	grep -q "command started" "$T/err" && [ "$1" = warm-up ] && err "the command had started: the warm-up was not stopped"
+	sleep 14
+	kill -CONT $qpid 2>/dev/null
+}
+
+t_qemu_stopped_while_busy() {
+	o_bg 'echo started; sleep 2; echo done'
+	wait_started
+	qemu_pause command
+	wait $pid; rc=$?
+	expect_rc 0
+	expect_out "started
+done"
+	o -n slowmount 'cd /usr/lib/osrun && mv osrun-mount osrun-mount.real &&
+		printf "#!/bin/sh\nsleep 3\nexec /usr/lib/osrun/osrun-mount.real\n" >osrun-mount && chmod 755 osrun-mount'
+	expect_rc 0
+	o_bg -v -s slowmount --agent-timeout 5 'echo ran'
+	i=0; while ! grep -q "restored 'slowmount'" "$T/err" && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done
+	qemu_pause warm-up
+	wait $pid; rc=$?
+	expect_rc 0
+	expect_out ran
+	grep -q "share ready" "$T/err" || err "the share helper did not run: $(cat "$T/err")"
+	o snapshot rm slowmount
+}
+
+# A command's own --timeout is wall time: a QEMU stopped for good ends
+# the run at it (124), not after the agent's bound (125), and not never.
+t_qemu_stopped_timeout_is_wall() {
+	t0=$(now)
+	o_bg -t 5 'echo started; sleep 60'
+	wait_started
+	qpid=$(pgrep -f "qemu-system.*$TMPDIR/")
+	kill -STOP $qpid
+	i=0; while kill -0 $pid 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i+1)); done
+	kill -0 $pid 2>/dev/null && err "osrun still runs 60 s after its 5 s timeout"
+	kill -CONT $qpid 2>/dev/null
+	wait $pid; rc=$?
+	expect_rc 124
+	expect_err_has "command timed out after 5.0 s"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 30) }')" = 1 ] || err "took $(elapsed "$t0") s"
+}
+
 t_qemu_killed_during_save() {
 	o_bg -v -n halfsaved 'echo ran'
 	i=0; while ! grep -q 'command ended' "$T/err" && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done
@@ -279,4 +330,4 @@ t_tampered_backing_refused() {
 	o snapshot rm tampered
 }
 
-ALL_HOSTILE="t_tampered_backing_refused t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"
+ALL_HOSTILE="t_tampered_backing_refused t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_stopped_while_busy t_qemu_stopped_timeout_is_wall t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"

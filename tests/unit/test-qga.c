@@ -157,6 +157,61 @@ static void test_late_and_silent(void)
 	peer_finish(&p);
 }
 
+static void script_sync_only(int fd) { answer_sync(fd, false); }
+
+/* An agent whose process (QEMU, here the fake agent itself) is stopped
+ * for 1.5 s, longer than the call's 1 s: bound to that process, the call
+ * waits for it; on the wall clock it times out. */
+static int sync_stopped_agent(bool bound)
+{
+	struct peer p = peer_start(script_sync_only);
+	int st;
+	kill(p.pid, SIGSTOP);
+	waitpid(p.pid, &st, WUNTRACED);
+	pid_t waker = fork();
+	if (waker == 0) {
+		fd_wait(-1, 0, deadline_after(1500 * USEC_PER_MSEC));
+		kill(p.pid, SIGCONT);
+		_exit(0);
+	}
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	if (bound)
+		qga_bind_process(g, p.pid);
+	int r = qga_sync(g, 5 * USEC_PER_SEC, USEC_PER_SEC);
+	waitpid(waker, NULL, 0);
+	qga_free(g);
+	peer_finish(&p);
+	return r;
+}
+
+/* Bound to a process stopped for good, a wall limit (a command's own
+ * --timeout) still ends a sync, at once and once. */
+static void sync_wall_limited(void)
+{
+	struct peer p = peer_start(script_silent);
+	int st;
+	kill(p.pid, SIGSTOP);
+	waitpid(p.pid, &st, WUNTRACED);
+	struct qga *g = NULL;
+	qga_new(p.fd, &g);
+	qga_bind_process(g, p.pid);
+	usec_t t0 = now_usec();
+	qga_set_wall_limit(g, t0 + 300 * USEC_PER_MSEC);
+	is_int(qga_sync(g, 100 * USEC_PER_MSEC, 5 * USEC_PER_SEC), -ETIMEDOUT, "a wall limit ends a sync");
+	ok(now_usec() - t0 < 2 * USEC_PER_SEC, "at the limit (%llu ms)", (unsigned long long)(now_usec() - t0) / 1000);
+	qga_free(g);
+	kill(p.pid, SIGCONT);
+	peer_finish(&p);
+}
+
+static void test_stopped_agent(void)
+{
+	is_int(sync_stopped_agent(false), -ETIMEDOUT, "unbound: a stopped agent's process times the call out");
+	is_int(sync_stopped_agent(true), 0, "bound to it: the call waits while it is stopped, then gets the answer");
+	sync_wall_limited();
+}
+
 static void test_base64(void)
 {
 	unsigned char all[256];
@@ -227,6 +282,7 @@ int main(void)
 	test_agent();
 	test_windows_helper();
 	test_late_and_silent();
+	test_stopped_agent();
 	test_hostile();
 	test_base64();
 	return tap_done();
