@@ -699,7 +699,7 @@ t_session_novnc() {
 	[ -S "$(sed -n 2p "$T/novnc")" ] || err "the VNC socket in the session list is not a socket: $(cat "$T/novnc")"
 	page=$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)' "$url" 2>&1)
 	[ "$page" = 200 ] || err "noVNC page: HTTP $page"
-	hello=$(python3 "$(dirname "$0")/rfb-ws.py" 127.0.0.1 "$port" 2>&1)
+	hello=$(python3 "$RFB_WS" 127.0.0.1 "$port" 2>&1)
 	case $hello in "RFB 003.008") ;; *) err "no RFB greeting through noVNC's websocket: $hello" ;; esac
 	o session exec screen1 'echo still-runs'
 	expect_out still-runs

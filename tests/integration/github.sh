@@ -135,7 +135,7 @@ t_github_step_fails() {
 	port=${url#http://127.0.0.1:}; port=${port%%/*}
 	[ "$(python3 -c 'import sys,urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).status)' "$url" 2>&1)" = 200 ] ||
 		err "debug-on-error: the noVNC page is not served at $url"
-	hello=$(python3 "$(dirname "$0")/rfb-ws.py" 127.0.0.1 "$port" 2>&1)
+	hello=$(python3 "$RFB_WS" 127.0.0.1 "$port" 2>&1)
 	[ "$hello" = "RFB 003.008" ] || err "debug-on-error: no RFB greeting through $url: $hello"
 	o session exec "$name" 'cat /root/state'
 	[ "$rc" = 0 ] && [ "$(cat "$T/out")" = for-debugging ] || err "the kept session: exit $rc, '$(cat "$T/out")'"

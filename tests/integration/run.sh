@@ -28,6 +28,8 @@ err() { echo "#   $*"; current_failed=1; }
 # tests/allowed-skips lists "integration: REASON".
 skip() { echo "#   skipped: $*"; current_skip=${current_skip:+$current_skip; }$*; }
 skip_list=$(dirname "$0")/../allowed-skips
+# A noVNC page's websocket, read as a viewer would (tests cd elsewhere).
+RFB_WS="$(cd "$(dirname "$0")" && pwd)/rfb-ws.py"
 . "$(dirname "$0")/../skips.sh"
 
 # Every QEMU and smbd of these tests has $T in its command line (its files
