@@ -20,6 +20,17 @@ RUN make build/osrun build/osrun-netguard.so OSRUN_GUEST_DEFAULT=/usr/local/shar
     OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows \
     OSRUN_NETGUARD_DEFAULT=/usr/local/lib/osrun/osrun-netguard.so
 
+# The Windows guest's helper, cross-built with mingw-w64; only the .exe
+# reaches the final image (it goes onto the setup medium).
+FROM ${BASE} AS winhelper
+RUN apt-get update && apt-get install -y --no-install-recommends gcc-mingw-w64-x86-64 make \
+    && rm -rf /var/lib/apt/lists/*
+COPY Makefile /src/
+COPY runner/lib/request.h /src/runner/lib/
+COPY guest-init/windows/osrun-guest /src/guest-init/windows/osrun-guest
+WORKDIR /src
+RUN make guest-init/windows/osrun-guest.exe
+
 # The test guest is built from Debian packages like on a host.
 FROM ${BASE} AS guest-1
 RUN apt-get update && apt-get install -y --no-install-recommends busybox-static qemu-guest-agent kmod cpio \
@@ -44,6 +55,7 @@ COPY --from=build /src/build/osrun /usr/local/bin/osrun
 COPY --from=build /src/build/osrun-netguard.so /usr/local/lib/osrun/osrun-netguard.so
 COPY --from=guest /out /usr/local/share/osrun
 COPY guest-init /usr/local/share/osrun/guest-init
+COPY --from=winhelper /src/guest-init/windows/osrun-guest.exe /usr/local/share/osrun/guest-init/windows/osrun-guest.exe
 ENV OSRUN_CACHE=/cache OSRUN_GUEST_DIR=/usr/local/share/osrun/guest
 VOLUME /cache
 # No shell in between: signals reach osrun, which tears the VM down.

@@ -45,7 +45,7 @@ skip() { # skip NAME REASON
 	else fail=$((fail + 1)); echo "not ok - $1 # a skip CI does not allow (tests/allowed-skips): $2"; fi
 }
 # The checks only a Docker engine runs: the buildah fallback names each.
-DOCKER_CHECKS="no compiler in the final image|image build finds its Windows guest-init|a run: stderr apart|stdin piped with -i|-n saves a layer, -s runs from it|--network internet: the container's 127.0.0.1 is refused|--network host: the container's 127.0.0.1 is reached|docker stop during a run|--user 4321:4321 provisions and runs|--user: the store's files are the user's|--user: --volume, --copy-in/out, --cache-volume|--user: a session|a fresh Debian: 'make deps demo' works the first time"
+DOCKER_CHECKS="no compiler in the final image|image build finds its Windows guest-init|the Windows helper is in the image|a run: stderr apart|stdin piped with -i|-n saves a layer, -s runs from it|--network internet: the container's 127.0.0.1 is refused|--network host: the container's 127.0.0.1 is reached|docker stop during a run|--user 4321:4321 provisions and runs|--user: the store's files are the user's|--user: --volume, --copy-in/out, --cache-volume|--user: a session|a fresh Debian: 'make deps demo' works the first time"
 
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null ||
 	awk '/^deb / { print $2; exit }' /etc/apt/sources.list)
@@ -76,6 +76,8 @@ docker_tests() {
 		'[ "$(run --entrypoint sh $img -c "command -v cc gcc c99 tcc clang; echo checked" 2>&1)" = checked ]'
 	check "image build finds its Windows guest-init and checks its inputs" \
 		'run $img image build --iso /nope.iso --virtio-win /nope 2>&1 | grep -q "/nope.iso: No such file"'
+	check "the Windows helper is in the image, a PE32+ program" \
+		'[ "$(run --entrypoint sh $img -c "head -c 2 /usr/local/share/osrun/guest-init/windows/osrun-guest.exe; echo" 2>&1)" = MZ ]'
 	check "provision with the store on another filesystem" \
 		'run $img provision >"$T/p.log" 2>&1 || { tail -5 "$T/p.log"; false; }'
 	rc=0
