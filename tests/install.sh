@@ -37,6 +37,7 @@ done <<EOF
 644 share/man/man1/osrun.1
 644 share/osrun/guest-init/windows/osrun-exec.ps1
 755 share/osrun/guest-init/linux/build.sh
+755 share/osrun/guest-init/linux/osrun-guest
 755 share/osrun/guest-init/linux/stages/base.sh
 EOF
 )
