@@ -47,9 +47,23 @@ ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/vo
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
-.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline image-test bench bench-io bench-ci bench-layers soak clean format
+# The Windows guest's helper (mingw-w64), built beside the scripts that
+# go on the setup medium with it (OSRUN_WINDOWS_DIR). It includes the
+# host's request.h: what both sides share is plain C.
+MINGW_CC ?= x86_64-w64-mingw32-gcc
+GUEST_EXE := guest-init/windows/osrun-guest.exe
+GUEST_EXE_SRC := $(wildcard guest-init/windows/osrun-guest/*.c)
+GUEST_EXE_HDRS := $(wildcard guest-init/windows/osrun-guest/*.h) runner/lib/request.h
+GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DUNICODE \
+	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
+GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-all: $(BUILD)/osrun $(NETGUARD) guest
+.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline windows-wine image-test bench bench-io bench-ci bench-layers soak clean format
+
+all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
+
+$(GUEST_EXE): $(GUEST_EXE_SRC) $(GUEST_EXE_HDRS)
+	$(MINGW_CC) $(GUEST_EXE_CFLAGS) -o $@ $(GUEST_EXE_SRC) $(GUEST_EXE_LIBS)
 
 $(BUILD)/osrun: $(CMD_SRC) $(LIB_SRC) $(HDRS)
 	@mkdir -p $(BUILD)
@@ -68,7 +82,7 @@ $(NETGUARD): runner/netguard/netguard.c runner/lib/netguard.h runner/lib/util.h
 PREFIX ?= /usr/local
 OSRUN_LIBDIR = $(PREFIX)/lib/osrun
 OSRUN_SHAREDIR = $(PREFIX)/share/osrun
-install:
+install: $(GUEST_EXE)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/install OSRUN_GUEST_DEFAULT=$(OSRUN_SHAREDIR)/guest \
 		OSRUN_WINDOWS_DEFAULT=$(OSRUN_SHAREDIR)/guest-init/windows \
 		OSRUN_NETGUARD_DEFAULT=$(OSRUN_LIBDIR)/osrun-netguard.so $(BUILD)/install/osrun $(BUILD)/install/osrun-netguard.so \
@@ -78,7 +92,7 @@ install:
 	install -D -m 0755 contrib/gitlab-runner/osrun-driver $(DESTDIR)$(OSRUN_LIBDIR)/osrun-driver
 	install -D -m 0644 docs/osrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/osrun.1
 	install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages
-	install -m 0644 guest-init/windows/*.ps1 $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows/
+	install -m 0644 guest-init/windows/*.ps1 $(GUEST_EXE) $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows/
 	install -m 0755 guest-init/linux/build.sh guest-init/linux/init $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
 	install -m 0755 $(BUILD)/install/osrun-guest $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
 	install -m 0755 guest-init/linux/stages/*.sh $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages/
@@ -153,8 +167,20 @@ integration: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
 # The Windows image builder, offline: a synthetic Windows-layout ISO.
-windows-offline: $(BUILD)/osrun
+windows-offline: $(BUILD)/osrun $(GUEST_EXE)
 	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/run.sh
+
+# The Windows helper run under wine64, against shares written and read by
+# the host's own code (wine-run links runner/lib).
+$(BUILD)/wine-run: tests/windows/wine-run.c $(LIB_SRC) $(HDRS)
+	@mkdir -p $(BUILD)
+	$(CC) $(BASE_CFLAGS) $(DEV_CFLAGS) -O1 -g -Irunner -o $@ $< $(LIB_SRC) -pthread $(JSONC_LIBS)
+$(BUILD)/wine-tools.exe: tests/windows/wine-tools.c
+	@mkdir -p $(BUILD)
+	$(MINGW_CC) -std=c11 -municode -O2 $(DEV_CFLAGS) -o $@ $<
+windows-wine: $(GUEST_EXE) $(BUILD)/wine-run $(BUILD)/wine-tools.exe
+	OSRUN_GUEST_EXE=$(abspath $(GUEST_EXE)) WINE_RUN=$(abspath $(BUILD)/wine-run) \
+		WINE_TOOLS=$(abspath $(BUILD)/wine-tools.exe) sh tests/windows/wine.sh
 
 # The house plan (tests/layout.sh) and the format, then the suites.
 layout:
@@ -165,7 +191,7 @@ layout:
 install-test:
 	@sh tests/install.sh
 
-check: layout install-test unit fuzz-short windows-offline integration
+check: layout install-test unit fuzz-short windows-offline windows-wine integration
 
 image-test:
 	sh tests/image/run.sh
@@ -192,9 +218,9 @@ bench-io: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py
 
 FORMAT_SRC = $(wildcard runner/*.[ch] runner/lib/*.[ch] snapshots/*.[ch] iso-builder/*.[ch] tests/unit/*.[ch] \
-	guest-init/linux/osrun-guest/*.[ch])
+	guest-init/linux/osrun-guest/*.[ch] guest-init/windows/osrun-guest/*.[ch] tests/windows/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 
 clean:
-	rm -rf $(BUILD)
+	rm -rf $(BUILD) $(GUEST_EXE)

@@ -11,10 +11,9 @@
 #include "unattend.h"
 
 /* Copied onto the medium (osrun\): run by FirstLogonCommands and at every
- * boot, and by each osrun run. */
-static const char *const medium_scripts[] = {
-	"firstlogon.ps1",   "stage-runner.ps1", "osrun-exec.ps1", "osrun-mount.ps1",
-	"osrun-detach.ps1", "osrun-copy.ps1",	"osrun-kill.ps1", NULL};
+ * boot, and by each osrun run (osrun-guest.exe, built by make). */
+static const char *const medium_scripts[] = {"firstlogon.ps1", "stage-runner.ps1", "osrun-guest.exe", "osrun-copy.ps1",
+					     NULL};
 /* virtio-win folders whose drivers Setup loads: disk, network, agent port. */
 static const char *const driver_dirs[] = {"viostor", "NetKVM", "vioserial"};
 #define AGENT_MSI "guest-agent/qemu-ga-x86_64.msi"
@@ -252,7 +251,7 @@ static int write_medium(struct store *s, const struct medium_inputs *in, const s
 		if (!from || !to)
 			return error_errno(e, -ENOMEM, "paths");
 		if ((r = copy_file_sparse(from, to, 0644)) < 0)
-			return error_errno(e, r, "guest-init %s", from);
+			return error_errno(e, r, "guest-init %s%s", from, r == -ENOENT ? " (make builds it)" : "");
 	}
 	return copy_virtio(in, ed, medium, e);
 }

@@ -6,7 +6,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#define KEY_VERSION "osrun-build 1"
+/* 2: a layer's RAM delta names its pages (snapshots/ramdelta.c); layers
+ * of the old kind are not found as a cache, so a build makes them anew. */
+#define KEY_VERSION "osrun-build 2"
 
 void build_state_release(struct build_state *s)
 {
@@ -244,6 +246,45 @@ char *build_state_command(struct build_state *s, const struct build_step *st)
 	return line;
 }
 
+/* Whether src names something beneath the context once every symlink on
+ * the way (the last one too) and every ".." is resolved, as Docker keeps
+ * COPY's sources in its context: 0, -EXDEV (it leads out), or why it
+ * cannot be resolved. A build file from someone else's repository must
+ * not copy ~/.ssh or the store. The copy reads the same path later; what
+ * changes it meanwhile is the user's own. */
+static int context_resolve(const char *context, const char *src)
+{
+	_cleanup_free_ char *root = realpath(context, NULL), *joined = path_join(context, src), *real = NULL;
+	if (!joined)
+		return -ENOMEM;
+	if (!root || !(real = realpath(joined, NULL)))
+		return -errno;
+	size_t n = strlen(root);
+	bool beneath = !strcmp(root, "/") || (!strncmp(real, root, n) && (real[n] == '/' || real[n] == 0));
+	return beneath ? 0 : -EXDEV;
+}
+
+/* One COPY source: beneath the context, or refused. */
+static int copy_source(struct build_state *s, const struct build_step *st, const char *src, char **ret, struct error *e)
+{
+	if (path_absolute(src, false))
+		return error_set(e, -EXDEV,
+				 "%s:%u: COPY: '%s' is outside the build context %s (sources are paths relative to it)",
+				 s->f->name, st->line, src, s->context);
+	_cleanup_free_ char *host = path_join(s->context, src);
+	if (!host)
+		return error_errno(e, -ENOMEM, "COPY");
+	int r = context_resolve(s->context, src);
+	if (r == -EXDEV)
+		return error_set(e, r,
+				 "%s:%u: COPY: '%s' leads out of the build context %s (through '..' or a symlink)",
+				 s->f->name, st->line, src, s->context);
+	if (r < 0)
+		return error_errno(e, r, "%s:%u: COPY: %s", s->f->name, st->line, host);
+	*ret = TAKE_PTR(host);
+	return 0;
+}
+
 /* COPY SRC... DEST: --copy-in's rules (into DEST, or into DEST/NAME when
  * DEST is a directory in the guest), keyed by content. */
 int build_state_copy(struct build_state *s, const struct build_step *st, struct run_plan *rp, struct digest *d,
@@ -269,10 +310,11 @@ int build_state_copy(struct build_state *s, const struct build_step *st, struct 
 	digest_add_str(d, dest);
 	for (size_t i = 0; i + 1 < n; i++) {
 		struct run_copy *c = &rp->copy_in[rp->n_copy_in];
-		c->host = w[i][0] == '/' ? strdup(w[i]) : path_join(s->context, w[i]);
+		if ((r = copy_source(s, st, w[i], &c->host, e)) < 0)
+			return r;
 		c->guest = strdup(dest);
 		rp->n_copy_in++;
-		if (!c->host || !c->guest)
+		if (!c->guest)
 			return error_errno(e, -ENOMEM, "COPY");
 		_cleanup_free_ char *bad = NULL;
 		digest_add_str(d, w[i]);

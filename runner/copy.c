@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "lib/log.h"
+#include "lib/share.h"
 #include "lib/tarball.h"
 
 /* A copy of tens of thousands of files under TCG takes minutes. */
@@ -94,37 +95,28 @@ static int copy_out_target(const struct run_copy *c, const char *base, char **re
 	return 0;
 }
 
-/* The guest's tar, unpacked in a new directory beside the target, then
- * renamed into place: the target appears whole or not at all. */
-static int copy_out_unpack(const char *tar, const char *target, const char *base, const char *what, struct error *e)
+/* The guest's tar, unpacked beside the target and moved into place: the
+ * target appears whole or not at all, and never over what appeared there
+ * since copy_out_target looked. */
+static int copy_out_unpack(const char *tar, const char *target, const char *base, uint64_t limit, const char *what,
+			   struct error *e)
 {
-	_cleanup_free_ char *tmpl = strdup(target), *why = NULL, *top = NULL;
-	if (!tmpl)
-		return error_errno(e, -ENOMEM, "%s", what);
-	char *slash = strrchr(tmpl, '/');
-	_cleanup_free_ char *dir = NULL;
-	if (asprintf(&dir, "%s/.osrun-copy-XXXXXX", slash ? (slash == tmpl ? "" : (*slash = 0, tmpl)) : ".") < 0)
-		return error_errno(e, -ENOMEM, "%s", what);
-	if (!mkdtemp(dir))
-		return error_errno(e, -errno, "%s: making a directory beside %s", what, target);
+	_cleanup_free_ char *why = NULL;
 	_cleanup_close_ int fd = open(tar, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat st;
 	int r = fd < 0 ? -errno : fstat(fd, &st) < 0 ? -errno : S_ISREG(st.st_mode) ? 0 : -EBADMSG;
 	if (r == 0)
-		r = tarball_unpack(fd, dir, base, &why);
-	if (r == 0 && !(top = path_join(dir, base)))
-		r = -ENOMEM;
-	if (r == 0 && rename(top, target) < 0)
-		r = -errno;
-	(void)rm_rf(dir);
+		r = tarball_unpack_as(fd, base, target, limit, &why);
 	if (r == -EBADMSG)
 		return error_set(e, r, "%s: the guest's archive was refused: %s", what, why ? why : "not a file");
 	if (r == -ENOENT)
 		return error_set(e, r, "%s: the guest sent nothing", what);
+	if (r == -EEXIST)
+		return error_set(e, r, "%s: %s appeared meanwhile (left as it is)", what, target);
 	return r < 0 ? error_errno(e, r, "%s: unpacking into %s", what, target) : 0;
 }
 
-static int copy_out_one(struct warm *w, char **env, const struct run_copy *c, struct error *e)
+static int copy_out_one(const struct run_plan *p, struct warm *w, char **env, const struct run_copy *c, struct error *e)
 {
 	_cleanup_free_ char *tar = path_join(w->j.rundir->path, "share/copy-out.tar"), *base = path_base(c->guest),
 			    *what = NULL, *target = NULL;
@@ -135,10 +127,12 @@ static int copy_out_one(struct warm *w, char **env, const struct run_copy *c, st
 	int r = copy_out_target(c, base, &target, e);
 	if (r < 0)
 		return r;
+	/* What the guest may keep in the share bounds what its tar brings. */
+	uint64_t limit = p->share_limit_mib ? (uint64_t)p->share_limit_mib << 20 : SHARE_LIMIT_DEFAULT;
 	usec_t t0 = now_usec();
 	const char *args[] = {"out", "copy-out.tar", c->guest, NULL};
 	if ((r = copy_helper(w, env, args, what, e)) == 0)
-		r = copy_out_unpack(tar, target, base, what, e);
+		r = copy_out_unpack(tar, target, base, limit, what, e);
 	(void)unlink(tar);
 	if (r == 0)
 		log_debug("%s in %.2f s", what, seconds_since(t0));
@@ -150,7 +144,7 @@ int run_copy_out(const struct run_plan *p, struct warm *w, char **env, struct er
 	if (p->n_copy_out && !w->prof->copy_path)
 		return error_set(e, -EOPNOTSUPP, "--copy-out: this guest has no copy helper");
 	for (size_t i = 0; i < p->n_copy_out; i++) {
-		int r = copy_out_one(w, env, &p->copy_out[i], e);
+		int r = copy_out_one(p, w, env, &p->copy_out[i], e);
 		if (r < 0)
 			return r;
 	}

@@ -6,6 +6,7 @@
 
 #include <string.h>
 
+#include "../snapshots/backing.h"
 #include "lib/log.h"
 
 #define IDLE_PERCENT 10
@@ -109,8 +110,13 @@ static int build_snapshot(struct job *j, const struct build_final *f, const char
 			    *initrd = store_image_path(j->store, image, "initrd.img");
 	if (!base || !disk || !memory || !share || !console || !vnc || !kernel || !initrd)
 		return error_errno(e, -ENOMEM, "paths");
-	int r = job_make_overlay(base, disk, e);
+	_cleanup_free_ char *bad = NULL;
+	int r = image_backing_check(j->store, image, &bad);
+	if (r == -EBADMSG)
+		return error_set(e, r, "image %s: refused: its disk names a backing file (or is no qcow2 disk)", image);
 	if (r < 0)
+		return error_errno(e, r, "image %s", image);
+	if ((r = job_make_overlay(base, disk, e)) < 0)
 		return r;
 	/* The same network and share as a run: the saved device state must
 	 * fit the machine that restores it. */

@@ -170,8 +170,30 @@ static bool strv_equal(char *const *a, char *const *b)
 }
 
 /* -t NAME for the last layer: hard links to its files, with the ENV and
- * WORKDIR of the whole file. A NAME from an earlier build is replaced
- * (refused while a run uses it or a snapshot is built on it). */
+ * WORKDIR of the whole file. A NAME from an earlier build's -t is replaced
+ * (refused while a run uses it or a snapshot is built on it); any other
+ * snapshot of that name (osrun -n, a session's, provisioned, a layer) is
+ * someone's work and never removed by a build. */
+static int tag_check(const char *tag, const struct snapshot *old, struct error *e)
+{
+	if (old->meta.layer.key && !layer_is_unnamed(tag, &old->meta))
+		return 0;
+	return error_set(e, -EEXIST,
+			 "-t %s: snapshot '%s' exists and is no earlier build's tag: not replaced (choose another "
+			 "name, or remove it with 'osrun snapshot rm %s')",
+			 tag, tag, tag);
+}
+
+/* Before any step runs: a -t that will be refused is refused now. */
+static int tag_precheck(struct build_state *s, struct error *e)
+{
+	_cleanup_(snapshot_freep) struct snapshot *old = NULL;
+	int r = snapshot_open(s->j.store, s->p->tag, &old);
+	if (r == -ENOENT)
+		return 0;
+	return r < 0 ? error_errno(e, r, "-t %s", s->p->tag) : tag_check(s->p->tag, old, e);
+}
+
 static int tag_layer(struct build_state *s, struct layers_result *res, struct error *e)
 {
 	const char *tag = s->p->tag;
@@ -184,6 +206,8 @@ static int tag_layer(struct build_state *s, struct layers_result *res, struct er
 	int r = snapshot_open(s->j.store, tag, &old);
 	if (r == 0) {
 		const struct snapshot_meta *o = &old->meta;
+		if ((r = tag_check(tag, old, e)) < 0)
+			return r;
 		res->up_to_date = o->layer.key && m.layer.key && !strcmp(o->layer.key, m.layer.key) &&
 				  strv_equal(o->env, m.env) &&
 				  !strcmp(o->workdir ? o->workdir : "", m.workdir ? m.workdir : "");
@@ -256,6 +280,8 @@ int layers_build(const struct layers_plan *p, struct layers_result *ret, struct 
 		return r;
 	if (!(s.file = realpath(p->file, NULL)))
 		return error_errno(e, -errno, "build file %s", p->file);
+	if (p->tag && (r = tag_precheck(&s, e)) < 0)
+		return r;
 	for (size_t i = 0; i < f.n_steps && r >= 0 && res.status == 0; i++)
 		r = step_take(&s, &f.steps[i], &res, i, e);
 	if (r >= 0 && res.status != 0)

@@ -8,6 +8,7 @@
 
 #include "copy.h"
 #include "follow.h"
+#include "../snapshots/backing.h"
 #include "../snapshots/memory.h"
 #include "lib/log.h"
 #include "lib/request.h"
@@ -79,21 +80,24 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 	return 0;
 }
 
+/* A build step's ENV and WORKDIR are the build state's alone: the
+ * snapshot it runs on may be a tag (layer_find), which holds its file's
+ * final ENV and WORKDIR, not those the step's key was made of. */
 static const char *run_workdir(const struct run_plan *p, const struct warm *w)
 {
-	return p->workdir ? p->workdir : w->sn->meta.workdir;
+	return p->workdir || p->step ? p->workdir : w->sn->meta.workdir;
 }
 
 static bool is_windows(const struct warm *w) { return !strcmp(w->prof->name, "windows"); }
 
-/* The snapshot's variables (a build file's ENV), then -e: a later entry
- * replaces an earlier one of the same name (any case on Windows), since
- * with two entries for a name which one a guest sees is the guest's
- * choice. */
+/* The snapshot's variables (a build file's ENV; not for a build step, see
+ * run_workdir), then -e: a later entry replaces an earlier one of the same
+ * name (any case on Windows), since with two entries for a name which one
+ * a guest sees is the guest's choice. */
 static int user_env(const struct run_plan *p, const struct warm *w, char ***env)
 {
 	int r = 0;
-	for (char **v = w->sn->meta.env; r == 0 && v && *v; v++)
+	for (char **v = p->step ? NULL : w->sn->meta.env; r == 0 && v && *v; v++)
 		r = env_set(env, *v, is_windows(w));
 	for (char **v = p->env; r == 0 && v && *v; v++)
 		r = env_set(env, *v, is_windows(w));
@@ -240,8 +244,17 @@ static int warm_disks(struct warm *w, char **ret_disk, char **ret_memory, struct
 	}
 	if (!sn_disk || !sn_mem || !disk || !memory || !backing)
 		return error_errno(e, -ENOMEM, "paths");
-	int r = job_make_overlay(backing, disk, e);
+	/* qemu-img below and QEMU open the whole chain, as the disks name it. */
+	_cleanup_free_ char *bad = NULL;
+	int r = snapshot_backing_check(w->j.store, w->sn, &bad);
+	if (r == -EBADMSG)
+		return error_set(e, r,
+				 "snapshot '%s': refused: %s/disk.qcow2 names a backing file the store did not "
+				 "give it (or is no qcow2 disk osrun made)",
+				 w->sn->name, bad);
 	if (r < 0)
+		return error_errno(e, r, "snapshot '%s': checking its disks (%s)", w->sn->name, bad ? bad : "");
+	if ((r = job_make_overlay(backing, disk, e)) < 0)
 		return r;
 	/* A build layer keeps only its RAM's changes; a run maps a whole file. */
 	if (!w->nsn && (r = snapshot_memory_ready(w->j.store, w->sn)) < 0)
@@ -354,7 +367,7 @@ int run_save_snapshot(const struct run_plan *p, struct warm *w, struct error *e)
 }
 
 /* The Windows helper's request in the share (request.h). */
-static int write_request(const struct run_plan *p, struct warm *w, struct error *e)
+static int write_request(const struct run_plan *p, struct warm *w, bool stdin_stream, struct error *e)
 {
 	const char *cmd = p->command ? p->command : "";
 	_cleanup_strv_free_ char **env = NULL;
@@ -363,7 +376,7 @@ static int write_request(const struct run_plan *p, struct warm *w, struct error 
 		return error_errno(e, -ENOMEM, "the command's request");
 	const char *wd = run_workdir(p, w);
 	bool needs_script = request_needs_script(cmd);
-	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user);
+	_cleanup_free_ char *json = request_json(cmd, wd && *wd ? wd : "C:\\", env, volumes, p->as_user, stdin_stream);
 	_cleanup_free_ char *script = needs_script ? request_script(cmd) : NULL;
 	if (!json || (needs_script && !script))
 		return error_errno(e, -ENOMEM, "the command's request");
@@ -425,7 +438,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 		return error_errno(e, -ENOMEM, "environment");
 	if ((r = run_copy_in(p, w, env, e)) < 0)
 		return r;
-	if (is_windows(w) && (r = write_request(p, w, e)) < 0)
+	if (is_windows(w) && (r = write_request(p, w, in == STDIN_STREAM, e)) < 0)
 		return r;
 	int64_t pid;
 	struct remote_error err;

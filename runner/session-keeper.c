@@ -112,19 +112,43 @@ static int keeper_copy(struct keeper *k, int conn, const struct run_plan *p, boo
 	return r < 0 ? k->rep->error(&e) : 0;
 }
 
-/* The end: with `stop -n`, the session saved as that snapshot first. */
-static int keeper_stop(struct keeper *k, struct run_plan *p)
+/* The end: with `stop -n`, the session saved as that snapshot first. A
+ * name already taken is refused before anything stops, and the session
+ * goes on (*ret_end false): saved, it could only be thrown away. */
+static int keeper_stop(struct keeper *k, struct run_plan *p, bool *ret_end)
 {
 	struct error e = {0};
-	int r = 0;
+	*ret_end = true;
 	if (!p->new_snapshot)
 		return 0;
+	_cleanup_(snapshot_freep) struct snapshot *taken = NULL;
+	int r = snapshot_name_check(p->new_snapshot, NULL);
+	if (r == 0)
+		r = snapshot_open(k->w.j.store, p->new_snapshot, &taken);
+	if (r != -ENOENT) {
+		*ret_end = false;
+		if (r == 0)
+			error_set(&e, -EEXIST,
+				  "snapshot '%s' already exists: session '%s' not stopped, it goes on (stop it with "
+				  "another name, or after 'osrun snapshot rm %s')",
+				  p->new_snapshot, k->name, p->new_snapshot);
+		else
+			error_errno(&e, r, "snapshot '%s': session '%s' not stopped, it goes on", p->new_snapshot,
+				    k->name);
+		return k->rep->error(&e);
+	}
 	free(p->command);
 	p->command = NULL;
 	if ((r = snapshot_new_rename(k->w.nsn, p->new_snapshot)) < 0 ||
 	    asprintf(&p->command, "osrun session %s", k->name) < 0)
 		return error_errno(&e, r < 0 ? r : -ENOMEM, "snapshot '%s'", p->new_snapshot), k->rep->error(&e);
-	return run_save_snapshot(p, &k->w, &e) < 0 ? k->rep->error(&e) : 0;
+	if (run_save_snapshot(p, &k->w, &e) == 0)
+		return 0;
+	/* Past the share's detach the session cannot go on: its smbd served
+	 * the one connection the guest has just closed. */
+	size_t n = strlen(e.msg);
+	snprintf(e.msg + n, sizeof e.msg - n, "\nsession '%s' has ended, unsaved", k->name);
+	return k->rep->error(&e);
 }
 
 /* Serves one request; 1 when the session ends with it. The client's fds
@@ -156,8 +180,7 @@ static int keeper_serve(struct keeper *k, int conn)
 	} else if (p->op == RUN_OP_COPY) {
 		code = keeper_copy(k, conn, p, &end);
 	} else {
-		end = true;
-		code = keeper_stop(k, p);
+		code = keeper_stop(k, p, &end);
 	}
 	/* QEMU stops before the client hears that the session ended. */
 	if (end)

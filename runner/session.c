@@ -100,7 +100,8 @@ int session_request(const char *cache, const char *name, struct run_plan *p, int
 	int r = pool_run_socket(sock, p, ret_status, e);
 	if (r == -EAGAIN)
 		return error_set(e, -ECONNREFUSED, "session '%s': its keeper does not answer", name);
-	if (r < 0 || p->op != RUN_OP_STOP)
+	/* A refused `stop -n` (its name taken) leaves the session running. */
+	if (r < 0 || p->op != RUN_OP_STOP || *ret_status != 0)
 		return r;
 	/* Its files go just after its answer: wait, so `list` agrees. */
 	for (int i = 0; i < 500 && session_alive(root, name); i++)

@@ -1,37 +1,43 @@
 /* Guest RAM files. A snapshot has a full "memory", or (a build layer) a
- * "memory.delta": a sparse file of the same size holding only the pages
- * that differ from its parent's RAM, zeros included; a hole means "as the
- * parent has it". The full file is made from the chain (the nearest full
- * one below, then each delta over it) when a run first needs it, and kept:
- * so a layer costs the pages its step changed even where the filesystem
- * has no reflinks (ext4). */
+ * "memory.delta" (ramdelta.h): the pages that differ from its parent's RAM,
+ * zeros included, and a bitmap naming them. The full file is made from the
+ * chain (the nearest full one below, then each delta over it) when a run
+ * first needs it, and kept: so a layer costs the pages its step changed
+ * even where the filesystem has no reflinks (ext4), and reads the same on
+ * any filesystem, whatever its holes are made of. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "memory.h"
+#include "ramdelta.h"
 
 #define CHAIN_MAX 32
-#define PAGE 4096
-#define CHUNK (1 << 20)
+#define PAGE RAM_PAGE
+#define CHUNK (RAM_DELTA_SPAN * RAM_PAGE)
 
 struct chain {
-	int fd[CHAIN_MAX]; /* top (the snapshot's own) first, the full one last */
-	char *full;	   /* the full file's path */
-	size_t n;
+	struct ram_delta delta[CHAIN_MAX]; /* the snapshot's own first */
+	size_t n;			   /* deltas */
+	int full_fd;			   /* the nearest full file, below them */
+	char *full;			   /* its path */
 	off_t size;
 };
 
 static void chain_release(struct chain *c)
 {
 	for (size_t i = 0; i < c->n; i++)
-		close(c->fd[i]);
+		close(c->delta[i].fd);
+	if (c->full_fd >= 0)
+		close(c->full_fd);
 	free(c->full);
 	c->n = 0;
+	c->full_fd = -1;
+	c->full = NULL;
 }
 
-static int chain_push(struct chain *c, const char *dir, const char *file)
+static int open_part(const char *dir, const char *file, char **ret_path)
 {
 	_cleanup_free_ char *p = path_join(dir, file);
 	if (!p)
@@ -39,15 +45,39 @@ static int chain_push(struct chain *c, const char *dir, const char *file)
 	int fd = open(p, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
+	if (ret_path)
+		*ret_path = TAKE_PTR(p);
+	return fd;
+}
+
+/* dir's RAM: its full file ends the chain (1), or its delta goes on it. */
+static int chain_push(struct chain *c, const char *dir)
+{
 	struct stat st;
-	if (fstat(fd, &st) < 0 || (c->n > 0 && st.st_size != c->size)) {
+	int fd = open_part(dir, "memory", &c->full);
+	if (fd >= 0 && fstat(fd, &st) < 0) {
 		close(fd);
-		return -EBADMSG; /* a chain of one machine has one RAM size */
+		return -errno;
 	}
-	c->size = st.st_size;
-	c->fd[c->n++] = fd;
-	if (!strcmp(file, "memory") && !(c->full = strdup(p)))
-		return -ENOMEM;
+	if (fd >= 0) {
+		c->full_fd = fd;
+		c->size = st.st_size;
+		/* A chain of one machine has one RAM size. */
+		for (size_t i = 0; i < c->n; i++)
+			if (c->delta[i].size != (uint64_t)c->size)
+				return -EBADMSG;
+		return 1;
+	}
+	if (fd != -ENOENT)
+		return fd;
+	if ((fd = open_part(dir, "memory.delta", NULL)) < 0)
+		return fd == -ENOENT ? -EBADMSG : fd;
+	int r = ram_delta_open(fd, &c->delta[c->n]);
+	if (r < 0) {
+		close(fd);
+		return r;
+	}
+	c->n++;
 	return 0;
 }
 
@@ -55,18 +85,16 @@ static int chain_push(struct chain *c, const char *dir, const char *file)
  * with a child is never removed (snapshot_remove). */
 static int chain_open(struct store *s, const struct snapshot *sn, struct chain *c)
 {
-	*c = (struct chain){0};
+	*c = (struct chain){.full_fd = -1};
 	_cleanup_free_ char *dir = strdup(sn->dir), *parent = sn->meta.parent ? strdup(sn->meta.parent) : NULL;
 	if (!dir || (sn->meta.parent && !parent))
 		return -ENOMEM;
 	for (;;) {
 		if (c->n == CHAIN_MAX)
 			return -ELOOP;
-		int r = chain_push(c, dir, "memory");
-		if (r != -ENOENT)
-			return r;
-		if ((r = chain_push(c, dir, "memory.delta")) < 0)
-			return r == -ENOENT ? -EBADMSG : r;
+		int r = chain_push(c, dir);
+		if (r != 0)
+			return r < 0 ? r : 0;
 		if (!parent)
 			return -EBADMSG;
 		free(dir);
@@ -87,37 +115,57 @@ static size_t chunk_len(const struct chain *c, off_t off)
 	return c->size - off < CHUNK ? (size_t)(c->size - off) & ~(size_t)(PAGE - 1) : CHUNK;
 }
 
+/* Only ENXIO says there is none: any other failure reads the range. */
 static bool has_data(int fd, off_t from, off_t to)
 {
 	off_t d = lseek(fd, from, SEEK_DATA);
-	return d >= 0 && d < to;
+	return d >= 0 ? d < to : errno != ENXIO;
+}
+
+static int pread_exact(int fd, void *buf, size_t n, off_t off)
+{
+	ssize_t k = pread_retry(fd, buf, n, off);
+	return k < 0 ? (int)k : (size_t)k == n ? 0 : -EBADMSG;
+}
+
+/* The full file's data at [off, off + len) into buf (zeroed): its holes
+ * are zeros on any filesystem. */
+static int full_read(int fd, off_t off, size_t len, char *buf, bool *ret_any)
+{
+	off_t end = off + (off_t)len;
+	for (off_t pos = off; pos < end;) {
+		off_t d = lseek(fd, pos, SEEK_DATA);
+		if (d < 0 && errno != ENXIO)
+			return -errno;
+		if (d < 0 || d >= end)
+			break;
+		off_t h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return -errno;
+		if (h > end)
+			h = end;
+		ssize_t k = pread_retry(fd, buf + (d - off), (size_t)(h - d), d);
+		if (k < 0)
+			return (int)k;
+		*ret_any = true;
+		pos = h;
+	}
+	return 0;
 }
 
 /* The chain's RAM at [off, off + len): zeros, the full file's data over
- * them, each delta's data over that. *ret_any: some file had data. */
-static int chain_read(const struct chain *c, off_t off, size_t len, char *buf, bool *ret_any)
+ * them, each delta's pages over that. *ret_any: some file had data. */
+static int chain_read(struct chain *c, off_t off, size_t len, char *buf, bool *ret_any)
 {
 	memset(buf, 0, len);
 	*ret_any = false;
-	for (size_t i = c->n; i-- > 0;) {
-		off_t end = off + (off_t)len;
-		for (off_t pos = off; pos < end;) {
-			off_t d = lseek(c->fd[i], pos, SEEK_DATA);
-			if (d < 0 || d >= end)
-				break;
-			off_t h = lseek(c->fd[i], d, SEEK_HOLE);
-			if (h < 0)
-				return -errno;
-			if (h > end)
-				h = end;
-			ssize_t k = pread_retry(c->fd[i], buf + (d - off), (size_t)(h - d), d);
-			if (k < 0)
-				return (int)k;
-			*ret_any = true;
-			pos = h;
-		}
+	int r = full_read(c->full_fd, off, len, buf, ret_any);
+	for (size_t i = c->n; r >= 0 && i-- > 0;) {
+		bool any;
+		r = ram_delta_read(&c->delta[i], (uint64_t)off, len, buf, &any);
+		*ret_any |= any;
 	}
-	return 0;
+	return r;
 }
 
 static bool page_zero(const char *p)
@@ -147,7 +195,7 @@ static int pages_write(int fd, const char *buf, off_t off, size_t len, const boo
 
 /* The chain's RAM into fd (a new file of the same size): zero pages stay
  * holes. */
-static int chain_compose(const struct chain *c, int fd)
+static int chain_compose(struct chain *c, int fd)
 {
 	_cleanup_free_ char *buf = malloc(CHUNK);
 	bool keep[CHUNK / PAGE];
@@ -175,7 +223,7 @@ int snapshot_memory_copy(struct store *s, const struct snapshot *sn, const char 
 {
 	struct chain c;
 	int r = chain_open(s, sn, &c);
-	if (r >= 0 && c.n == 1) /* a full file: reflinked or copied sparsely */
+	if (r >= 0 && c.n == 0) /* a full file: reflinked or copied sparsely */
 		r = copy_file_sparse(c.full, to, 0600);
 	else if (r >= 0) {
 		int fd = open(to, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -219,7 +267,7 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 {
 	struct chain c;
 	int r = chain_open(s, parent, &c);
-	if (r < 0 || c.n >= CHAIN_MAX - 1) {
+	if (r < 0 || c.n + 1 >= CHAIN_MAX - 1) {
 		/* A chain this long is cut here: this one keeps its full file. */
 		chain_release(&c);
 		return r < 0 ? r : 1;
@@ -228,10 +276,16 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 			    *buf = malloc(CHUNK), *mine = malloc(CHUNK);
 	_cleanup_close_ int in = full ? open(full, O_RDONLY | O_CLOEXEC) : -1;
 	_cleanup_close_ int out = delta ? open(delta, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600) : -1;
+	struct ram_delta_writer w;
+	struct stat st;
 	bool keep[CHUNK / PAGE];
 	uint64_t bytes = 0;
-	if (!buf || !mine || in < 0 || out < 0 || ftruncate(out, c.size) < 0)
+	if (!buf || !mine || in < 0 || out < 0 || fstat(in, &st) < 0)
 		r = !buf || !mine ? -ENOMEM : -errno;
+	else if (st.st_size != c.size)
+		r = -EBADMSG; /* not the parent's machine */
+	else
+		r = ram_delta_begin(out, (uint64_t)c.size, &w);
 	for (off_t off = 0; r >= 0 && off < c.size; off += CHUNK) {
 		size_t len = chunk_len(&c, off);
 		bool any;
@@ -239,17 +293,16 @@ int snapshot_memory_to_delta(struct store *s, const struct snapshot *parent, str
 			break;
 		if (!any && !has_data(in, off, off + (off_t)len))
 			continue;
-		ssize_t k = pread_retry(in, mine, len, off);
-		if (k < 0 || (size_t)k != len) {
-			r = k < 0 ? (int)k : -EBADMSG;
+		if ((r = pread_exact(in, mine, len, off)) < 0)
 			break;
-		}
 		for (size_t i = 0; i < len / PAGE; i++) {
 			keep[i] = memcmp(buf + i * PAGE, mine + i * PAGE, PAGE) != 0;
 			bytes += keep[i] ? PAGE : 0;
 		}
-		r = pages_write(out, mine, off, len, keep);
+		r = ram_delta_add(&w, (uint64_t)off, len, mine, keep);
 	}
+	if (r >= 0)
+		r = ram_delta_end(&w);
 	if (r >= 0 && unlink(full) < 0)
 		r = -errno;
 	if (r < 0 && delta)

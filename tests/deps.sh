@@ -4,11 +4,12 @@
 # xorriso, libxml2-utils for the Windows builder's offline tests; libnss-wrapper
 # gives QEMU a user name when osrun runs as a user without a passwd entry;
 # clang and its runtime for the fuzz targets, valgrind for `make valgrind`;
-# python3-yaml for tests/integration/gh-render.py).
+# python3-yaml for tests/integration/gh-render.py; mingw-w64 builds the
+# Windows guest's helper, wine64 runs it in tests/windows/wine.sh).
 set -eu
 pkgs="gcc make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libssl-dev wimtools xorriso libxml2-utils mtools xfsprogs
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
-novnc websockify python3 python3-yaml clang libclang-rt-14-dev clang-format valgrind
+novnc websockify python3 python3-yaml clang libclang-rt-14-dev clang-format valgrind gcc-mingw-w64-x86-64 wine64
 buildah podman debootstrap docker.io"
 missing=""
 for p in $pkgs; do

@@ -60,7 +60,10 @@ try {
 	Start-Service QEMU-GA
 	Say "firstboot: guest agent installed"
 
+	# The helpers each run starts: osrun-guest.exe (exec, mount, kill,
+	# detach) and osrun-copy.ps1 (--copy-in/--copy-out).
 	Copy-Item (Join-Path $medium 'osrun\*.ps1') C:\osrun\ -Force
+	Copy-Item (Join-Path $medium 'osrun\osrun-guest.exe') C:\osrun\ -Force
 	$action = New-ScheduledTaskAction -Execute powershell.exe `
 		-Argument '-NoProfile -ExecutionPolicy Bypass -File C:\osrun\stage-runner.ps1'
 	$trigger = New-ScheduledTaskTrigger -AtStartup

@@ -15,9 +15,10 @@ static const char *const linux_env[] = {
 };
 // clang-format on
 
-/* The environment of the share, detach and copy helpers (guest-exec's env
- * replaces the whole of it). The command helper gets none: it keeps the
- * agent's, which is the machine's, and refreshes it (osrun-exec.ps1). */
+/* The environment of the share, detach, kill and copy helpers (guest-exec's
+ * env replaces the whole of it). The command helper gets none: it keeps the
+ * agent's, which is the machine's, and refreshes it from the registry
+ * (guest-init/windows/osrun-guest/environ.c). */
 static const char *const windows_env[] = {
 	"SystemRoot=C:\\Windows",
 	"windir=C:\\Windows",
@@ -46,11 +47,14 @@ static const char *const linux_copy_argv[] = {"copy", NULL};
 
 #define POWERSHELL "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
 #define PS_FILE "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"
-static const char *const windows_exec_argv[] = {PS_FILE, "C:\\osrun\\osrun-exec.ps1", NULL};
-static const char *const windows_detach_argv[] = {PS_FILE, "C:\\osrun\\osrun-detach.ps1", NULL};
 static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
-static const char *const windows_prepare_argv[] = {PS_FILE, "C:\\osrun\\osrun-mount.ps1", NULL};
-static const char *const windows_kill_argv[] = {PS_FILE, "C:\\osrun\\osrun-kill.ps1", NULL};
+/* One C program for the per-run verbs (firstlogon.ps1 installs it): no
+ * PowerShell start-up in a run. */
+#define GUEST_EXE "C:\\osrun\\osrun-guest.exe"
+static const char *const windows_exec_argv[] = {"exec", NULL};
+static const char *const windows_detach_argv[] = {"detach", NULL};
+static const char *const windows_prepare_argv[] = {"mount", NULL};
+static const char *const windows_kill_argv[] = {"kill", NULL};
 
 static const struct profile profiles[] = {
 	{
@@ -72,19 +76,20 @@ static const struct profile profiles[] = {
 	},
 	{
 		.name = "windows",
-		.exec_path = POWERSHELL,
+		.exec_path = GUEST_EXE,
 		.exec_argv = windows_exec_argv,
-		.prepare_path = POWERSHELL,
+		.prepare_path = GUEST_EXE,
 		.prepare_argv = windows_prepare_argv,
-		.detach_path = POWERSHELL,
+		.detach_path = GUEST_EXE,
 		.detach_argv = windows_detach_argv,
-		.kill_path = POWERSHELL,
+		.kill_path = GUEST_EXE,
 		.kill_argv = windows_kill_argv,
 		.copy_path = POWERSHELL,
 		.copy_argv = windows_copy_argv,
 		.base_env = windows_env,
 		.share_unc = "\\\\10.0.2.4\\qemu",
 		.stage_script = "stage.ps1",
+		.stdin_stream = true,
 	},
 };
 

@@ -28,8 +28,8 @@ int machine_record_cpu(struct machine *m, const char *cpuinfo);
 struct profile {
 	const char *name;
 	/* The guest-side helper that runs one command (guest-init), and the
-	 * arguments it needs (Linux: osrun-guest exec; Windows: powershell.exe
-	 * -File the script). */
+	 * arguments it needs (Linux: osrun-guest exec; Windows: osrun-guest.exe
+	 * exec). */
 	const char *exec_path;
 	const char *const *exec_argv;
 	/* Makes the per-run share ready while osrun sets the clock (Linux:
@@ -56,7 +56,8 @@ struct profile {
 	/* The stage script's name in a build stage's share. */
 	const char *stage_script;
 	/* The exec helper follows a stdin that grows while the command runs
-	 * (OSRUN_STDIN=stream, ended by stdin.end); without it, a piped stdin
+	 * (Linux: OSRUN_STDIN=stream; Windows: the request's stdin_stream;
+	 * ended by stdin.end); without it, a piped stdin
 	 * is read to its end before the command starts. */
 	bool stdin_stream;
 };

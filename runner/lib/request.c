@@ -126,7 +126,8 @@ static json_object *volumes_json(const char *volumes)
 	return a;
 }
 
-char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes, bool as_user)
+char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes, bool as_user,
+		   bool stdin_stream)
 {
 	json_object *o = json_object_new_object(), *e = json_object_new_array(), *vols = volumes_json(volumes);
 	if (!o || !e || !vols) {
@@ -150,6 +151,7 @@ char *request_json(const char *command, const char *workdir, char *const *env, c
 	json_object_object_add(o, "env", e);
 	json_object_object_add(o, "volumes", vols);
 	json_object_object_add(o, "user", json_object_new_boolean(as_user));
+	json_object_object_add(o, "stdin_stream", json_object_new_boolean(stdin_stream));
 	const char *s = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
 	char *copy = s ? strdup(s) : NULL;
 	json_object_put(o);

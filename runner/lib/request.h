@@ -1,6 +1,7 @@
 /* The request/result protocol between osrun and the guest's command helper
- * (guest-init/linux/osrun-exec, guest-init/windows/osrun-exec.ps1), carried by the run's share, so that what a
- * command exited with never depends on the agent's platform rules.
+ * (guest-init/linux/osrun-exec, guest-init/windows/osrun-guest/, osrun-guest.exe), carried by the run's
+ * share, so that what a command exited with never depends on the agent's platform rules. The Windows helper
+ * includes this header: what it shares with the host is plain C.
  *
  * Result (both guests): before it exits, the helper writes "result"
  * (Windows: as "result.new", then renamed, since its --user parent waits
@@ -12,8 +13,10 @@
  *
  * Request (Windows): "request.json" = {"version": 1, "command": TEXT,
  * "script": BOOL, "workdir": PATH, "env": [{"name", "value"}...],
- * "volumes": [{"share", "mode", "path"}...], "user": BOOL}; with script true the command
- * is "command.cmd" in the share, a batch file (request_script). The
+ * "volumes": [{"share", "mode", "path"}...], "user": BOOL, "stdin_stream": BOOL}; with
+ * script true the command is "command.cmd" in the share, a batch file (request_script); with
+ * stdin_stream true osrun appends to "stdin" while the command runs and makes "stdin.end"
+ * after its last byte (the Linux helper's OSRUN_STDIN=stream). The
  * Windows helper is started with no environment of its own (it inherits
  * the agent's) and without captured output. The Linux helper takes the
  * same fields from its environment (OSRUN_*). */
@@ -49,5 +52,7 @@ bool request_needs_script(const char *command);
 /* The batch file for command: CRLF line ends, no echo of its lines. */
 char *request_script(const char *command);
 /* The request as JSON text; volumes are "SHARE MODE PATH" lines or NULL;
- * as_user: run as the logged-on user (osrun --user). */
-char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes, bool as_user);
+ * as_user: run as the logged-on user (osrun --user); stdin_stream: stdin
+ * grows while the command runs, until stdin.end. */
+char *request_json(const char *command, const char *workdir, char *const *env, const char *volumes, bool as_user,
+		   bool stdin_stream);

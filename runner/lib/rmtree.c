@@ -77,6 +77,10 @@ static int level_enter(int fd, const char *name, struct level *l)
 	struct stat st;
 	if (fstat(fd, &st) < 0)
 		return -errno;
+	/* A directory of ours without write permission (a copy-out of the
+	 * guest's "chmod 555 dir") cannot be emptied until it has it back. */
+	if ((st.st_mode & 0300) != 0300)
+		(void)fchmod(fd, (st.st_mode & 07777) | 0700);
 	*l = (struct level){.dev = st.st_dev, .ino = st.st_ino};
 	if (name && !(l->name = strdup(name)))
 		return -ENOMEM;

@@ -97,8 +97,33 @@ static const char *member_refused(struct archive_entry *ent, const char *top)
 	return NULL;
 }
 
-static int unpack_entries(struct archive *in, struct archive *ext, const char *top, FILE *why)
+/* A member's data, each block inside the size its header gave (a sparse
+ * member's blocks come with their offsets). */
+static int unpack_data(struct archive *in, struct archive *ext, struct archive_entry *ent, FILE *why)
 {
+	la_int64_t size = archive_entry_size(ent), off;
+	const void *buf;
+	size_t len;
+	int r;
+	while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK) {
+		if (off < 0 || (uint64_t)off + len > (uint64_t)size) {
+			fprintf(why, "member '%.200s': data past its size", archive_entry_pathname(ent));
+			return -1;
+		}
+		if (archive_write_data_block(ext, buf, len, off) < ARCHIVE_WARN)
+			break;
+	}
+	if (r != ARCHIVE_EOF) {
+		fprintf(why, "member '%.200s': %s", archive_entry_pathname(ent),
+			r == ARCHIVE_OK ? archive_error_string(ext) : archive_error_string(in));
+		return -1;
+	}
+	return 0;
+}
+
+static int unpack_entries(struct archive *in, struct archive *ext, const char *top, uint64_t limit, FILE *why)
+{
+	uint64_t total = 0;
 	for (;;) {
 		struct archive_entry *ent;
 		int r = archive_read_next_header(in, &ent);
@@ -117,21 +142,21 @@ static int unpack_entries(struct archive *in, struct archive *ext, const char *t
 			fprintf(why, "member '%.200s': %s", archive_entry_pathname(ent), refused);
 			return -1;
 		}
+		/* Sizes as the header says, holes included: a sparse member of a
+		 * few blocks can claim a terabyte. */
+		la_int64_t size = archive_entry_filetype(ent) == AE_IFREG ? archive_entry_size(ent) : 0;
+		if (size < 0 || (uint64_t)size > limit - total) {
+			fprintf(why, "member '%.200s': the files add up to more than the limit (%llu MiB)",
+				archive_entry_pathname(ent), (unsigned long long)(limit >> 20));
+			return -1;
+		}
+		total += (uint64_t)size;
 		if (archive_write_header(ext, ent) < ARCHIVE_WARN) {
 			fprintf(why, "member '%.200s': %s", archive_entry_pathname(ent), archive_error_string(ext));
 			return -1;
 		}
-		const void *buf;
-		size_t len;
-		la_int64_t off;
-		while ((r = archive_read_data_block(in, &buf, &len, &off)) == ARCHIVE_OK)
-			if (archive_write_data_block(ext, buf, len, off) < ARCHIVE_WARN)
-				break;
-		if (r != ARCHIVE_EOF) {
-			fprintf(why, "member '%.200s': %s", archive_entry_pathname(ent),
-				r == ARCHIVE_OK ? archive_error_string(ext) : archive_error_string(in));
+		if (unpack_data(in, ext, ent, why) < 0)
 			return -1;
-		}
 		if (archive_write_finish_entry(ext) < ARCHIVE_WARN) {
 			fprintf(why, "member '%.200s': %s", archive_entry_pathname(ent), archive_error_string(ext));
 			return -1;
@@ -139,32 +164,40 @@ static int unpack_entries(struct archive *in, struct archive *ext, const char *t
 	}
 }
 
-/* In the child: libarchive writes relative to the working directory. */
-_Noreturn static void unpack_child(int in_fd, const char *dir, const char *top, int why_fd)
+int tarball_extract(int in_fd, const char *top, uint64_t limit, FILE *why)
 {
-	FILE *why = fdopen(why_fd, "w");
 	struct archive *in = archive_read_new(), *ext = archive_write_disk_new();
 	int flags = ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
 		    ARCHIVE_EXTRACT_SECURE_NODOTDOT | ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS;
-	if (!why || !in || !ext || chdir(dir) < 0 || archive_read_support_format_tar(in) != ARCHIVE_OK ||
+	int r = -1;
+	if (!in || !ext || archive_read_support_format_tar(in) != ARCHIVE_OK ||
 	    archive_write_disk_set_options(ext, flags) != ARCHIVE_OK ||
-	    archive_read_open_fd(in, in_fd, 65536) != ARCHIVE_OK) {
-		if (why)
-			fprintf(why, "cannot read the archive: %s", in ? archive_error_string(in) : "no memory");
-		archive_read_free(in);
-		archive_write_free(ext);
-		_exit(1);
-	}
-	int r = unpack_entries(in, ext, top, why);
-	/* Freed although the process ends, so that valgrind's leak check
-	 * (make valgrind) sees none. */
+	    archive_read_open_fd(in, in_fd, 65536) != ARCHIVE_OK)
+		fprintf(why, "cannot read the archive: %s", in ? archive_error_string(in) : "no memory");
+	else
+		r = unpack_entries(in, ext, top, limit, why);
 	archive_read_free(in);
 	archive_write_free(ext);
+	return r < 0 ? -EBADMSG : 0;
+}
+
+/* In the child: libarchive writes relative to the working directory. */
+_Noreturn static void unpack_child(int in_fd, const char *dir, const char *top, uint64_t limit, int why_fd)
+{
+	FILE *why = fdopen(why_fd, "w");
+	if (!why || chdir(dir) < 0) {
+		if (why)
+			fprintf(why, "cannot enter %s", dir);
+		_exit(1);
+	}
+	int r = tarball_extract(in_fd, top, limit, why);
+	/* Closed although the process ends, so that valgrind's leak check
+	 * (make valgrind) sees no leak. */
 	fclose(why);
 	_exit(r < 0 ? 1 : 0);
 }
 
-int tarball_unpack(int in_fd, const char *dir, const char *top, char **ret_why)
+int tarball_unpack(int in_fd, const char *dir, const char *top, uint64_t limit, char **ret_why)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -177,7 +210,7 @@ int tarball_unpack(int in_fd, const char *dir, const char *top, char **ret_why)
 	}
 	if (pid == 0) {
 		close(p[0]);
-		unpack_child(in_fd, dir, top, p[1]);
+		unpack_child(in_fd, dir, top, limit, p[1]);
 	}
 	close(p[1]);
 	char msg[512];
@@ -195,4 +228,65 @@ int tarball_unpack(int in_fd, const char *dir, const char *top, char **ret_why)
 		return 0;
 	*ret_why = strdup(*msg ? msg : "the unpacking process failed");
 	return -EBADMSG;
+}
+
+/* rename() that fails with EEXIST rather than replace what appeared at to
+ * since the caller looked. Where the filesystem has no RENAME_NOREPLACE
+ * (some FUSE ones): link() for a file, which never replaces either; for a
+ * directory, an empty one made at to first (mkdir never replaces), which
+ * rename() then may replace, being ours. */
+static int rename_noreplace(const char *from, const char *to, bool is_dir)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL)
+		return -errno;
+	if (!is_dir)
+		return link(from, to) < 0 ? -errno : unlink(from) < 0 ? -errno : 0;
+	if (mkdir(to, 0700) < 0)
+		return -errno;
+	if (rename(from, to) == 0)
+		return 0;
+	int r = -errno;
+	(void)rmdir(to);
+	return r;
+}
+
+/* A directory moves to another parent only with write permission on
+ * itself (its ".." changes), which the guest's "chmod 555" took away: it
+ * gets it for the move, and its mode back through a descriptor that
+ * follows it. */
+static int unpacked_move(const char *from, const char *target)
+{
+	struct stat st;
+	if (lstat(from, &st) < 0)
+		return -errno;
+	mode_t mode = st.st_mode & 07777;
+	_cleanup_close_ int fd = -1;
+	if (S_ISDIR(st.st_mode) && (mode & 0700) != 0700 &&
+	    (chmod(from, mode | 0700) < 0 || (fd = open(from, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) < 0))
+		return -errno;
+	int r = rename_noreplace(from, target, S_ISDIR(st.st_mode));
+	if (r == 0 && fd >= 0)
+		(void)fchmod(fd, mode);
+	return r;
+}
+
+int tarball_unpack_as(int in_fd, const char *top, const char *target, uint64_t limit, char **ret_why)
+{
+	_cleanup_free_ char *tmpl = strdup(target), *dir = NULL, *from = NULL;
+	if (!tmpl)
+		return -ENOMEM;
+	char *slash = strrchr(tmpl, '/');
+	if (asprintf(&dir, "%s/.osrun-copy-XXXXXX", slash ? (slash == tmpl ? "" : (*slash = 0, tmpl)) : ".") < 0) {
+		dir = NULL;
+		return -ENOMEM;
+	}
+	if (!mkdtemp(dir))
+		return -errno;
+	int r = tarball_unpack(in_fd, dir, top, limit, ret_why);
+	if (r == 0)
+		r = (from = path_join(dir, top)) ? unpacked_move(from, target) : -ENOMEM;
+	(void)rm_rf(dir);
+	return r;
 }

@@ -13,8 +13,11 @@ for t in "$@"; do
 	work=$(dirname "$t")/corpus-$name
 	mkdir -p "$work"
 	log=$(dirname "$t")/$name.log
+	# Absolute: a target may change directory (fuzz-tarball unpacks in its
+	# scratch directory), and a crash there must still leave its input.
+	crash=$(cd "$(dirname "$t")" && pwd)/crash-$name-
 	if "$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-		-artifact_prefix="$(dirname "$t")/crash-$name-" "$work" "$here/corpus/$name" >"$log" 2>&1; then
+		-artifact_prefix="$crash" "$work" "$here/corpus/$name" >"$log" 2>&1; then
 		execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
 		cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1)
 		echo "ok - fuzz-$name: $execs runs in $secs s, $cov, no crash"

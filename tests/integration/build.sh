@@ -195,6 +195,78 @@ t_build_dry_run() {
 	"$OSRUN" snapshot rm b-dry >/dev/null 2>&1
 }
 
+# -t replaces only an earlier build's tag (t_build_cache replaces one): a
+# snapshot someone made with -n is refused before any step runs, and kept.
+t_build_tag_keeps_others() {
+	B="$T/build-keep" && mkdir -p "$B"
+	o -n b-mine 'echo mine >/root/who'
+	expect_rc 0
+	printf 'FROM provisioned\nRUN echo built >/root/who\n' >"$B/Buildfile"
+	counting_qemu
+	for dry in --dry-run ""; do
+		OSRUN_QEMU="$T/qemu-count" o build $dry -f "$B/Buildfile" -t b-mine
+		expect_rc 125
+		expect_err_has "-t b-mine: snapshot 'b-mine' exists and is no earlier build's tag: not replaced"
+	done
+	[ "$(starts)" = 0 ] || err "a refused -t started QEMU $(starts) times"
+	o -s b-mine 'cat /root/who'
+	expect_rc 0
+	expect_out mine
+	"$OSRUN" snapshot rm b-mine >/dev/null 2>&1
+}
+
+# A step found by its key in a tag (gc removed its layer) hands the next
+# step the build's own ENV and WORKDIR, not the ones the tag's file set
+# after it: the next step sees what a run from the FROM snapshot sees.
+t_build_tag_env_not_leaked() {
+	B="$T/build-leak" && mkdir -p "$B"
+	printf 'FROM provisioned\nRUN echo leak >/root/leak\nENV LEAK=from-tag-A\nWORKDIR /proc\n' >"$B/A"
+	o build -f "$B/A" -t b-leak-a
+	expect_rc 0
+	o snapshot gc
+	expect_rc 0
+	printf 'FROM provisioned\nRUN echo leak >/root/leak\nRUN echo "LEAK=[$LEAK] pwd=[$(pwd)]"\n' >"$B/B"
+	o build -f "$B/B" -t b-leak-b
+	expect_rc 0
+	grep -q ': cached (b-leak-a)' "$T/err" || err "the first step was not served by the tag: $(cat "$T/err")"
+	got=$(grep '^LEAK=' "$T/out")
+	o -s provisioned 'echo "LEAK=[$LEAK] pwd=[$(pwd)]"'
+	expect_rc 0
+	[ -n "$got" ] && [ "$got" = "$(cat "$T/out")" ] ||
+		err "the step after the tag's saw '$got'; a run from provisioned sees '$(cat "$T/out")'"
+	"$OSRUN" snapshot rm b-leak-b >/dev/null 2>&1
+	"$OSRUN" snapshot rm b-leak-a >/dev/null 2>&1
+}
+
+# COPY reads beneath the context only: no absolute source, no '..' out of
+# it, no symlink that leads out (at the end of the path or on the way); a
+# symlink that stays inside is fine. Refused before anything boots.
+t_build_copy_beneath_context() {
+	B="$T/build-beneath" && mkdir -p "$B/ctx/sub" "$T/outside"
+	echo secret >"$T/outside/secret"
+	echo fine >"$B/ctx/sub/fine"
+	ln -s "$T/outside" "$B/ctx/out-dir"
+	ln -s ../../../outside/secret "$B/ctx/sub/out-file"
+	ln -s sub/fine "$B/ctx/in-link"
+	counting_qemu
+	printf 'FROM provisioned\nCOPY %s /x\n' "$T/outside/secret" >"$B/ctx/Buildfile"
+	OSRUN_QEMU="$T/qemu-count" o build --dry-run -f "$B/ctx/Buildfile"
+	expect_rc 125
+	expect_err_has "Buildfile:2: COPY: '$T/outside/secret' is outside the build context"
+	for src in ../../outside/secret out-dir/secret out-dir sub/out-file sub/../../../outside \
+		'["sub/../../../outside/secret", "/x"]'; do
+		case $src in \[*) line="COPY $src" ;; *) line="COPY $src /x" ;; esac
+		printf 'FROM provisioned\n%s\n' "$line" >"$B/ctx/Buildfile"
+		OSRUN_QEMU="$T/qemu-count" o build --dry-run -f "$B/ctx/Buildfile"
+		expect_rc 125
+		expect_err_has "Buildfile:2: COPY: '.*' leads out of the build context"
+	done
+	printf 'FROM provisioned\nCOPY in-link sub /x/\n' >"$B/ctx/Buildfile"
+	OSRUN_QEMU="$T/qemu-count" o build --dry-run -f "$B/ctx/Buildfile"
+	expect_rc 0
+	[ "$(starts)" = 0 ] || err "COPY's checks started QEMU $(starts) times"
+}
+
 # gc removes the layers nothing named is built on, keeps a named one and
 # its parents, and a tag keeps serving as the cache of its step.
 t_build_gc() {
@@ -241,4 +313,33 @@ t_build_store_on_xfs() {
 	umount "$x"
 }
 
-ALL_BUILD="t_build_store_on_xfs t_build_cache t_build_step_fails t_build_args_env_log t_build_errors t_build_dry_run t_build_gc"
+# The store on tmpfs with huge=always, where writing one page of a file
+# allocates 2 MiB: a pattern kept in guest RAM (the guest's tmpfs /run)
+# outlives three build steps, each saved as a RAM delta over the last, and a
+# run from the tag (its RAM composed from the chain) still has it.
+t_build_ram_on_coarse_store() {
+	if [ "$(id -u)" != 0 ]; then
+		skip "the store on tmpfs with huge=always needs root to mount it"
+		return 0
+	fi
+	h="$T/huge" && mkdir -p "$h"
+	mount -t tmpfs -o size=4g,huge=always,mode=0700 tmpfs "$h" || { err "cannot mount tmpfs with huge=always"; return 0; }
+	mkdir -p "$h/store/snapshots" && cp -a "$OSRUN_CACHE/images" "$h/store/" &&
+		cp -a "$OSRUN_CACHE/snapshots/provisioned" "$h/store/snapshots/" || err "cannot copy the store"
+	B="$T/build-ram" && rm -rf "$B" && mkdir -p "$B"
+	cat >"$B/Buildfile" <<'EOF'
+FROM provisioned
+RUN seq 1 2000000 >/run/pat && echo one >/root/one
+RUN seq 1 2000000 | cmp - /run/pat && echo two >/root/two
+RUN seq 1 2000000 | cmp - /run/pat && echo three >/root/three
+EOF
+	OSRUN_CACHE="$h/store" o build -f "$B/Buildfile" -t b-ram
+	expect_rc 0
+	OSRUN_CACHE="$h/store" o -s b-ram 'seq 1 2000000 | cmp - /run/pat && cat /root/one /root/two /root/three'
+	expect_rc 0
+	expect_out "$(printf 'one\ntwo\nthree')"
+	umount "$h"
+}
+
+ALL_BUILD="t_build_store_on_xfs t_build_ram_on_coarse_store t_build_cache t_build_step_fails t_build_args_env_log t_build_errors t_build_dry_run
+t_build_tag_keeps_others t_build_tag_env_not_leaked t_build_copy_beneath_context t_build_gc"

@@ -118,7 +118,11 @@ tar("device", [reg("art/ok"), dev("art/null")])
 tar("other", [reg("art/ok"), reg("elsewhere")])
 tar("suid", [reg("art/tool", b"#!/bin/sh\n", 0o4755)])
 PY
-	for bad in dotdot through device other suid; do
+	# A few blocks that claim a terabyte: GNU tar --sparse of a file that is
+	# all hole.
+	mkdir -p "$T/sparse/art" && truncate -s 1T "$T/sparse/art/big" &&
+		tar -C "$T/sparse" --sparse -cf "$T/sparse.tar" art && rm -rf "$T/sparse"
+	for bad in dotdot through device other suid sparse; do
 		o --copy-in "$T/$bad.tar:/tmp/bad.tar" --copy-out /art:"$out" \
 			'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$3\n" >/tmp/h && chmod 755 /tmp/h &&
 			mv /tmp/h /usr/lib/osrun/osrun-guest'
@@ -130,6 +134,7 @@ PY
 		*)
 			expect_rc 125
 			expect_err_has "the guest's archive was refused"
+			[ $bad = sparse ] && expect_err_has "member 'art/big': the files add up to more than the limit (8192 MiB)"
 			[ -e "$out/art" ] && err "$bad: the target was made: $(ls -R "$out")"
 			;;
 		esac
@@ -142,6 +147,23 @@ PY
 		'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$3\n" >/tmp/h && chmod 755 /tmp/h &&
 			mv /tmp/h /usr/lib/osrun/osrun-guest'
 	expect_err_has "member 'art/../../victim/pwned'"
+}
+
+# The guest's "chmod 555" on what it sends, with osrun run by a user (root
+# may move any directory): the copy lands with its modes, whole, and
+# nothing is left beside it.
+t_copy_out_read_only_as_user() {
+	chmod o+x "$T"
+	user_store 4321 "$T/ro"
+	mkdir -p "$T/ro/out" && chown 4321:4321 "$T/ro/out"
+	as_user 4321 "$T/ro" --copy-out "/art:$T/ro/out" \
+		'mkdir -p /art/sub && echo kept >/art/sub/f && chmod 444 /art/sub/f && chmod 555 /art/sub /art'
+	expect_rc 0
+	[ "$(stat -c %a "$T/ro/out/art" "$T/ro/out/art/sub" 2>&1 | tr '\n' ' ')" = "555 555 " ] ||
+		err "modes: $(ls -lR "$T/ro/out" 2>&1)"
+	[ "$(cat "$T/ro/out/art/sub/f" 2>&1)" = kept ] || err "art/sub/f: $(cat "$T/ro/out/art/sub/f" 2>&1)"
+	[ "$(ls -A "$T/ro/out")" = art ] || err "left beside the copy: $(ls -A "$T/ro/out")"
+	rm -rf "$T/ro"
 }
 
 # A cache volume outlives its runs, one run at a time; list and rm know it.
@@ -232,6 +254,45 @@ t_session() {
 art"
 	o snapshot rm from-job
 	ls "$OSRUN_CACHE/sessions" | grep -q job1 && err "session files left: $(ls "$OSRUN_CACHE/sessions")"
+}
+
+# stop -n with a name that is taken is refused before anything stops: the
+# session goes on with its state, and saves under another name.
+t_session_stop_name_taken() {
+	o -n s-taken 'echo theirs >/root/who'
+	expect_rc 0
+	o session start --name keep1
+	expect_rc 0
+	o session exec keep1 'echo ours >/root/who'
+	expect_rc 0
+	o session stop keep1 -n s-taken
+	expect_rc 125
+	expect_err_has "snapshot 's-taken' already exists: session 'keep1' not stopped, it goes on"
+	o session exec keep1 'cat /root/who'
+	expect_rc 0
+	expect_out ours
+	o -s s-taken 'cat /root/who'
+	expect_out theirs
+	o session stop keep1 -n s-ours
+	expect_rc 0
+	o -s s-ours 'cat /root/who'
+	expect_out ours
+	# A save that fails past the share's detach (here its state file cannot
+	# be made: one is in the way) cannot keep the session, and says so.
+	o session start --name keep2
+	expect_rc 0
+	made=$(ls -d "$OSRUN_CACHE"/snapshots/.new-session-keep2.*)
+	[ -d "$made" ] && touch "$made/state" || err "the session's snapshot being made: '$made'"
+	o session stop keep2 -n s-failed
+	expect_rc 125
+	expect_err_has "session 'keep2' has ended, unsaved"
+	for i in $(seq 1 50); do "$OSRUN" session list | grep -q keep2 || break; sleep 0.1; done
+	"$OSRUN" session list | grep -q keep2 && err "keep2 still listed after its failed stop"
+	[ -e "$OSRUN_CACHE/snapshots/s-failed" ] && err "a failed save made s-failed"
+	"$OSRUN" session stop keep1 >/dev/null 2>&1
+	"$OSRUN" session stop keep2 >/dev/null 2>&1
+	"$OSRUN" snapshot rm s-ours >/dev/null 2>&1
+	"$OSRUN" snapshot rm s-taken >/dev/null 2>&1
 }
 
 # A forgotten session ends by itself; a killed keeper takes its QEMU with
@@ -677,5 +738,5 @@ last"
 	expect_rc 0
 }
 
-ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_cache_volume t_session t_session_ends
+ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_copy_out_read_only_as_user t_cache_volume t_session t_session_ends t_session_stop_name_taken
 t_session_interrupt_keeps t_session_child_outlives t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"

@@ -258,4 +258,25 @@ t_guest_disk_full() {
 	umount "$small"
 }
 
-ALL_HOSTILE="t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"
+# A tampered store entry: its disk names a disk outside the store as its
+# backing file (a whole, working disk, so QEMU would boot from it). The run
+# is refused before qemu-img or QEMU opens it, naming the entry.
+t_tampered_backing_refused() {
+	o -n tampered 'echo inside >/data/where; sync'
+	expect_rc 0
+	d="$OSRUN_CACHE/snapshots/tampered"
+	qemu-img convert -O qcow2 "$OSRUN_CACHE/snapshots/provisioned/disk.qcow2" "$T/outside.qcow2" &&
+		qemu-img rebase -u -F qcow2 -b "$T/outside.qcow2" "$d/disk.qcow2" || err "cannot tamper with the disk"
+	o -s tampered 'cat /data/where'
+	expect_rc 125
+	expect_err_has "snapshots/tampered/disk.qcow2 names a backing file the store did not give it"
+	one_line_err
+	# Put back as osrun made it, the same entry runs.
+	qemu-img rebase -u -F qcow2 -b ../provisioned/disk.qcow2 "$d/disk.qcow2" || err "cannot mend the disk"
+	o -s tampered 'cat /data/where'
+	expect_rc 0
+	expect_out inside
+	o snapshot rm tampered
+}
+
+ALL_HOSTILE="t_tampered_backing_refused t_guest_disk_full t_smbd_killed_mid_run t_agent_stopped_mid_command t_qemu_killed_during_save t_store_disk_full t_network_default_no_host_loopback t_network_guard_not_loaded t_guest_fills_share t_blocked_stdout"

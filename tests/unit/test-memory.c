@@ -149,6 +149,40 @@ int main(void)
 	ok(same_as(out, r2), "is exact");
 	snapshot_free(last);
 	unlink(out);
+	/* A delta says which pages it holds: a bitmap that disagrees with
+	 * its count, or a delta of the old sparse kind (whose holes cannot
+	 * say), is refused rather than guessed at. */
+	int dfd = open(one_delta, O_RDWR | O_CLOEXEC);
+	unsigned char b = 0;
+	if (dfd < 0 || pread(dfd, &b, 1, 24) != 1)
+		abort();
+	b ^= 0x01; /* page 0: not among the 4 */
+	if (pwrite(dfd, &b, 1, 24) != 1)
+		abort();
+	is_int(snapshot_memory_copy(s, one, out), -EBADMSG, "a delta with a bit more in its bitmap is refused");
+	unlink(out);
+	b ^= 0x01;
+	if (pwrite(dfd, &b, 1, 24) != 1)
+		abort();
+	close(dfd);
+	is_int(snapshot_memory_copy(s, one, out), 0, "and read again once mended");
+	unlink(out);
+	struct snapshot_new *old;
+	if (snapshot_new_begin(s, "old", &old) < 0)
+		abort();
+	_cleanup_free_ char *old_delta = snapshot_new_path(old, "memory.delta");
+	write_ram(old_delta, r1); /* RAM-sized and sparse, as deltas were */
+	struct snapshot_meta om = meta_for("base");
+	if (snapshot_new_commit(old, &om) < 0)
+		abort();
+	snapshot_new_free(old);
+	struct snapshot *olds;
+	if (snapshot_open(s, "old", &olds) < 0)
+		abort();
+	is_int(snapshot_memory_copy(s, olds, out), -EBADMSG, "a delta of the old sparse kind is refused");
+	is_int(snapshot_memory_ready(s, olds), -EBADMSG, "also for a run");
+	unlink(out);
+	snapshot_free(olds);
 	/* A delta of another size is not part of this chain. */
 	if (truncate(one_delta, SIZE / 2) < 0)
 		abort();

@@ -132,13 +132,18 @@ int main(void)
 	struct qga_exec xw = profile_command_exec(profile_find("windows"), env1),
 			xl = profile_command_exec(profile_find("linux"), env1);
 	ok(!xw.capture && !xw.env, "Windows: no pipes to the agent, the machine's environment");
-	ok(xw.argv && !strcmp(xw.argv[strv_length(xw.argv) - 1], "C:\\osrun\\osrun-exec.ps1"),
-	   "Windows: powershell -File osrun-exec.ps1");
+	ok(!strcmp(xw.path, "C:\\osrun\\osrun-guest.exe") && xw.argv && strv_length(xw.argv) == 1 &&
+		   !strcmp(xw.argv[0], "exec"),
+	   "Windows: osrun-guest.exe exec, no PowerShell");
+	ok(!strcmp(profile_find("windows")->kill_path, "C:\\osrun\\osrun-guest.exe") &&
+		   !strcmp(profile_find("windows")->kill_argv[0], "kill"),
+	   "Windows: osrun-guest.exe kill");
+	ok(profile_find("windows")->stdin_stream, "Windows: a piped stdin streams while the command runs");
 	ok(xl.capture && xl.env == env1, "Linux: the helper's stderr captured (before the share), its environment");
 	ok(profile_find("windows")->prepare_argv &&
 		   strstr(profile_find("windows")
 				  ->prepare_argv[strv_length((char *const *)profile_find("windows")->prepare_argv) - 1],
-			  "osrun-mount.ps1"),
+			  "mount"),
 	   "Windows: a share helper runs while the clock is set");
 	/* The CPU a KVM snapshot was saved on: /proc/cpuinfo's first processor. */
 	char info[] = "/tmp/osrun-test-cpuinfo.XXXXXX", cpu[128];

@@ -118,12 +118,13 @@ static void windows_request(void)
 
 	char *env[] = {"Path=C:\\tools;%Path%", "EMPTY=", "Q=\"a b\"", NULL};
 	_cleanup_free_ char *j =
-		request_json("echo a\necho b", "C:\\work dir", env, "vol0 ro C:\\src\nvol1 rw X:\n", true);
+		request_json("echo a\necho b", "C:\\work dir", env, "vol0 ro C:\\src\nvol1 rw X:\n", true, true);
 	json_object *o = j ? json_tokener_parse(j) : NULL, *v, *e0, *x;
 	ok(o != NULL, "request.json parses: %s", j ? j : "(null)");
 	ok(json_object_object_get_ex(o, "version", &v) && json_object_get_int(v) == REQUEST_VERSION, "version");
 	ok(json_object_object_get_ex(o, "script", &v) && json_object_get_boolean(v), "script: true");
 	ok(json_object_object_get_ex(o, "user", &v) && json_object_get_boolean(v), "user: true (--user)");
+	ok(json_object_object_get_ex(o, "stdin_stream", &v) && json_object_get_boolean(v), "stdin_stream: true");
 	ok(json_object_object_get_ex(o, "workdir", &v) && !strcmp(json_object_get_string(v), "C:\\work dir"),
 	   "workdir");
 	ok(json_object_object_get_ex(o, "env", &v) && json_object_array_length(v) == 3, "3 variables");
@@ -139,10 +140,12 @@ static void windows_request(void)
 		   !strcmp(json_object_get_string(x), "X:"),
 	   "a drive letter volume");
 	json_object_put(o);
-	_cleanup_free_ char *j2 = request_json("ver", "C:\\", NULL, NULL, false);
+	_cleanup_free_ char *j2 = request_json("ver", "C:\\", NULL, NULL, false, false);
 	o = j2 ? json_tokener_parse(j2) : NULL;
 	ok(json_object_object_get_ex(o, "script", &v) && !json_object_get_boolean(v), "one line: script false");
 	ok(json_object_object_get_ex(o, "user", &v) && !json_object_get_boolean(v), "user: false (SYSTEM)");
+	ok(json_object_object_get_ex(o, "stdin_stream", &v) && !json_object_get_boolean(v),
+	   "stdin_stream: false (stdin whole before the command)");
 	ok(json_object_object_get_ex(o, "volumes", &v) && json_object_array_length(v) == 0, "no volumes");
 	json_object_put(o);
 }

@@ -47,11 +47,13 @@ static bool make_file(const char *dir, const char *name)
 static void test_locked(const char *tmp)
 {
 	_cleanup_free_ char *tree = path_join(tmp, "locked"), *a = path_join(tree, "a"), *b = path_join(a, "b"),
-			    *c = path_join(tree, "c");
+			    *c = path_join(tree, "c"), *d = path_join(tree, "d"), *e = path_join(d, "e");
 	ok(mkdir(tree, 0700) == 0 && mkdir(a, 0700) == 0 && mkdir(b, 0700) == 0 && mkdir(c, 0700) == 0 &&
-		   make_file(a, "f") && make_file(b, "g") && make_file(c, "h") && chmod(b, 0) == 0 &&
-		   chmod(a, 0) == 0 && chmod(c, 0300) == 0,
-	   "a/ and a/b/ mode 0, c/ mode 0300 (not listable), each with a file");
+		   mkdir(d, 0700) == 0 && mkdir(e, 0700) == 0 && make_file(a, "f") && make_file(b, "g") &&
+		   make_file(c, "h") && make_file(e, "i") && chmod(b, 0) == 0 && chmod(a, 0) == 0 &&
+		   chmod(c, 0300) == 0 && chmod(e, 0555) == 0 && chmod(d, 0555) == 0 && chmod(tree, 0555) == 0,
+	   "a/ and a/b/ mode 0, c/ mode 0300 (not listable), d/ and d/e/ mode 0555 (not writable), each with a "
+	   "file, the tree mode 0555");
 	int res[3] = {-1, -1, -1}, pfd[2];
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		abort();
@@ -80,6 +82,9 @@ static void test_locked(const char *tmp)
 		chmod(a, 0700);
 		chmod(b, 0700);
 		chmod(c, 0700);
+		chmod(d, 0700);
+		chmod(e, 0700);
+		chmod(tree, 0700);
 		rm_rf(tree);
 	}
 }

@@ -3,9 +3,13 @@
 #define _GNU_SOURCE
 #include <archive.h>
 #include <archive_entry.h>
+#include <dirent.h>
 #include <fcntl.h>
+#include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 
 #include "../../runner/lib/tarball.h"
 #include "tap.h"
@@ -51,9 +55,74 @@ static int unpack(const char *tar, const char *dir, const char *top, char **why)
 	mkdir(dir, 0700);
 	int fd = open(tar, O_RDONLY | O_CLOEXEC);
 	*why = NULL;
-	int r = tarball_unpack(fd, dir, top, why);
+	int r = tarball_unpack(fd, dir, top, UINT64_C(1) << 20, why);
 	close(fd);
 	return r;
+}
+
+/* One sparse member, top/big: apparent bytes, of which the first data
+ * bytes are written (pax, GNU sparse 1.0, as GNU tar --sparse makes). */
+static void write_sparse(const char *path, la_int64_t apparent, size_t data)
+{
+	struct archive *a = archive_write_new();
+	archive_write_set_format_pax(a);
+	if (archive_write_open_filename(a, path) != ARCHIVE_OK)
+		abort();
+	struct archive_entry *e = archive_entry_new();
+	archive_entry_set_pathname(e, "art/big");
+	archive_entry_set_filetype(e, AE_IFREG);
+	archive_entry_set_perm(e, 0644);
+	archive_entry_set_size(e, apparent);
+	archive_entry_sparse_add_entry(e, 0, (la_int64_t)data);
+	char *buf = malloc(data);
+	memset(buf, 'x', data);
+	if (archive_write_header(a, e) != ARCHIVE_OK || archive_write_data(a, buf, data) != (la_ssize_t)data)
+		abort();
+	free(buf);
+	archive_entry_free(e);
+	archive_write_free(a);
+}
+
+/* tarball_unpack_as in a child that gave up its capabilities: as uid 0
+ * it still owns what it makes, and modes apply to it as to uid 1000
+ * running osrun. */
+static int unpack_as_user(const char *tar, const char *target)
+{
+	int p[2], r = -EIO;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
+		struct __user_cap_data_struct none[2] = {{0}};
+		if (geteuid() == 0 && syscall(SYS_capset, &h, none) < 0)
+			_exit(1);
+		int fd = open(tar, O_RDONLY | O_CLOEXEC);
+		char *why = NULL;
+		r = tarball_unpack_as(fd, "art", target, UINT64_C(1) << 20, &why);
+		free(why);
+		_exit(write(p[1], &r, sizeof r) == sizeof r ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &r, sizeof r) != sizeof r)
+		r = -EIO;
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	return r;
+}
+
+/* Whether name is all there is in dir. */
+static bool only_entry(const char *dir, const char *name)
+{
+	DIR *d = opendir(dir);
+	int n = 0, seen = 0;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+		seen += !strcmp(e->d_name, name);
+	}
+	if (d)
+		closedir(d);
+	return d && n == 1 && seen == 1;
 }
 
 static unsigned mode_of(const char *dir, const char *rel)
@@ -74,6 +143,98 @@ static void test_refused(const char *t, const char *what, const struct member *m
 	is_int(unpack(tar, dir, "art", &why), -EBADMSG, "%s: refused", what);
 	ok(why && strstr(why, expect), "%s: says '%s' (%s)", what, expect, why ? why : "nothing");
 	free(why);
+}
+
+/* The guest's "chmod 555" on what it sends, with osrun run by a user: the
+ * copy lands with its modes, and nothing is left beside it. */
+static void test_read_only_dir(const char *t)
+{
+	const struct member ro[] = {
+		{"art/", AE_IFDIR, 0555, NULL, NULL},
+		{"art/sub/", AE_IFDIR, 0555, NULL, NULL},
+		{"art/sub/f", AE_IFREG, 0444, "f\n", NULL},
+		{"art/g", AE_IFREG, 0644, "g\n", NULL},
+	};
+	char tar[256], out[256], target[300];
+	snprintf(tar, sizeof tar, "%s/ro.tar", t);
+	snprintf(out, sizeof out, "%s/ro-out", t);
+	snprintf(target, sizeof target, "%s/art", out);
+	write_archive(tar, ro, ELEMENTSOF(ro));
+	mkdir(out, 0700);
+	is_int(unpack_as_user(tar, target), 0, "a directory of mode 0555 unpacks for a user");
+	is_int(mode_of(out, "art"), 0555, "it keeps mode 0555");
+	is_int(mode_of(out, "art/sub"), 0555, "art/sub keeps mode 0555");
+	is_int(mode_of(out, "art/sub/f"), 0444, "art/sub/f is there");
+	ok(only_entry(out, "art"), "nothing but art beside it");
+	is_int(unpack_as_user(tar, target), -EEXIST, "again, onto itself: -EEXIST");
+	ok(only_entry(out, "art"), "the unpacked copy, mode 0555, is not left beside it");
+	chmod(target, 0700);
+	snprintf(target, sizeof target, "%s/art/sub", out);
+	chmod(target, 0700);
+}
+
+/* A target that appears after the caller looked (its check for one is
+ * before the guest's copy): left as it is. */
+static void test_no_replace(const char *t)
+{
+	const struct member file[] = {{"art", AE_IFREG, 0644, "from the guest\n", NULL}};
+	const struct member dir[] = {{"art/", AE_IFDIR, 0755, NULL, NULL}, {"art/f", AE_IFREG, 0644, "x", NULL}};
+	char tar[256], nr[256], target[300], buf[64] = "", *why = NULL;
+	snprintf(tar, sizeof tar, "%s/file.tar", t);
+	snprintf(nr, sizeof nr, "%s/nr", t);
+	snprintf(target, sizeof target, "%s/made-meanwhile", nr);
+	mkdir(nr, 0700);
+	write_archive(tar, file, ELEMENTSOF(file));
+	write_file_atomic(target, "the user's\n", 11, 0600);
+	int fd = open(tar, O_RDONLY | O_CLOEXEC);
+	is_int(tarball_unpack_as(fd, "art", target, UINT64_C(1) << 20, &why), -EEXIST, "a file there: -EEXIST");
+	close(fd);
+	int in = open(target, O_RDONLY | O_CLOEXEC);
+	ok(in >= 0 && read(in, buf, sizeof buf - 1) == 11 && !strcmp(buf, "the user's\n"), "the user's file is kept");
+	close(in);
+	ok(only_entry(nr, "made-meanwhile"), "nothing left beside it");
+	unlink(target);
+	mkdir(target, 0700);
+	snprintf(tar, sizeof tar, "%s/dir.tar", t);
+	write_archive(tar, dir, ELEMENTSOF(dir));
+	fd = open(tar, O_RDONLY | O_CLOEXEC);
+	is_int(tarball_unpack_as(fd, "art", target, UINT64_C(1) << 20, &why), -EEXIST,
+	       "an empty directory there: -EEXIST");
+	close(fd);
+	ok(only_entry(nr, "made-meanwhile"), "nothing left beside it");
+	ok(rmdir(target) == 0, "the directory stays empty");
+	free(why);
+}
+
+/* Sizes as the headers give them, holes included, bound what lands. */
+static void test_sizes(const char *t)
+{
+	char tar[300], dir[256], *why = NULL;
+	snprintf(tar, sizeof tar, "%s/sparse.tar", t);
+	snprintf(dir, sizeof dir, "%s/sparse.d", t);
+	write_sparse(tar, (la_int64_t)1 << 40, 10240);
+	is_int(unpack(tar, dir, "art", &why), -EBADMSG, "10 KiB of data as a 1 TiB sparse file: refused");
+	ok(why && strstr(why, "member 'art/big': the files add up to more than the limit (1 MiB)"), "says so (%s)",
+	   why ? why : "nothing");
+	free(why);
+	struct stat st;
+	snprintf(tar, sizeof tar, "%s/art/big", dir);
+	ok(lstat(tar, &st) < 0 || st.st_size <= (1 << 20), "no file over the limit left (%lld bytes)",
+	   lstat(tar, &st) == 0 ? (long long)st.st_size : 0LL);
+	snprintf(tar, sizeof tar, "%s/sparse-small.tar", t);
+	snprintf(dir, sizeof dir, "%s/sparse-small.d", t);
+	write_sparse(tar, 1 << 20, 10240);
+	is_int(unpack(tar, dir, "art", &why), 0, "a 1 MiB sparse file, the limit exactly, unpacks");
+	snprintf(tar, sizeof tar, "%s/art/big", dir);
+	ok(lstat(tar, &st) == 0 && st.st_size == (1 << 20), "with its size");
+	free(why);
+	static char half[600 << 10];
+	memset(half, 'y', sizeof half - 1);
+	const struct member two[] = {{"art/", AE_IFDIR, 0755, NULL, NULL},
+				     {"art/a", AE_IFREG, 0644, half, NULL},
+				     {"art/b", AE_IFREG, 0644, half, NULL}};
+	test_refused(t, "two-halves", two, ELEMENTSOF(two),
+		     "member 'art/b': the files add up to more than the limit (1 MiB)");
 }
 
 int main(void)
@@ -128,6 +289,10 @@ int main(void)
 	snprintf(dir, sizeof dir, "%s/garbage.d", t);
 	is_int(unpack(path, dir, "art", &why), -EBADMSG, "garbage is refused");
 	free(why);
+
+	test_read_only_dir(t);
+	test_no_replace(t);
+	test_sizes(t);
 
 	/* The host's pack: a directory's members are "./" and "./REL", owned
 	 * by 0, with symlinks stored, not followed. */

@@ -153,7 +153,7 @@ check "BypassNRO and PreventDeviceEncryption in specialize" \
 check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
 check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
 	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
-for s in firstlogon.ps1 stage-runner.ps1 osrun-exec.ps1 osrun-mount.ps1 osrun-detach.ps1 osrun-copy.ps1 osrun-kill.ps1 osrun.tag; do
+for s in firstlogon.ps1 stage-runner.ps1 osrun-guest.exe osrun-copy.ps1 osrun.tag; do
 	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
 done
 check "the virtio drivers for Windows 11 are on the medium" \
@@ -290,8 +290,8 @@ win=$top/guest-init/windows
 if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	# Best effort, 'Continue' (each script says why): the stages that go on
 	# past a failing step, the stage runner (native stderr lines would end
-	# its stage under 'Stop'), the detach helper. Every other script 'Stop'.
-	lint() { node "$ps/check.cjs" --continue cleanup.ps1,configure.ps1,osrun-detach.ps1,stage-runner.ps1 "$@"; }
+	# its stage under 'Stop'). Every other script 'Stop'.
+	lint() { node "$ps/check.cjs" --continue cleanup.ps1,configure.ps1,stage-runner.ps1 "$@"; }
 	claims() { node "$ps/claims.cjs" "$@"; }
 	# A control: guest-init/windows/SCRIPT copied and broken by SED, with
 	# KEPT (the comment or string naming what the code did) still in it,
@@ -318,24 +318,14 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	check "lint: .Handle in a comment or on another variable is not .Handle read" 'lint "$T/handle.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && grep -q "handle.ps1:2:6: lint: Start-Process -PassThru without reading \$p.Handle before \$p.WaitForExit()" "$T/ps"'
 	printf '%s\n' '$ErrorActionPreference = "Stop"' '$k = "HKLM:\SYSTEM\x"' 'New-Item -Force $k | Out-Null' 'if (-not (Test-Path $k)) { New-Item -Force $k | Out-Null }' 'New-Item -ItemType Directory -Force C:\d | Out-Null' >"$T/reg.ps1"
 	check "lint: New-Item -Force unguarded, and only that one" 'lint "$T/reg.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && [ "$(grep -c lint: "$T/ps")" = 1 ] && grep -q "reg.ps1:3:1: lint: New-Item -Force" "$T/ps"'
-	control "lint: osrun-exec.ps1 without its .Handle read (comment kept)" osrun-exec.ps1 '/^\t$null = $p.Handle$/d' '.Handle' lint 'lint: Start-Process -PassThru without reading $p.Handle before $p.WaitForExit()'
 	control "lint: firstlogon.ps1 reading .Handle after WaitForExit" firstlogon.ps1 '/^\t$null = $p.Handle$/d; s/^\t$p.WaitForExit()$/&\n\t$null = $p.Handle/' '$p.Handle' lint 'lint: Start-Process -PassThru without reading $p.Handle before $p.WaitForExit()'
-	control "lint: osrun-exec.ps1 under ErrorActionPreference 'Continue'" osrun-exec.ps1 "s/^\$ErrorActionPreference = 'Stop'$/\$ErrorActionPreference = 'Continue'/" 'Continue' lint "osrun-exec.ps1:15:1: lint: \$ErrorActionPreference = 'Continue': this script's is 'Stop'"
+	control "lint: osrun-copy.ps1 under ErrorActionPreference 'Continue'" osrun-copy.ps1 "s/^\$ErrorActionPreference = 'Stop'$/\$ErrorActionPreference = 'Continue'/" 'Continue' lint "osrun-copy.ps1:8:1: lint: \$ErrorActionPreference = 'Continue': this script's is 'Stop'"
 	control "lint: configure.ps1 (best effort) under 'Stop'" configure.ps1 "s/^\$ErrorActionPreference = 'Continue'$/\$ErrorActionPreference = 'Stop'/" 'Stop' lint "configure.ps1:4:1: lint: \$ErrorActionPreference = 'Stop': this script's is 'Continue'"
 
 	# What the README says the scripts do, on the syntax tree (claims.cjs):
 	# code that runs, never a comment. Each claim has a control that deletes
 	# or changes the code and keeps the comment naming it.
 	claim() { claims "$1" "$win/$2" >"$T/ps" 2>&1 || { sed 's/^/#   /' "$T/ps"; false; }; }
-	check "osrun-exec.ps1 reads request.json from the share" 'claim exec-request osrun-exec.ps1'
-	control "the request read deleted, request.json left in comments and the wait" osrun-exec.ps1 '/ReadAllText("$share\\request.json"/d' 'request.json' 'claims exec-request' 'nothing in code that runs reads'
-	check "osrun-exec.ps1 writes result.new, renames it result; 'exit CODE', 'error TEXT'" 'claim exec-result osrun-exec.ps1'
-	control "the rename to result deleted" osrun-exec.ps1 '/^\tMove-Item -LiteralPath "$share\\result.new"/d' 'result.new' 'claims exec-result' 'result.new is not renamed'
-	control "the result written without 'exit '" osrun-exec.ps1 "s/Write-Result ('exit {0}' -f/Write-Result ('{0}' -f/" 'exit CODE' 'claims exec-result' "no result written as 'exit ...'"
-	check "osrun-exec.ps1 records the command's process id for osrun-kill.ps1" 'claim exec-records-pid osrun-exec.ps1'
-	control "the process id's write deleted, its comment kept" osrun-exec.ps1 "/WriteAllText('C:\\\\osrun\\\\command.pid'/d" 'osrun-kill.ps1' 'claims exec-records-pid' 'nothing in code that runs writes'
-	check "osrun-kill.ps1 ends the command's tree (taskkill /T /F /PID)" 'claim kill-tree osrun-kill.ps1'
-	control "taskkill without /T, its comment kept" osrun-kill.ps1 's|^taskkill.exe /T /F|taskkill.exe /F|' 'taskkill /T' 'claims kill-tree' 'no taskkill /T /F /PID'
 	check "configure.ps1 turns the SMB client caches off" 'claim smb-caches-off configure.ps1'
 	control "FileInfoCacheLifetime's line deleted, its comment kept" configure.ps1 '/^Reg $ws FileInfoCacheLifetime 0$/d' 'FileInfoCacheLifetime' 'claims smb-caches-off' 'Parameters\FileInfoCacheLifetime to 0'
 	check "configure.ps1 sets UTF-8 (65001) as the ANSI, OEM and Mac code page" 'claim utf8-codepage configure.ps1'
@@ -353,11 +343,6 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	check "firstlogon.ps1: a failed LanmanWorkstation restart does not end the build" 'claim lanman-restart-tolerated firstlogon.ps1'
 	control "the restart's own try/catch removed (the stage's catch says failed)" firstlogon.ps1 's/^\ttry { \(Restart-Service LanmanWorkstation -Force\) } catch {.*}$/\t\1/' 'A restart that fails' 'claims lanman-restart-tolerated' 'not caught alone by a catch that lets the build go on'
 	control "the restart's catch throws" firstlogon.ps1 's/catch { Add-Content C:\\osrun\\build.log "LanmanWorkstation restart: $_" }/catch { throw }/' 'Restart-Service LanmanWorkstation' 'claims lanman-restart-tolerated' 'not caught alone'
-	check "osrun-mount.ps1 waits up to 60 s for the share, then exits 1 saying so on stderr" 'claim mount-wait-60s osrun-mount.ps1'
-	control "a 6 s deadline" osrun-mount.ps1 's/AddSeconds(60)/AddSeconds(6)/' 'after 60 s' 'claims mount-wait-60s' 'AddSeconds(60)'
-	control "no exit past the deadline (the comment says it exits 1)" osrun-mount.ps1 '/^\t\texit 1$/d' 'exits 1' 'claims mount-wait-60s' 'does not exit non-zero'
-	control "no stderr message past the deadline" osrun-mount.ps1 '/Console.::Error/d' 'message on stderr' 'claims mount-wait-60s' 'nothing is written to stderr'
-	control "the wait without its sleep" osrun-mount.ps1 '/^\tStart-Sleep/d' 'Waits until' 'claims mount-wait-60s' 'does not sleep between tries'
 else
 	check "PowerShell parser installed ($ps/node_modules: run make deps)" false
 fi

@@ -8,7 +8,6 @@
 'use strict';
 const ps = require('./ps.cjs');
 
-const SHARE = '\\\\10.0.2.4\\qemu';
 const lower = ps.lower;
 const has = (vals, want) => !!vals && vals.some(v => lower(v) === lower(want));
 
@@ -91,55 +90,6 @@ function pnputilAdd(run) {
 }
 
 const claims = {
-	// osrun-exec.ps1 records the command's process id for osrun-kill.ps1...
-	'exec-records-pid'(run) {
-		const ok = run.some(({ node, env }) => {
-			const c = ps.staticCall(node);
-			return c && /^(system\.)?io\.file$/.test(c.type) && c.method === 'writealltext' && has(ps.values(c.args[0], env), 'C:\\osrun\\command.pid');
-		});
-		return ok ? [] : ['nothing in code that runs writes C:\\osrun\\command.pid'];
-	},
-	// ... which ends its whole tree: taskkill /T /F /PID.
-	'kill-tree'(run) {
-		const ok = commands(run, 'taskkill.exe', 'taskkill').some(({ node, env }) => {
-			const words = ps.positional(node).flatMap(a => ps.values(a, env) || []).map(lower);
-			return ['/t', '/f', '/pid'].every(w => words.includes(w));
-		});
-		return ok ? [] : ['no taskkill /T /F /PID in code that runs'];
-	},
-	// osrun-exec.ps1 reads the request from the run's share.
-	'exec-request'(run) {
-		const want = `${SHARE}\\request.json`;
-		const reads = run.filter(({ node, env }) => {
-			const c = ps.staticCall(node);
-			if (c)
-				return /^(system\.)?io\.file$/.test(c.type) && /^readall(text|bytes)$/.test(c.method) && c.args[0] && has(ps.values(c.args[0], env), want);
-			return node.type === 'command' && ps.commandName(node) === 'get-content' && has(pathOf(node, env), want);
-		});
-		return reads.length ? [] : [`nothing in code that runs reads ${want}`];
-	},
-	// ... and writes `result` as result.new renamed, with "exit CODE" and
-	// "error TEXT".
-	'exec-result'(run) {
-		const out = [];
-		const writes = run.filter(({ node, env }) => {
-			const c = ps.staticCall(node);
-			return c && /^(system\.)?io\.file$/.test(c.type) && c.method === 'writealltext' && has(ps.values(c.args[0], env), `${SHARE}\\result.new`);
-		});
-		if (!writes.length)
-			out.push(`nothing in code that runs writes ${SHARE}\\result.new`);
-		const texts = writes.map(({ node, env }) => ps.prefix(ps.staticCall(node).args[1], env) || '');
-		for (const p of ['exit ', 'error '])
-			if (!texts.some(t => t.startsWith(p)))
-				out.push(`no result written as '${p}...'`);
-		const renamed = writes.length && writes.every(w => commands(run, 'move-item').some(({ node, env }) =>
-			node.startIndex > w.node.startIndex && ps.same(ps.ancestor(node, ['statement_list']), ps.ancestor(w.node, ['statement_list'])) &&
-			has(pathOf(node, env), `${SHARE}\\result.new`) &&
-			has(ps.values(ps.paramArg(node, '-destination') || ps.positional(node, ['-force'])[1] || node, env), `${SHARE}\\result`)));
-		if (!renamed)
-			out.push(`result.new is not renamed to ${SHARE}\\result after it is written`);
-		return out;
-	},
 	'smb-caches-off': run => registryClaim(run, 'HKLM:\\SYSTEM\\CurrentControlSet\\Services\\LanmanWorkstation\\Parameters',
 		['FileInfoCacheLifetime', 'FileNotFoundCacheLifetime', 'DirectoryCacheLifetime'], '0'),
 	'utf8-codepage': run => registryClaim(run, 'HKLM:\\SYSTEM\\CurrentControlSet\\Control\\Nls\\CodePage',
@@ -225,45 +175,6 @@ const claims = {
 					(k.type === 'expandable_string_literal' || k.type === 'verbatim_string_characters') && /^["']failed/i.test(k.text)));
 		});
 		return ok ? [] : ['a failing Restart-Service LanmanWorkstation is not caught alone by a catch that lets the build go on'];
-	},
-	// osrun-mount.ps1: polls for the share's stdin, up to 60 s, then exits
-	// non-zero with a message on stderr.
-	'mount-wait-60s'(run) {
-		const out = [];
-		const deadlines = run.filter(({ node }) => {
-			if (node.type !== 'assignment_expression')
-				return false;
-			const v = ps.core(node.childForFieldName('value'));
-			const c = v.type === 'invokation_expression' && v.namedChildren;
-			const arg = c && c.find(k => k.type === 'argument_list');
-			return c && lower(ps.core(c[0]).text) === '[datetime]::utcnow' && lower(c.find(k => k.type === 'member_name').text) === 'addseconds' &&
-				arg && has(ps.values([...ps.walk(arg)].find(k => k.type === 'argument_expression_list') || arg), '60');
-		});
-		if (!deadlines.length)
-			return ['no $deadline = [DateTime]::UtcNow.AddSeconds(60) in code that runs'];
-		const names = deadlines.map(d => ps.varName(d.node.namedChildren[0]));
-		const loops = run.filter(({ node, env }) => (node.type === 'while_statement' || node.type === 'do_statement') &&
-			node.startIndex > deadlines[0].node.startIndex &&
-			[...ps.walk(node.childForFieldName('condition') || node.namedChildren[0])].some(c => c.type === 'command' &&
-				ps.commandName(c) === 'test-path' && (pathOf(c, env) || []).some(p => lower(p).startsWith(lower(`${SHARE}\\`)))));
-		if (!loops.length)
-			return [`no loop that waits while Test-Path ${SHARE}\\... fails`];
-		const body = [...ps.walk(loops[0].node.namedChildren.find(c => c.type === 'statement_block'))];
-		const stop = body.find(n => n.type === 'if_statement' && [...ps.walk(n.childForFieldName('condition'))].some(c =>
-			c.type === 'comparison_expression' && c.namedChildren.length === 3 &&
-			lower(ps.core(c.namedChildren[0]).text) === '[datetime]::utcnow' && ['-gt', '-ge'].includes(lower(c.namedChildren[1].text)) &&
-			names.includes(ps.varName(c.namedChildren[2]))));
-		if (!stop)
-			return ['the loop never compares the time with the deadline'];
-		const block = [...ps.walk(stop.namedChildren.find(c => c.type === 'statement_block'))];
-		if (!block.some(c => c.type === 'flow_control_statement' && /^exit\s+[1-9]/i.test(c.text)))
-			out.push('past the deadline the loop does not exit non-zero');
-		if (!block.some(c => /^\[console\]::error\.write(line)?$/.test(lower(c.type === 'invokation_expression' ? c.text.split('(')[0] : '')) ||
-			(c.type === 'command' && ps.commandName(c) === 'write-error')))
-			out.push('past the deadline nothing is written to stderr');
-		if (!commands(body.map(node => ({ node })), 'start-sleep').length)
-			out.push('the loop does not sleep between tries');
-		return out;
 	},
 };
 
