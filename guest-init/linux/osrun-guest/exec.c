@@ -147,7 +147,7 @@ static int command_finish(struct exec_run *x, struct pump_stream s[PUMP_STREAMS]
 	int status = 0;
 	int r = pump_run(s, x->pidfd);
 	/* stdout.done after the last write of both streams. */
-	_cleanup_close_ int done = share_open(x, "stdout.done", O_WRONLY | O_CREAT | O_TRUNC);
+	safe_close(share_open(x, "stdout.done", O_WRONLY | O_CREAT | O_TRUNC));
 	while (waitpid(x->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	(void)unlink(x->cmd_file);
@@ -159,7 +159,12 @@ static int command_finish(struct exec_run *x, struct pump_stream s[PUMP_STREAMS]
 		    pump_hand_off(s, pid_path) < 0)
 			guest_fail(0, "a background child's output pipe is left without a reader");
 	}
-	return result_write(x, "exit %u", status_code(status)) == 0 ? 0 : 125;
+	r = result_write(x, "exit %u", status_code(status));
+	/* osrun asks the agent whether the helper has ended when the share's
+	 * stdout is closed: that comes last, just before the exit. */
+	safe_close(s[PUMP_ERR].out);
+	safe_close(s[PUMP_OUT].out);
+	return r == 0 ? 0 : 125;
 }
 
 /* Runs one osrun command (OSRUN_CMD) and says how it ended in the share's
@@ -185,9 +190,10 @@ int verb_exec(int argc, char **argv)
 		return r;
 	/* stdout.pump tells osrun to wait for stdout.done once the command
 	 * has exited (older guests have neither). */
-	_cleanup_close_ int pump_mark = share_open(&x, "stdout.pump", O_WRONLY | O_CREAT | O_TRUNC);
-	if (pump_mark < 0)
-		return exec_fail(&x, "cannot write into the run's share: %s", strerror(-pump_mark));
+	int mark = share_open(&x, "stdout.pump", O_WRONLY | O_CREAT | O_TRUNC);
+	if (mark < 0)
+		return exec_fail(&x, "cannot write into the run's share: %s", strerror(-mark));
+	close(mark);
 	static struct stdin_feed in;
 	if (guest_run_path(&x.run, "stdin", in.path, sizeof in.path) < 0 ||
 	    guest_run_path(&x.run, "stdin.end", in.end_path, sizeof in.end_path) < 0)
