@@ -403,6 +403,12 @@ t_env_and_workdir() {
 	expect_rc 125
 	expect_out ''
 	expect_err_has "the guest could not run the command: working directory /nonexistent does not exist"
+	# A directory name with a line feed (-w, or a build file's WORKDIR)
+	# still makes a one-line result.
+	o -w "$(printf '/no\nwhere')" 'echo ran'
+	expect_rc 125
+	expect_out ''
+	expect_err_has "the guest could not run the command: working directory /no?where does not exist"
 }
 
 t_timeout() {

@@ -36,6 +36,10 @@ static int result_write(const struct exec_run *x, const char *fmt, ...)
 	if (k < 0)
 		return guest_fail(125, "cannot format the result");
 	size_t n = strnlen(text, sizeof text - 2);
+	/* One line: a workdir (from -w or a build file) may hold anything. */
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)text[i] < 0x20 || text[i] == 0x7f)
+			text[i] = '?';
 	text[n] = '\n';
 	text[n + 1] = 0;
 	int r = guest_run_path(&x->run, "result", path, sizeof path);
