@@ -15,8 +15,9 @@ COPY Makefile /src/
 COPY runner /src/runner
 COPY snapshots /src/snapshots
 COPY iso-builder /src/iso-builder
+COPY guest-init/linux/osrun-guest /src/guest-init/linux/osrun-guest
 WORKDIR /src
-RUN make build/osrun build/osrun-netguard.so OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
+RUN make build/osrun build/osrun-netguard.so build/osrun-guest OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
     OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows \
     OSRUN_NETGUARD_DEFAULT=/usr/local/lib/osrun/osrun-netguard.so
 
@@ -36,7 +37,8 @@ FROM ${BASE} AS guest-1
 RUN apt-get update && apt-get install -y --no-install-recommends busybox-static qemu-guest-agent kmod cpio \
     e2fsprogs qemu-utils gzip git
 COPY guest-init/linux /src/guest-init/linux
-RUN sh /src/guest-init/linux/build.sh /out/guest && rm -f /out/guest/*.deb
+COPY --from=build /src/build/osrun-guest /src/osrun-guest
+RUN sh /src/guest-init/linux/build.sh /out/guest /src/osrun-guest && rm -f /out/guest/*.deb
 
 FROM ${BASE} AS guest-0
 RUN mkdir -p /out

@@ -77,22 +77,24 @@ $(NETGUARD): runner/netguard/netguard.c runner/lib/netguard.h runner/lib/util.h
 # make install [PREFIX=/usr/local] [DESTDIR=]: osrun built for where it is
 # installed (its default guest, Windows scripts and guard are under
 # PREFIX), the guard and the GitLab driver in PREFIX/lib/osrun, guest-init
-# and the test guest (when built) in PREFIX/share/osrun, the man page.
+# (with the built osrun-guest that build.sh puts in the guest) and the test
+# guest (when built) in PREFIX/share/osrun, the man page.
 PREFIX ?= /usr/local
 OSRUN_LIBDIR = $(PREFIX)/lib/osrun
 OSRUN_SHAREDIR = $(PREFIX)/share/osrun
 install: $(GUEST_EXE)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/install OSRUN_GUEST_DEFAULT=$(OSRUN_SHAREDIR)/guest \
 		OSRUN_WINDOWS_DEFAULT=$(OSRUN_SHAREDIR)/guest-init/windows \
-		OSRUN_NETGUARD_DEFAULT=$(OSRUN_LIBDIR)/osrun-netguard.so $(BUILD)/install/osrun $(BUILD)/install/osrun-netguard.so
+		OSRUN_NETGUARD_DEFAULT=$(OSRUN_LIBDIR)/osrun-netguard.so $(BUILD)/install/osrun $(BUILD)/install/osrun-netguard.so \
+		$(BUILD)/install/osrun-guest
 	install -D -m 0755 $(BUILD)/install/osrun $(DESTDIR)$(PREFIX)/bin/osrun
 	install -D -m 0644 $(BUILD)/install/osrun-netguard.so $(DESTDIR)$(OSRUN_LIBDIR)/osrun-netguard.so
 	install -D -m 0755 contrib/gitlab-runner/osrun-driver $(DESTDIR)$(OSRUN_LIBDIR)/osrun-driver
 	install -D -m 0644 docs/osrun.1 $(DESTDIR)$(PREFIX)/share/man/man1/osrun.1
 	install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages
 	install -m 0644 guest-init/windows/*.ps1 $(GUEST_EXE) $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/windows/
-	install -m 0755 guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-* \
-		$(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
+	install -m 0755 guest-init/linux/build.sh guest-init/linux/init $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
+	install -m 0755 $(BUILD)/install/osrun-guest $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
 	install -m 0755 guest-init/linux/stages/*.sh $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages/
 	if [ -f $(GUEST_DIR)/initrd.img ]; then \
 		install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest/stages && \
@@ -108,11 +110,20 @@ demo: $(BUILD)/osrun $(NETGUARD) guest
 	@$(BUILD)/osrun snapshot inspect provisioned >/dev/null 2>&1 || $(BUILD)/osrun provision
 	$(BUILD)/osrun 'uname -a; echo "hello from the guest" >&2; exit 3'; echo "exit code: $$?"
 
+# The Linux guest's helper (exec, mount, kill, copy, detach): static, so
+# that it runs in any Linux guest whatever its libc.
+GUEST_HELPER := $(BUILD)/osrun-guest
+GUEST_HELPER_SRC := $(wildcard guest-init/linux/osrun-guest/*.c)
+$(GUEST_HELPER): $(GUEST_HELPER_SRC) $(wildcard guest-init/linux/osrun-guest/*.h) runner/lib/request.h runner/lib/util.h \
+		runner/lib/banned.h
+	@mkdir -p $(BUILD)
+	$(CC) -std=c11 -pipe -O2 -include runner/lib/banned.h $(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall) \
+		-static -s -pthread -o $@ $(GUEST_HELPER_SRC)
+
 # The test guest: a Debian kernel, busybox and qemu-ga in an initramfs.
 guest: $(GUEST_DIR)/initrd.img
-$(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init guest-init/linux/osrun-exec guest-init/linux/osrun-mount \
-		guest-init/linux/osrun-detach guest-init/linux/osrun-copy guest-init/linux/osrun-kill $(wildcard guest-init/linux/stages/*.sh)
-	sh guest-init/linux/build.sh $(GUEST_DIR)
+$(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init $(GUEST_HELPER) $(wildcard guest-init/linux/stages/*.sh)
+	sh guest-init/linux/build.sh $(GUEST_DIR) $(abspath $(GUEST_HELPER))
 
 # Unit tests: one program per module, always with the sanitizers.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))
@@ -210,7 +221,7 @@ bench-io: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py
 
 FORMAT_SRC = $(wildcard runner/*.[ch] runner/lib/*.[ch] snapshots/*.[ch] iso-builder/*.[ch] tests/unit/*.[ch] \
-	guest-init/windows/osrun-guest/*.[ch] tests/windows/*.c)
+	guest-init/linux/osrun-guest/*.[ch] guest-init/windows/osrun-guest/*.[ch] tests/windows/*.c)
 format:
 	clang-format -i $(FORMAT_SRC)
 

@@ -55,82 +55,19 @@ int run_result_read(bool windows, struct share *sh, const struct qga_exec_status
 	return 0;
 }
 
-/* Asks the guest about osrun-exec's stdout pump ($1: the run id): exit 0
- * when it waits on an empty pipe (read(2) on its stdin, asleep: x86_64's
- * syscall 0 on fd 0) or is gone, 1 while it works (or is stopped), 2 when
- * that cannot be read, 3 when dd has ended and stdout.done is still to
- * come. The pid file names the subshell that runs dd. */
-static const char pump_state_sh[] = "p=$(cat \"/run/osrun/$1.stdout.pid\" 2>/dev/null) || exit 2\n"
-				    "case $p in '' | *[!0-9]*) exit 2 ;; esac\n"
-				    "[ -d /proc/$p ] || exit 0\n"
-				    "for s in /proc/[0-9]*/stat; do\n"
-				    "	read -r line <\"$s\" 2>/dev/null || continue\n"
-				    "	set -- ${line##*) }\n"
-				    "	[ \"${2:-}\" = \"$p\" ] || continue\n"
-				    "	[ \"$1\" = S ] || exit 1\n"
-				    "	d=${s%/stat}\n"
-				    "	read -r nr fd rest <\"$d/syscall\" || exit 2\n"
-				    "	[ \"$nr $fd\" = \"0 0x0\" ] && exit 0\n"
-				    "	exit 1\n"
-				    "done\n"
-				    "exit 3\n";
-
-/* 0: the pump waits on an empty pipe (what holds it open is a child the
- * command left, whose later output is not the command's); 1: it still
- * works; 3: dd has ended (the pump is making stdout.done). */
-static int pump_state(struct warm *w, struct error *e)
+/* The Linux helper (osrun-guest exec) makes stdout.done once the
+ * command's last byte is in the share, and only then ends: a pump slowed
+ * by a loaded host has been waited for with the helper. An ended helper
+ * without it lost output (a write to the share failed): never reported as
+ * a success. The grace covers nothing but smbd's own bookkeeping. */
+static int follow_pump(const struct run_plan *p, struct warm *w, struct error *e)
 {
-	char *argv[] = {"-c", (char *)pump_state_sh, "sh", strrchr(w->j.rundir->path, '.') + 1, NULL};
-	struct qga_exec x = {.path = "/bin/sh", .argv = argv, .capture = true};
-	struct remote_error err;
-	struct qga_exec_status st;
-	int64_t pid;
-	int r = qga_exec(vm_qga(w->j.vm), &x, 10 * USEC_PER_SEC, &pid, &err);
-	if (r < 0)
-		return job_fail(&w->j, r, &err, "asking the guest about its stdout pump", e);
-	/* Bounded by the agent's life, not the clock: the guest is slow
-	 * under load, not gone. */
-	if ((r = job_wait_guest_process(&w->j, pid, USEC_INFINITY, &st, e)) < 0)
-		return r;
-	int code = st.signal ? -1 : st.exitcode;
-	qga_exec_status_release(&st);
-	if (code == 0 || code == 1 || code == 3)
-		return code;
-	return error_set(e, -EIO,
-			 "the guest's stdout pump has not finished and its state cannot be read (check exit %d): the "
-			 "command's output may be incomplete",
-			 code);
-}
-
-/* A guest that pumps stdout (osrun-exec) writes its last bytes after the
- * command's end, then makes stdout.done. A slow pump (a loaded host) is
- * waited for as long as it works and the guest lives; a pump that waits on
- * an empty pipe a child of the command holds open is not. */
-static int follow_pump(const struct run_plan *p, struct warm *w, usec_t deadline, struct error *e)
-{
-	usec_t step = USEC_PER_SEC / 2;
-	/* dd gone but no stdout.done for this many asks: the pid file names
-	 * some other process now, or the marker was lost. */
-	int ended = 0;
-	for (;;) {
-		int r = share_wait_for(w->sh, "stdout.done", step, STDOUT_FILENO, STDERR_FILENO);
-		if (r == 0)
-			return 0;
-		if (r != -ETIMEDOUT)
-			return run_stream_error(p, r, e);
-		if (now_usec() >= deadline)
-			return run_stream_error(p, -ETIME, e);
-		if ((r = pump_state(w, e)) <= 0) {
-			if (r == 0)
-				log_debug("the guest's stdout pump waits on an empty pipe (a child holds stdout?)");
-			return r;
-		}
-		if (r == 3 && ++ended == 10)
-			return error_set(e, -EIO,
-					 "the guest's stdout pump ended without saying it had written everything: the "
-					 "command's output may be incomplete");
-		step = USEC_PER_SEC;
-	}
+	int r = share_wait_for(w->sh, "stdout.done", USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO);
+	if (r == -ETIMEDOUT)
+		return error_set(e, -EIO,
+				 "the guest's helper ended without saying it had written all of the command's output: "
+				 "it may be incomplete");
+	return r < 0 ? run_stream_error(p, r, e) : 0;
 }
 
 /* The command's end as the agent tells it: 1 when it has exited (*ret
@@ -157,7 +94,7 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, use
 		qga_exec_status_release(&st);
 		return 0;
 	}
-	if (share_has(w->sh, "stdout.pump") && (r = follow_pump(p, w, deadline, e)) < 0) {
+	if (share_has(w->sh, "stdout.pump") && (r = follow_pump(p, w, e)) < 0) {
 		qga_exec_status_release(&st);
 		return r;
 	}

@@ -38,6 +38,7 @@ done <<EOF
 644 share/osrun/guest-init/windows/osrun-guest.exe
 644 share/osrun/guest-init/windows/osrun-copy.ps1
 755 share/osrun/guest-init/linux/build.sh
+755 share/osrun/guest-init/linux/osrun-guest
 755 share/osrun/guest-init/linux/stages/base.sh
 EOF
 )

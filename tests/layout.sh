@@ -58,10 +58,10 @@ comments alone failed a rule: $(grep '^not ok' "$t/b")"
 fi
 
 src=$(ls runner/*.[ch] runner/lib/*.[ch] runner/netguard/*.c snapshots/*.[ch] iso-builder/*.[ch])
-# The Windows guest's helper (mingw-w64) and the programs its Wine tests
-# run: held to the sizes and the format; the module rules below compile
-# with the host's compiler.
-guest_src=$(ls guest-init/windows/osrun-guest/*.[ch] tests/windows/*.c 2>/dev/null)
+# The guests' helpers (Linux: static; Windows: mingw-w64) and the programs
+# the Wine tests run: held to the sizes and the format; the module rules
+# below are the host's.
+guest_src=$(ls guest-init/linux/osrun-guest/*.[ch] guest-init/windows/osrun-guest/*.[ch] tests/windows/*.c 2>/dev/null)
 cmds="runner/osrun.c runner/options.c runner/options.h $(echo runner/cmd-*.c)"
 below=$(for f in $src; do case " $cmds " in *" $f "*) ;; *) echo "$f" ;; esac; done)
 

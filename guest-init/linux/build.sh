@@ -1,11 +1,15 @@
 #!/bin/sh
 # Builds the Linux test guest from Debian packages only:
 #   OUT/vmlinuz, OUT/initrd.img, OUT/disk.qcow2
+# HELPER is the static osrun-guest the Makefile builds (default: beside
+# this script, where make install puts it).
 # Needs: apt-get (with a package list), dpkg, kmod, busybox-static,
 # qemu-guest-agent, cpio, gzip, e2fsprogs, qemu-utils.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
-out=${1:?usage: build.sh OUTDIR}
+out=${1:?usage: build.sh OUTDIR [HELPER]}
+helper=${2:-$here/osrun-guest}
+[ -x "$helper" ] || { echo "build.sh: no osrun-guest at $helper (make builds it)" >&2; exit 1; }
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 work=$out/work
@@ -70,7 +74,7 @@ done
 depmod -b "$r" "$kver"
 
 cp "$here/init" "$r/init"
-cp "$here/osrun-exec" "$here/osrun-mount" "$here/osrun-detach" "$here/osrun-copy" "$here/osrun-kill" "$r/usr/lib/osrun/"
+install -m 0755 "$helper" "$r/usr/lib/osrun/osrun-guest"
 chmod 0755 "$r/init" "$r/usr/lib/osrun/"*
 echo "root:x:0:0:root:/root:/bin/sh" > "$r/etc/passwd"
 echo "root:x:0:" > "$r/etc/group"

@@ -36,6 +36,15 @@ static const char *const windows_env[] = {
 	NULL,
 };
 
+/* One static program for every job (guest-init/linux/osrun-guest): under
+ * TCG each fork and exec costs tens of milliseconds. */
+#define LINUX_HELPER "/usr/lib/osrun/osrun-guest"
+static const char *const linux_exec_argv[] = {"exec", NULL};
+static const char *const linux_prepare_argv[] = {"mount", NULL};
+static const char *const linux_detach_argv[] = {"detach", NULL};
+static const char *const linux_kill_argv[] = {"kill", NULL};
+static const char *const linux_copy_argv[] = {"copy", NULL};
+
 #define POWERSHELL "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
 #define PS_FILE "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"
 static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
@@ -50,11 +59,16 @@ static const char *const windows_kill_argv[] = {"kill", NULL};
 static const struct profile profiles[] = {
 	{
 		.name = "linux",
-		.exec_path = "/usr/lib/osrun/osrun-exec",
-		.prepare_path = "/usr/lib/osrun/osrun-mount",
-		.detach_path = "/usr/lib/osrun/osrun-detach",
-		.kill_path = "/usr/lib/osrun/osrun-kill",
-		.copy_path = "/usr/lib/osrun/osrun-copy",
+		.exec_path = LINUX_HELPER,
+		.exec_argv = linux_exec_argv,
+		.prepare_path = LINUX_HELPER,
+		.prepare_argv = linux_prepare_argv,
+		.detach_path = LINUX_HELPER,
+		.detach_argv = linux_detach_argv,
+		.kill_path = LINUX_HELPER,
+		.kill_argv = linux_kill_argv,
+		.copy_path = LINUX_HELPER,
+		.copy_argv = linux_copy_argv,
 		.base_env = linux_env,
 		.share_unc = "//10.0.2.4/qemu",
 		.stage_script = "stage.sh",

@@ -28,7 +28,8 @@ int machine_record_cpu(struct machine *m, const char *cpuinfo);
 struct profile {
 	const char *name;
 	/* The guest-side helper that runs one command (guest-init), and the
-	 * arguments it needs (Windows: osrun-guest.exe exec). */
+	 * arguments it needs (Linux: osrun-guest exec; Windows: osrun-guest.exe
+	 * exec). */
 	const char *exec_path;
 	const char *const *exec_argv;
 	/* Makes the per-run share ready while osrun sets the clock (Linux:
@@ -44,7 +45,7 @@ struct profile {
 	const char *kill_path;
 	const char *const *kill_argv;
 	/* Copies a tar in the run's share into the guest, or a guest path
-	 * into one: "in TAR KIND GUEST NAME" / "out TAR GUEST" (osrun-copy). */
+	 * into one: "in TAR KIND GUEST NAME" / "out TAR GUEST" (after copy_argv). */
 	const char *copy_path;
 	const char *const *copy_argv;
 	/* The environment guest commands start with; -e adds to it. The

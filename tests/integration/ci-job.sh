@@ -93,7 +93,8 @@ sub/run.sh"
 	expect_err_has "\-\-copy-out '/no/such/file:$out' failed in the guest"
 }
 
-# A guest that sends a hostile archive (its copy helper replaced): nothing
+# A guest that sends a hostile archive (its helper replaced by a script
+# that answers "copy out TAR GUEST", renamed over the running one): nothing
 # lands outside the target, nothing through a symlink, no device, no
 # setuid bit; osrun says what it refused.
 t_copy_out_hostile_guest() {
@@ -123,7 +124,8 @@ PY
 		tar -C "$T/sparse" --sparse -cf "$T/sparse.tar" art && rm -rf "$T/sparse"
 	for bad in dotdot through device other suid sparse; do
 		o --copy-in "$T/$bad.tar:/tmp/bad.tar" --copy-out /art:"$out" \
-			'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
+			'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$3\n" >/tmp/h && chmod 755 /tmp/h &&
+			mv /tmp/h /usr/lib/osrun/osrun-guest'
 		case $bad in
 		suid)
 			expect_rc 0
@@ -142,7 +144,8 @@ PY
 		rm -rf "$out/art"
 	done
 	o --copy-in "$T/dotdot.tar:/tmp/bad.tar" --copy-out /art:"$out" \
-		'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$2\n" >/usr/lib/osrun/osrun-copy'
+		'printf "#!/bin/sh\ncp /tmp/bad.tar /run/osrun/\$OSRUN_RUN_ID/\$3\n" >/tmp/h && chmod 755 /tmp/h &&
+			mv /tmp/h /usr/lib/osrun/osrun-guest'
 	expect_err_has "member 'art/../../victim/pwned'"
 }
 
@@ -752,5 +755,26 @@ EOF
 	expect_rc 0
 }
 
+# A background child the command leaves behind (`cmd &`) holding its
+# stdout and stderr: the run ends with the command, with all it wrote; the
+# child's later writes do not kill it (SIGPIPE from a pipe nobody reads),
+# and do not land in the next command's output (they did, as zeros and a
+# lost line, when the old run's stdout was written after the host had
+# emptied it).
+t_session_child_outlives() {
+	o session start --name bg1
+	expect_rc 0
+	o session exec bg1 'echo first; (sleep 2; echo late; echo late >&2; echo wrote >/root/bg) & echo last'
+	expect_rc 0
+	expect_out "first
+last"
+	o session exec bg1 'sleep 4; cat /root/bg; echo next >&2'
+	expect_rc 0
+	expect_out wrote
+	[ "$(cat "$T/err")" = next ] || err "stderr of the next command: '$(cat -v "$T/err")'"
+	o session stop bg1
+	expect_rc 0
+}
+
 ALL_CI_JOB="t_volume_rw_ro t_copy_in_out t_copy_out_hostile_guest t_copy_out_read_only_as_user t_cache_volume t_session t_session_ends t_session_stop_name_taken
-t_console_log_bounded_idle t_session_interrupt_keeps t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"
+t_console_log_bounded_idle t_session_interrupt_keeps t_session_child_outlives t_session_novnc t_gitlab_driver t_gitlab_driver_trust t_gitlab_cancel t_ci_job_as_user_busy"

@@ -278,17 +278,17 @@ after"
 }
 
 # A pump that is slow after the command's end (a loaded host starves it)
-# still delivers the command's last bytes: osrun waits while it works, not
-# 2 s. The command stops the pump (SIGSTOP to dd, the child of the
-# subshell osrun-exec records) before its last line and lets a detached
-# child continue it 4 s after the command has exited.
+# still delivers the command's last bytes: the helper (osrun-guest exec,
+# the command's parent) pumps them before it says the command ended. The
+# command stops the helper before its last line and lets a detached child
+# continue it 4 s after the command has exited.
 t_slow_pump_tail_kept() {
 	o 'echo first
-p=$(cat /run/osrun/*.stdout.pid)
-for s in /proc/[0-9]*/stat; do read -r l <"$s"; set -- ${l##*) }; [ "$2" = "$p" ] && d=${s#/proc/} && d=${d%/stat}; done
-kill -STOP "$d"
+h=$PPID
+grep -q osrun-guest "/proc/$h/cmdline" || { echo "the parent is not the helper" >&2; exit 9; }
+kill -STOP "$h"
 echo tail
-(sleep 4; kill -CONT "$d") </dev/null >/dev/null 2>&1 &
+(sleep 4; kill -CONT "$h") </dev/null >/dev/null 2>&1 &
 exit 0'
 	expect_rc 0
 	expect_out "first
@@ -423,6 +423,12 @@ t_env_and_workdir() {
 	expect_rc 125
 	expect_out ''
 	expect_err_has "the guest could not run the command: working directory /nonexistent does not exist"
+	# A directory name with a line feed (-w, or a build file's WORKDIR)
+	# still makes a one-line result.
+	o -w "$(printf '/no\nwhere')" 'echo ran'
+	expect_rc 125
+	expect_out ''
+	expect_err_has "the guest could not run the command: working directory /no?where does not exist"
 }
 
 t_timeout() {
