@@ -36,8 +36,8 @@ function input(name, { trim = true } = {}) {
 // (snapshot_name_check in snapshots/store.c).
 const NAME_RE = /^[A-Za-z0-9_+@][A-Za-z0-9._+@-]{0,63}$/;
 
-// Guest paths reach the guest's helpers (osrun-exec, osrun-copy,
-// osrun-mount; on Windows PowerShell and cmd lines). Only characters none
+// Guest paths reach the guest's helpers (osrun-guest exec, copy,
+// mount; on Windows cmd lines and osrun-copy.ps1). Only characters none
 // of them reads as syntax: no quotes, $, `, ;, &, |, <, >, %, !, ^, *, ?,
 // no control characters. Spaces and parentheses stay ("Program Files (x86)").
 const PATH_RE = /^[A-Za-z0-9 /\\:._+@,()~=-]{1,1024}$/;

@@ -1,7 +1,7 @@
 # Copies for --copy-in and --copy-out through a tar in the run's share
 # (OSRUN_SHARE), with Windows' own tar.exe (bsdtar, in System32 since
 # Windows 10 1803, per Microsoft's "tar" command reference). Same actions as
-# guest-init/linux/osrun-copy:
+# the Linux helper's copy verb (guest-init/linux/osrun-guest/copy.c):
 #   osrun-copy.ps1 in TAR dir|file GUEST NAME    osrun-copy.ps1 out TAR GUEST
 # NOT RUN AGAINST REAL WINDOWS YET.
 param([string]$Action, [string]$Tar, [string]$A, [string]$B, [string]$C)

@@ -1,5 +1,5 @@
 /* The request/result protocol between osrun and the guest's command helper
- * (guest-init/linux/osrun-exec, guest-init/windows/osrun-guest/, osrun-guest.exe), carried by the run's
+ * (osrun-guest: guest-init/linux/osrun-guest/, guest-init/windows/osrun-guest/), carried by the run's
  * share, so that what a command exited with never depends on the agent's platform rules. The Windows helper
  * includes this header: what it shares with the host is plain C.
  *

@@ -106,7 +106,7 @@ t_network_guard_not_loaded() {
 	expect_out fine
 }
 
-# The guest's view of the run's share: the one directory osrun-exec mounted.
+# The guest's view of the run's share: the one directory osrun-guest mounted.
 SHARE_DIR='m=$(ls -d /run/osrun/*/ | head -1)'
 
 t_guest_fills_share() {
