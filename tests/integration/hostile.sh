@@ -211,8 +211,11 @@ t_qemu_stopped_while_busy() {
 	expect_rc 0
 	expect_out "started
 done"
-	o -n slowmount 'cd /usr/lib/osrun && mv osrun-mount osrun-mount.real &&
-		printf "#!/bin/sh\nsleep 3\nexec /usr/lib/osrun/osrun-mount.real\n" >osrun-mount && chmod 755 osrun-mount'
+	# The helper's mount verb made slow: a wrapper renamed over the helper
+	# (the running one keeps its inode), the real one beside it.
+	o -n slowmount 'cd /usr/lib/osrun && cp osrun-guest osrun-guest.real &&
+		printf "#!/bin/sh\n[ \"\$1\" = mount ] && sleep 3\nexec /usr/lib/osrun/osrun-guest.real \"\$@\"\n" >g.new &&
+		chmod 755 g.new && mv g.new osrun-guest'
 	expect_rc 0
 	o_bg -v -s slowmount --agent-timeout 5 'echo ran'
 	i=0; while ! grep -q "restored 'slowmount'" "$T/err" && [ $i -lt 1500 ]; do sleep 0.02; i=$((i+1)); done
