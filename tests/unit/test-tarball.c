@@ -5,13 +5,12 @@
 #include <archive_entry.h>
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <stdbool.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "../../runner/lib/tarball.h"
+#include "nocaps.h"
 #include "tap.h"
 
 struct member {
@@ -93,9 +92,7 @@ static int unpack_as_user(const char *tar, const char *target)
 		abort();
 	pid_t pid = fork();
 	if (pid == 0) {
-		struct __user_cap_header_struct h = {.version = _LINUX_CAPABILITY_VERSION_3};
-		struct __user_cap_data_struct none[2] = {{0}};
-		if (geteuid() == 0 && syscall(SYS_capset, &h, none) < 0)
+		if (caps_drop_all() < 0)
 			_exit(1);
 		int fd = open(tar, O_RDONLY | O_CLOEXEC);
 		char *why = NULL;
