@@ -12,24 +12,9 @@
 #include "../../runner/lib/qcow2.h"
 #include "../../snapshots/backing.h"
 #include "tap.h"
+#include "tool.h"
 
 static char *root;
-
-static int run(char *const argv[], const char *cwd)
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		if (chdir(cwd) < 0)
-			_exit(126);
-		dup2(null, 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static char *dir_of(const char *area, const char *entry)
 {
@@ -59,14 +44,15 @@ static void disk(const char *dir, const char *backing, const char *o)
 	argv[n++] = "disk.qcow2";
 	argv[n++] = "64M";
 	unlink("disk.qcow2");
-	if (run(argv, dir) != 0)
+	if (tool_run(argv, dir) != 0)
 		abort();
 }
 
 static void rebase(const char *dir, const char *backing)
 {
-	if (run((char *const[]){"qemu-img", "rebase", "-u", "-F", "qcow2", "-b", (char *)backing, "disk.qcow2", NULL},
-		dir) != 0)
+	if (tool_run((char *const[]){"qemu-img", "rebase", "-u", "-F", "qcow2", "-b", (char *)backing, "disk.qcow2",
+				     NULL},
+		     dir) != 0)
 		abort();
 }
 

@@ -14,6 +14,7 @@
 
 #include "../../snapshots/memory.h"
 #include "tap.h"
+#include "tool.h"
 
 #define PAGES 2048
 #define PG 4096
@@ -130,20 +131,6 @@ static void layers_on(const char *dir, const char *what)
 	free(r2);
 }
 
-static int run(char *const argv[])
-{
-	pid_t pid = fork();
-	if (pid == 0) {
-		int null = open("/dev/null", O_WRONLY | O_CLOEXEC);
-		dup2(null, 1);
-		dup2(null, 2);
-		execvp(argv[0], argv);
-		_exit(127);
-	}
-	int st;
-	return pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
-
 int main(void)
 {
 	char t[] = "/tmp/osrun-unit-memory-fs.XXXXXX";
@@ -172,9 +159,9 @@ int main(void)
 	if (fd < 0 || ftruncate(fd, 1 << 30) < 0)
 		abort();
 	close(fd);
-	if (run((char *const[]){"mkfs.xfs", "-q", "-b", "size=65536", img, NULL}) != 0)
+	if (tool_run((char *const[]){"mkfs.xfs", "-q", "-b", "size=65536", img, NULL}, NULL) != 0)
 		skip("XFS with 64 KiB blocks: mkfs.xfs (xfsprogs) missing or failed");
-	else if (run((char *const[]){"mount", "-o", "loop", img, xfs, NULL}) != 0)
+	else if (tool_run((char *const[]){"mount", "-o", "loop", img, xfs, NULL}, NULL) != 0)
 		skip("XFS with 64 KiB blocks: cannot mount (a kernel before 6.12 cannot)");
 	else {
 		layers_on(xfs, "XFS 64 KiB blocks");
