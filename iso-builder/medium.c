@@ -12,8 +12,7 @@
 
 /* Copied onto the medium (osrun\): run by FirstLogonCommands and at every
  * boot, and by each osrun run (osrun-guest.exe, built by make). */
-static const char *const medium_scripts[] = {"firstlogon.ps1", "stage-runner.ps1", "osrun-guest.exe", "osrun-copy.ps1",
-					     NULL};
+static const char *const medium_scripts[] = {"firstlogon.ps1", "stage-runner.ps1", "osrun-guest.exe", NULL};
 /* virtio-win folders whose drivers Setup loads: disk, network, agent port. */
 static const char *const driver_dirs[] = {"viostor", "NetKVM", "vioserial"};
 #define AGENT_MSI "guest-agent/qemu-ga-x86_64.msi"
@@ -233,7 +232,6 @@ static int write_medium(struct store *s, const struct medium_inputs *in, const s
 		.password = pw,
 		/* Setup's language must be one the image has. */
 		.locale = ed->language ? ed->language : "en-US",
-		.drivers_dir = "$WinPEDriver$",
 		.marker = "osrun\\osrun.tag",
 		.first_logon = "osrun\\firstlogon.ps1",
 	};

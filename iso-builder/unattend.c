@@ -8,8 +8,9 @@
 #define NS_WCM "http://schemas.microsoft.com/WMIConfig/2002/State"
 #define NS_XSI "http://www.w3.org/2001/XMLSchema-instance"
 
-/* Drive letters Setup may give the setup medium: it is never A-C. */
-#define LETTERS "DEFGHIJKLMNOPQRSTUVWXYZ"
+/* Not the user's name: a bare "osrun" in an ACL (icacls x /grant
+ * osrun:F) could resolve to the machine. */
+#define COMPUTER_NAME "osrun-vm"
 
 struct w {
 	xmlTextWriterPtr x;
@@ -89,9 +90,10 @@ static void locales(struct w *w, const struct unattend *u, bool winpe)
 }
 
 /* Setup's own hardware checks (Windows 11) would stop an install on a VM
- * without TPM or Secure Boot. */
-static const char *const labconfig[] = {"BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck", "BypassCPUCheck",
-					"BypassStorageCheck"};
+ * without TPM or Secure Boot, or with little RAM. The three dockur/windows
+ * sets (efe47da, assets/win11x64.xml); BypassCPUCheck and
+ * BypassStorageCheck are read by no anchor's answer file. */
+static const char *const labconfig[] = {"BypassTPMCheck", "BypassSecureBootCheck", "BypassRAMCheck"};
 
 static void run_sync(struct w *w, const char *item, unsigned order, const char *path_elem, const char *cmd)
 {
@@ -162,21 +164,9 @@ static void windows_pe(struct w *w, const struct unattend *u)
 	attr(w, "pass", "windowsPE");
 	locales(w, u, true);
 
-	/* The setup medium's letter depends on the machine: every letter
-	 * is offered; Setup skips the paths that do not exist. */
-	component(w, "Microsoft-Windows-PnpCustomizationsWinPE");
-	start(w, "DriverPaths");
-	for (const char *l = LETTERS; *l; l++) {
-		add_item(w, "PathAndCredentials");
-		char key[4];
-		snprintf(key, sizeof key, "%u", (unsigned)(l - LETTERS) + 1);
-		attr(w, "wcm:keyValue", key);
-		elemf(w, "Path", "%c:\\%s", *l, u->drivers_dir);
-		end(w);
-	}
-	end(w);
-	end(w);
-
+	/* No DriverPaths: Setup loads the drivers in $WinPEDriver$ at the
+	 * root of any drive by itself (Microsoft Learn, "Add device drivers
+	 * to Windows during Windows Setup"), as dockur/windows relies on. */
 	component(w, "Microsoft-Windows-Setup");
 	start(w, "RunSynchronous");
 	for (size_t i = 0; i < ELEMENTSOF(labconfig); i++) {
@@ -235,7 +225,7 @@ static void specialize(struct w *w)
 	start(w, "settings");
 	attr(w, "pass", "specialize");
 	component(w, "Microsoft-Windows-Shell-Setup");
-	elem(w, "ComputerName", "osrun");
+	elem(w, "ComputerName", COMPUTER_NAME);
 	elem(w, "TimeZone", "UTC");
 	end(w);
 	component(w, "Microsoft-Windows-Deployment");

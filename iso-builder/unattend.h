@@ -11,7 +11,6 @@ struct unattend {
 	const char *user;	 /* the local administrator, logged on automatically */
 	const char *password;
 	const char *locale;	 /* "en-US" */
-	const char *drivers_dir; /* on the setup medium: "$WinPEDriver$" */
 	const char *marker;	 /* file that marks the setup medium: "osrun\\osrun.tag" */
 	const char *first_logon; /* the script FirstLogonCommands runs: "osrun\\firstlogon.ps1" */
 };

@@ -157,11 +157,23 @@ struct stage_run {
 	usec_t started, deadline;
 };
 
+/* The guest's status lines on its console: QEMU makes the file. A
+ * "failed:" there ends the stage as one in the status file does. */
+static bool console_failed(struct stage_run *s, struct status_follow *con)
+{
+	if (con->fd < 0 && status_open_prefixed(s->console, STATUS_CONSOLE_PREFIX, con) < 0)
+		return false;
+	status_poll(con);
+	return con->failed;
+}
+
 /* Waits for one boot's QEMU to end, showing the guest's status. */
 static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 {
 	int status = 0;
-	while (!vm_exited(j->vm, &status)) {
+	_cleanup_(status_close) struct status_follow con = {.fd = -1};
+	for (bool exited = false; !exited;) {
+		exited = vm_exited(j->vm, &status);
 		int r = fd_wait(qmp_fd(vm_qmp(j->vm)), POLLIN, deadline_after(USEC_PER_SEC));
 		if (r == -ECANCELED)
 			return error_interrupted(e);
@@ -177,8 +189,9 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 			log_progress("stage %zu/%zu %s: %.0f s%s%s", s->idx + 1, s->b->n_stages, s->st->name,
 				     seconds_since(s->started), last ? ": " : "", last ? last : "");
 		/* The guest said so: no waiting out the stage's timeout. */
-		if (s->status.failed) {
-			error_set(e, -EPROTO, "stage %s %s", s->st->name, s->status.failure);
+		if (s->status.failed || console_failed(s, &con)) {
+			error_set(e, -EPROTO, "stage %s %s", s->st->name,
+				  s->status.failed ? s->status.failure : con.failure);
 			stage_evidence(j, s->st->name, s->console, &s->status, e);
 			return -EPROTO;
 		}

@@ -117,7 +117,7 @@ static char **guest_env(const struct run_plan *p, const struct warm *w, const ch
 		return NULL;
 	}
 	char *extra[4] = {NULL};
-	if (asprintf(&extra[0], "OSRUN_CMD=%s", p->command ? p->command : "") < 0 ||
+	if ((prof->command_in_env && asprintf(&extra[0], "OSRUN_CMD=%s", p->command ? p->command : "") < 0) ||
 	    asprintf(&extra[1], "OSRUN_SHARE=%s", prof->share_unc) < 0 ||
 	    asprintf(&extra[2], "OSRUN_RUN_ID=%s", run_id) < 0 ||
 	    asprintf(&extra[3], "OSRUN_WORKDIR=%s", run_workdir(p, w) ? run_workdir(p, w) : "") < 0) {
@@ -127,7 +127,7 @@ static char **guest_env(const struct run_plan *p, const struct warm *w, const ch
 		return NULL;
 	}
 	for (size_t i = 0; i < ELEMENTSOF(extra); i++) {
-		if (env)
+		if (env && extra[i])
 			env = strv_append(env, extra[i]);
 		free(extra[i]);
 	}

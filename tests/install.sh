@@ -36,7 +36,6 @@ done <<EOF
 755 lib/osrun/osrun-driver
 644 share/man/man1/osrun.1
 644 share/osrun/guest-init/windows/osrun-guest.exe
-644 share/osrun/guest-init/windows/osrun-copy.ps1
 755 share/osrun/guest-init/linux/build.sh
 755 share/osrun/guest-init/linux/osrun-guest
 755 share/osrun/guest-init/linux/stages/base.sh

@@ -51,4 +51,23 @@ $nls = 'HKLM:\SYSTEM\CurrentControlSet\Control\Nls\CodePage'
 foreach ($name in 'ACP', 'OEMCP', 'MACCP') { Reg $nls $name '65001' 'String' }
 "configure: scheduled maintenance off"
 Reg 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion\Schedule\Maintenance' MaintenanceDisabled 1
+# Each restore moves the guest's clock on by as long as the snapshot sat:
+# a task whose time passed meanwhile would start during a run, and so
+# would one waiting for the machine to be idle. The two kinds lg/osrun's
+# provisioning disables (20837c0, win11-init/boot-0.ps1). Tasks started at
+# boot, at logon or by an event are kept: osrun's stage runner is one.
+"configure: timed and idle scheduled tasks off"
+Get-ScheduledTask | Where-Object State -NE 'Disabled' |
+	Where-Object { $_.Triggers | Where-Object { $_.CimClass.CimClassName -like '*Idle*' } } |
+	Disable-ScheduledTask -ErrorAction SilentlyContinue | Out-Null
+Get-ScheduledTask | Where-Object State -NE 'Disabled' | Get-ScheduledTaskInfo -ErrorAction SilentlyContinue |
+	Where-Object { $_.NextRunTime } |
+	ForEach-Object { Disable-ScheduledTask -TaskName $_.TaskName -TaskPath $_.TaskPath -ErrorAction SilentlyContinue } |
+	Out-Null
+# osrun sets the guest's clock after each restore (guest-set-time);
+# W32Time would move it again, toward a time server or the RTC.
+"configure: time synchronisation off"
+w32tm.exe /config /syncfromflags:NO /update | Out-Null
+Stop-Service W32Time -Force -ErrorAction SilentlyContinue
+Set-Service W32Time -StartupType Disabled
 exit 0

@@ -45,9 +45,6 @@ static const char *const linux_detach_argv[] = {"detach", NULL};
 static const char *const linux_kill_argv[] = {"kill", NULL};
 static const char *const linux_copy_argv[] = {"copy", NULL};
 
-#define POWERSHELL "C:\\Windows\\System32\\WindowsPowerShell\\v1.0\\powershell.exe"
-#define PS_FILE "-NoLogo", "-NoProfile", "-NonInteractive", "-ExecutionPolicy", "Bypass", "-File"
-static const char *const windows_copy_argv[] = {PS_FILE, "C:\\osrun\\osrun-copy.ps1", NULL};
 /* One C program for the per-run verbs (firstlogon.ps1 installs it): no
  * PowerShell start-up in a run. */
 #define GUEST_EXE "C:\\osrun\\osrun-guest.exe"
@@ -55,6 +52,7 @@ static const char *const windows_exec_argv[] = {"exec", NULL};
 static const char *const windows_detach_argv[] = {"detach", NULL};
 static const char *const windows_prepare_argv[] = {"mount", NULL};
 static const char *const windows_kill_argv[] = {"kill", NULL};
+static const char *const windows_copy_argv[] = {"copy", NULL};
 
 static const struct profile profiles[] = {
 	{
@@ -73,6 +71,7 @@ static const struct profile profiles[] = {
 		.share_unc = "//10.0.2.4/qemu",
 		.stage_script = "stage.sh",
 		.stdin_stream = true,
+		.command_in_env = true,
 	},
 	{
 		.name = "windows",
@@ -84,7 +83,7 @@ static const struct profile profiles[] = {
 		.detach_argv = windows_detach_argv,
 		.kill_path = GUEST_EXE,
 		.kill_argv = windows_kill_argv,
-		.copy_path = POWERSHELL,
+		.copy_path = GUEST_EXE,
 		.copy_argv = windows_copy_argv,
 		.base_env = windows_env,
 		.share_unc = "\\\\10.0.2.4\\qemu",

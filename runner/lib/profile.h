@@ -60,6 +60,12 @@ struct profile {
 	 * ended by stdin.end); without it, a piped stdin
 	 * is read to its end before the command starts. */
 	bool stdin_stream;
+	/* The command in the helpers' environment (OSRUN_CMD), where the
+	 * Linux helper reads it. Windows' helper reads request.json, and a
+	 * variable there holds at most 32,767 characters (Microsoft Learn,
+	 * "SetEnvironmentVariable"): a longer command would break the copy,
+	 * kill and detach helpers, which get the environment. */
+	bool command_in_env;
 };
 
 const struct profile *profile_find(const char *name);

@@ -24,6 +24,14 @@ int status_open(const char *path, struct status_follow *s)
 	return 0;
 }
 
+int status_open_prefixed(const char *path, const char *prefix, struct status_follow *s)
+{
+	int r = status_open(path, s);
+	if (r == 0)
+		s->prefix = prefix;
+	return r;
+}
+
 void status_close(struct status_follow *s) { s->fd = safe_close(s->fd); }
 
 /* One complete line: "done", or the newest status to show. */
@@ -35,6 +43,13 @@ static bool line_end(struct status_follow *s)
 	if (s->in_long_line) {
 		s->in_long_line = false;
 		return false;
+	}
+	if (s->prefix) {
+		size_t k = strlen(s->prefix);
+		if (n < k || memcmp(s->line, s->prefix, k))
+			return false;
+		memmove(s->line, s->line + k, n - k + 1);
+		n -= k;
 	}
 	if (!strcmp(s->line, "done")) {
 		s->done = true;
@@ -55,7 +70,7 @@ int status_poll(struct status_follow *s)
 	bool changed = false;
 	char buf[1 << 16];
 	for (int rounds = 0; rounds < 16; rounds++) {
-		if (s->off >= (off_t)STATUS_MAX)
+		if (s->off >= (off_t)STATUS_MAX && !s->prefix)
 			return -EFBIG;
 		ssize_t k = pread(s->fd, buf, sizeof buf, s->off);
 		if (k < 0)

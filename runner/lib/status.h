@@ -6,6 +6,11 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
+/* What a guest's status lines begin with on its serial console, where it
+ * writes them too (the Windows guest-init scripts): where the share cannot be
+ * reached they are all osrun hears. */
+#define STATUS_CONSOLE_PREFIX "osrun-status: "
+
 /* A guest that writes more than this has gone wrong: the stage fails. */
 #define STATUS_MAX (16u << 20)
 #define STATUS_LINE_MAX 200
@@ -13,6 +18,9 @@
 struct status_follow {
 	int fd;
 	off_t off;
+	/* Only lines that begin with it count, read without it; the file
+	 * may then be any size (a console log, which others trim). */
+	const char *prefix;
 	bool done;
 	bool failed;			/* a line began with "failed:" */
 	bool in_long_line;		/* the rest of an over-long line is dropped */
@@ -24,6 +32,9 @@ struct status_follow {
 
 /* Opens path (not through a symlink; a regular file only). */
 int status_open(const char *path, struct status_follow *s);
+/* The same for the lines of a console log that begin with prefix: a
+ * guest's status lines where its share could not be reached. */
+int status_open_prefixed(const char *path, const char *prefix, struct status_follow *s);
 void status_close(struct status_follow *s);
 /* Reads what was appended: 1 when the last line changed, 0 when not,
  * -EFBIG past STATUS_MAX. */

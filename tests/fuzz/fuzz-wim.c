@@ -71,7 +71,6 @@ static void check_edition(const struct edition_list *l, const struct edition *ed
 			     .user = "osrun",
 			     .password = "Pw-1abcdefghijkmnpq",
 			     .locale = lang,
-			     .drivers_dir = "$WinPEDriver$",
 			     .marker = "osrun\\osrun.tag",
 			     .first_logon = "osrun\\firstlogon.ps1"};
 	char *xml = NULL;

@@ -185,6 +185,20 @@ t_stage_says_failed() {
 	rm -rf "$T/stage-said" "$T/guest4"
 }
 
+# A guest whose share cannot be reached has only its serial console to say
+# so (guest-init/windows/*.ps1 write "osrun-status: " lines there too): a
+# failure said there ends the stage at once as well.
+t_stage_fails_on_console() {
+	cp -r "$OSRUN_GUEST_DIR" "$T/guest5"
+	printf 'echo "osrun-status: failed: firstboot: the share did not answer" >/dev/ttyS0\necho "failed: no such words" >/dev/ttyS0\nsleep 600\n' >"$T/guest5/stages/finish.sh"
+	t0=$(now)
+	OSRUN_CACHE="$T/stage-con" o provision --guest "$T/guest5"
+	expect_rc 125
+	expect_err_has "stage finish failed: firstboot: the share did not answer; its console log"
+	[ "$(awk -v t="$(elapsed "$t0")" 'BEGIN { print (t < 120) }')" = 1 ] || err "took $(elapsed "$t0") s"
+	rm -rf "$T/stage-con" "$T/guest5"
+}
+
 # --- exit codes and streams ----------------------------------------------
 t_exit_codes() {
 	for c in 0 1 3 255; do
@@ -914,7 +928,7 @@ t_binary_output_exact t_block_output_exact t_child_holds_stdout t_slow_pump_tail
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_kvm_snapshot_other_cpu t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_says_failed
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_says_failed t_stage_fails_on_console
 t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 . "$(dirname "$0")/ci-job.sh"
 . "$(dirname "$0")/hostile.sh"

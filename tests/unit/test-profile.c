@@ -95,6 +95,8 @@ int main(void)
 		.reboot_exits = true,
 	};
 	v = NULL;
+	ok(profile_find("linux")->command_in_env && !profile_find("windows")->command_in_env,
+	   "the command goes in the helpers' environment on Linux only (Windows: 32,767 characters a variable)");
 	is_int(profile_argv(&st, 7, 9, 11, &v), 0, "windows stage argv");
 	ok(!has(v, "-kernel"), "windows boots its own disk, no -kernel");
 	is_str(after(v, "-cpu"), "host,hv_relaxed,hv_vapic,hv_spinlocks=0x1fff,hv_time,hv_vpindex,hv_synic,hv_stimer",

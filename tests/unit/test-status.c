@@ -1,6 +1,7 @@
 /* The stage status file as the guest writes it: lines appended over time,
  * "done", over-long and control-character lines, a file that never stops
- * growing, and one that is not a regular file. */
+ * growing, and one that is not a regular file; and status lines read from
+ * a console log by their prefix. */
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdbool.h>
@@ -65,6 +66,26 @@ int main(void)
 		polls++;
 	is_int(r, -EFBIG, "refused once past %u MiB, read in bounded steps (%d polls)", STATUS_MAX >> 20, polls);
 	ok(polls > 1, "no poll reads it all");
+	status_close(&s);
+
+	/* A console log: the guest's status lines among the kernel's and
+	 * whatever else, past the limit (punched holes read as zeros). */
+	_cleanup_free_ char *con = path_join(tmp, "console.log");
+	write_file_atomic(con, "", 0, 0644);
+	is_int(status_open_prefixed(con, "osrun-status: ", &s), 0, "a console log opened");
+	append(con, "[    0.1] Linux version 6.1\nfailed: not a status line\nosrun-status: firstboot: drivers\r\n");
+	is_int(status_poll(&s), 1, "a prefixed line is a status");
+	is_str(s.last, "firstboot: drivers", "read without its prefix");
+	ok(!s.failed, "a failed: line without the prefix is the console's, not the guest's word");
+	fd = open(con, O_WRONLY | O_CLOEXEC);
+	ok(fd >= 0 && ftruncate(fd, (off_t)STATUS_MAX + 4096) == 0, "the console log past the status limit");
+	close(fd);
+	append(con, "\nosrun-status: failed: firstboot: the share did not answer\n");
+	polls = 0;
+	while ((r = status_poll(&s)) >= 0 && !s.failed && polls < 1000)
+		polls++;
+	ok(r >= 0 && s.failed, "no limit on a console log: the failure past 16 MiB is seen (%d polls)", polls);
+	is_str(s.failure, "failed: firstboot: the share did not answer", "kept without the prefix");
 	status_close(&s);
 
 	ok(symlink(path, link) == 0, "a symlink");

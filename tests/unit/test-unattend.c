@@ -35,7 +35,6 @@ int main(void)
 		.user = "osrun",
 		.password = "p<a>&\"ss'",
 		.locale = "en-US",
-		.drivers_dir = "$WinPEDriver$",
 		.marker = "osrun\\osrun.tag",
 		.first_logon = "osrun\\firstlogon.ps1",
 	};

@@ -130,16 +130,22 @@ check "the allowlist check catches a misspelt setting (AcceptEULA for AcceptEula
 	'comm -23 "$T/settings2" "$T/allowed" | grep -q "AcceptEULA"'
 check "the chosen index is installed" \
 	'[ "$(xp "string(//$(n MetaData)[$(n Key)=\"/IMAGE/INDEX\"]/$(n Value))")" = 2 ]'
-for b in BypassTPMCheck BypassSecureBootCheck BypassRAMCheck BypassCPUCheck BypassStorageCheck; do
+for b in BypassTPMCheck BypassSecureBootCheck BypassRAMCheck; do
 	check "windowsPE sets LabConfig $b" \
 		'[ "$(xp "count(//$(n settings)[@pass=\"windowsPE\"]//$(n RunSynchronousCommand)/$(n Path)[contains(., \"LabConfig\") and contains(., \"$b\")])")" = 1 ]'
 done
+# Setup reads no BypassCPUCheck or BypassStorageCheck; no anchor sets them.
+check "LabConfig has those three values and no others" \
+	'[ "$(xp "count(//$(n RunSynchronousCommand)/$(n Path)[contains(., \"LabConfig\")])")" = 3 ]'
+check "the computer is not named like the user (a bare name in an ACL would be ambiguous)" \
+	'cn=$(xp "string(//$(n settings)[@pass=\"specialize\"]//$(n ComputerName))"); [ -n "$cn" ] && [ "$(printf %s "$cn" | tr A-Z a-z)" != "$(xp "string(//$(n LocalAccount)/$(n Name))" | tr A-Z a-z)" ] && [ ${#cn} -le 15 ]'
 check "MBR layout for BIOS: one active NTFS partition, Windows on partition 1" \
 	'[ "$(xp "count(//$(n CreatePartition))")" = 1 ] && [ "$(xp "string(//$(n ModifyPartition)/$(n Active))")" = true ] && [ "$(xp "string(//$(n InstallTo)/$(n PartitionID))")" = 1 ]'
 check "the EULA is accepted and Pro's generic key given" \
 	'[ "$(xp "string(//$(n AcceptEula))")" = true ] && [ "$(xp "string(//$(n ProductKey)/$(n Key))")" = VK7JG-NPHTM-C97JM-9MPGT-3V66T ]'
-check "driver paths on every drive letter, none hard-coded" \
-	'[ "$(xp "count(//$(n DriverPaths)/$(n PathAndCredentials))")" = 23 ] && [ "$(xp "string(//$(n PathAndCredentials)[@*[local-name()=\"keyValue\"]=\"1\"]/$(n Path))")" = "D:\\\$WinPEDriver\$" ] && xp "//$(n Path)[.=\"Z:\\\$WinPEDriver\$\"]" >/dev/null'
+# $WinPEDriver$ at the medium's root is all Setup needs (checked below).
+check "no DriverPaths: none of the 23 drive-letter guesses" \
+	'[ "$(xp "count(//$(n DriverPaths))")" = 0 ] && [ "$(xp "count(//$(n component)[@name=\"Microsoft-Windows-PnpCustomizationsWinPE\"])")" = 0 ]'
 pw=$(cat "$OSRUN_CACHE/windows/admin-password")
 check "a random administrator password, kept 0600 in the store" '[ ${#pw} -ge 16 ] && [ "$(stat -c %a "$OSRUN_CACHE/windows/admin-password")" = 600 ]'
 check "the local administrator account with that password" \
@@ -153,7 +159,7 @@ check "BypassNRO and PreventDeviceEncryption in specialize" \
 check "time zone UTC" '[ "$(xp "string(//$(n settings)[@pass=\"oobeSystem\"]//$(n TimeZone))")" = UTC ]'
 check "FirstLogonCommands find the medium on any letter and run firstlogon.ps1" \
 	'xp "string(//$(n FirstLogonCommands)/$(n SynchronousCommand)/$(n CommandLine))" | grep -q "for %d in (D E .* Z) do @if exist %d:\\\\osrun\\\\osrun.tag powershell.exe .*-File %d:\\\\osrun\\\\firstlogon.ps1"'
-for s in firstlogon.ps1 stage-runner.ps1 osrun-guest.exe osrun-copy.ps1 osrun.tag; do
+for s in firstlogon.ps1 stage-runner.ps1 osrun-guest.exe osrun.tag; do
 	check "guest-init $s is on the medium" '[ -s "$x/osrun/$s" ]'
 done
 check "the virtio drivers for Windows 11 are on the medium" \
@@ -319,7 +325,7 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	printf '%s\n' '$ErrorActionPreference = "Stop"' '$k = "HKLM:\SYSTEM\x"' 'New-Item -Force $k | Out-Null' 'if (-not (Test-Path $k)) { New-Item -Force $k | Out-Null }' 'New-Item -ItemType Directory -Force C:\d | Out-Null' >"$T/reg.ps1"
 	check "lint: New-Item -Force unguarded, and only that one" 'lint "$T/reg.ps1" >"$T/ps" 2>&1; [ $? = 1 ] && [ "$(grep -c lint: "$T/ps")" = 1 ] && grep -q "reg.ps1:3:1: lint: New-Item -Force" "$T/ps"'
 	control "lint: firstlogon.ps1 reading .Handle after WaitForExit" firstlogon.ps1 '/^\t$null = $p.Handle$/d; s/^\t$p.WaitForExit()$/&\n\t$null = $p.Handle/' '$p.Handle' lint 'lint: Start-Process -PassThru without reading $p.Handle before $p.WaitForExit()'
-	control "lint: osrun-copy.ps1 under ErrorActionPreference 'Continue'" osrun-copy.ps1 "s/^\$ErrorActionPreference = 'Stop'$/\$ErrorActionPreference = 'Continue'/" 'Continue' lint "osrun-copy.ps1:8:1: lint: \$ErrorActionPreference = 'Continue': this script's is 'Stop'"
+	control "lint: firstlogon.ps1 under ErrorActionPreference 'Continue'" firstlogon.ps1 "s/^\$ErrorActionPreference = 'Stop'$/\$ErrorActionPreference = 'Continue'/" 'Continue' lint "firstlogon.ps1:6:1: lint: \$ErrorActionPreference = 'Continue': this script's is 'Stop'"
 	control "lint: configure.ps1 (best effort) under 'Stop'" configure.ps1 "s/^\$ErrorActionPreference = 'Continue'$/\$ErrorActionPreference = 'Stop'/" 'Stop' lint "configure.ps1:4:1: lint: \$ErrorActionPreference = 'Stop': this script's is 'Continue'"
 
 	# What the README says the scripts do, on the syntax tree (claims.cjs):
@@ -335,8 +341,20 @@ if [ -d "$ps/node_modules/web-tree-sitter" ]; then
 	control "the exclusion in a function nobody calls" configure.ps1 's/^Add-MpPreference.*$/function Never { & }/' 'Add-MpPreference' 'claims defender-exclusion' 'no Add-MpPreference -ExclusionPath C:\'
 	check "firstlogon.ps1: the agent MSI's 3010 is success, any other code throws" 'claim msi-3010 firstlogon.ps1'
 	control "3010 dropped from the MSI's test" firstlogon.ps1 's/ -and $p.ExitCode -ne 3010//' '3010 is ERROR_SUCCESS_REBOOT_REQUIRED' 'claims msi-3010' "the MSI's exit code"
-	check "firstlogon.ps1: pnputil's 3010 is success, any other code throws" 'claim pnputil-3010 firstlogon.ps1'
-	control "pnputil's exit code test deleted" firstlogon.ps1 '/^\tif ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 3010)/d' "pnputil's 3010" 'claims pnputil-3010' 'the statement after pnputil /add-driver'
+	check "firstlogon.ps1: pnputil's 259 and 3010 pass, any other code throws, then the virtio devices are checked" 'claim pnputil-codes firstlogon.ps1'
+	control "pnputil's exit code test deleted" firstlogon.ps1 '/^\tif ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 259 -and $LASTEXITCODE -ne 3010)/d' "3010, installed" 'claims pnputil-codes' 'the statement after pnputil /add-driver'
+	control "259 dropped from pnputil's test (as the script had it)" firstlogon.ps1 's/ -and $LASTEXITCODE -ne 259//' "259, no device" 'claims pnputil-codes' 'the statement after pnputil /add-driver'
+	control "the virtio device check deleted, its comment kept" firstlogon.ps1 '/^\t$broken = /,/^\t}$/d' 'ConfigManagerErrorCode' 'claims pnputil-codes' 'no Get-CimInstance Win32_PnPEntity after pnputil'
+	check "firstlogon.ps1: the user's password never expires" 'claim password-never-expires firstlogon.ps1'
+	control "Set-LocalUser deleted, its comment kept" firstlogon.ps1 '/^\tSet-LocalUser /d' 'maximum password age' 'claims password-never-expires' 'no Set-LocalUser -PasswordNeverExpires'
+	check "firstlogon.ps1 writes its status lines to COM1 as osrun-status: lines" 'claim status-to-com1 firstlogon.ps1'
+	check "stage-runner.ps1 writes its status lines to COM1 as osrun-status: lines" 'claim status-to-com1 stage-runner.ps1'
+	control "firstlogon.ps1's prefix misspelt" firstlogon.ps1 's/"osrun-status: $line"/"osrun-status $line"/' 'osrun-status: ' 'claims status-to-com1' 'no WriteLine("osrun-status: ...")'
+	control "stage-runner.ps1's SerialPort deleted" stage-runner.ps1 "/^\t\$port = New-Object System.IO.Ports.SerialPort 'COM1', 115200$/d" 'COM1' 'claims status-to-com1' 'no SerialPort on COM1'
+	check "configure.ps1 disables the timed and idle scheduled tasks" 'claim timed-tasks-off configure.ps1'
+	control "the timed tasks' pipeline deleted" configure.ps1 '/^Get-ScheduledTask | Where-Object State -NE .Disabled. | Get-ScheduledTaskInfo/,/^\tOut-Null$/d' 'whose time passed' 'claims timed-tasks-off' 'Get-ScheduledTaskInfo'
+	check "configure.ps1 turns time synchronisation off" 'claim time-sync-off configure.ps1'
+	control "Set-Service W32Time deleted" configure.ps1 '/^Set-Service W32Time/d' 'W32Time' 'claims time-sync-off' 'no Set-Service W32Time -StartupType Disabled'
 	check "firstlogon.ps1: catalog signers go to TrustedPublisher before pnputil" 'claim trusted-before-pnputil firstlogon.ps1'
 	control "the TrustedPublisher code deleted, its comment above pnputil kept" firstlogon.ps1 '/^\t$trusted = New-Object/,/^\t$trusted.Close()/d' 'TrustedPublisher' 'claims trusted-before-pnputil' 'no X509Store TrustedPublisher'
 	control "the signers added after pnputil" firstlogon.ps1 '/^\t$trusted = New-Object/,/^\t$trusted.Close()$/{H;d}; /^\tpnputil.exe \/add-driver/G' 'TrustedPublisher' 'claims trusted-before-pnputil' 'opened before pnputil'

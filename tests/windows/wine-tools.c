@@ -10,9 +10,17 @@
  *                                 agent's environment is after a -n layer
  *                                 changed the registry's: its exit code
  *   wine-tools.exe bench N EXE SHARE STATE
- *                                 runs "EXE exec --share SHARE --state STATE"
+ *                                 runs "EXE --share SHARE --state STATE exec"
  *                                 N times, then "cmd.exe /d /c exit" N
- *                                 times: milliseconds per run of each */
+ *                                 times: milliseconds per run of each
+ *   tar.exe ARG...                (this program copied as tar.exe) runs
+ *                                 Debian's bsdtar with ARG... in its working
+ *                                 directory, its standard streams the
+ *                                 handles it was given: 0 when bsdtar
+ *                                 exited 0, else 1. Wine starts a Unix
+ *                                 program from CreateProcessW but gives no
+ *                                 handle to wait on; its own
+ *                                 __wine_unix_spawnvp waits. */
 #include <windows.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,7 +46,7 @@ static int bench(int n, const wchar_t *exe, const wchar_t *share, const wchar_t 
 {
 	static wchar_t helper[4096], cmd[512], sys[MAX_PATH];
 	GetSystemDirectoryW(sys, MAX_PATH);
-	swprintf(helper, 4096, L"\"%ls\" exec --share \"%ls\" --state \"%ls\"", exe, share, state);
+	swprintf(helper, 4096, L"\"%ls\" --share \"%ls\" --state \"%ls\" exec", exe, share, state);
 	swprintf(cmd, 512, L"\"%ls\\cmd.exe\" /d /c exit", sys);
 	double h = 0, c = 0;
 	for (int i = 0; i < n; i++) {
@@ -75,9 +83,46 @@ static int stale(int argc, wchar_t **argv)
 	return (int)code;
 }
 
+static char *narrow(const wchar_t *w)
+{
+	int n = WideCharToMultiByte(CP_UTF8, 0, w, -1, NULL, 0, NULL, NULL);
+	char *s = n > 0 ? malloc((size_t)n) : NULL;
+	if (s)
+		WideCharToMultiByte(CP_UTF8, 0, w, -1, s, n, NULL, NULL);
+	return s;
+}
+
+static int unix_tar(int argc, wchar_t **argv)
+{
+	typedef LONG(__cdecl * spawnvp_fn)(char *const argv[], int wait);
+	typedef char *(__cdecl * unix_name_fn)(const wchar_t *dos);
+	spawnvp_fn spawnvp =
+		(spawnvp_fn)(void (*)(void))GetProcAddress(GetModuleHandleW(L"ntdll.dll"), "__wine_unix_spawnvp");
+	unix_name_fn unix_name = (unix_name_fn)(void (*)(void))GetProcAddress(GetModuleHandleW(L"kernel32.dll"),
+									      "wine_get_unix_file_name");
+	static wchar_t cwd[MAX_PATH];
+	char **uargv = calloc((size_t)argc + 4, sizeof *uargv);
+	if (!spawnvp || !unix_name || !uargv || !GetCurrentDirectoryW(MAX_PATH, cwd))
+		return 1;
+	/* The Unix process starts in Wine's own Unix directory, not ours. */
+	size_t n = 0;
+	uargv[n++] = "bsdtar";
+	uargv[n++] = "-C";
+	uargv[n++] = unix_name(cwd);
+	for (int i = 1; i < argc; i++)
+		uargv[n++] = narrow(argv[i]);
+	for (size_t i = 0; i < n; i++)
+		if (!uargv[i])
+			return 1;
+	return spawnvp(uargv, 1) == 0 ? 0 : 1;
+}
+
 int wmain(int argc, wchar_t **argv);
 int wmain(int argc, wchar_t **argv)
 {
+	const wchar_t *self = wcsrchr(argv[0], L'\\') ? wcsrchr(argv[0], L'\\') + 1 : argv[0];
+	if (!_wcsicmp(self, L"tar.exe") || !_wcsicmp(self, L"tar"))
+		return unix_tar(argc, argv);
 	if (argc >= 2 && !wcscmp(argv[1], L"crash"))
 		ExitProcess(0xC0000005);
 	if (argc >= 3 && !wcscmp(argv[1], L"sleep")) {

@@ -160,7 +160,7 @@ k=0
 until [ -s "$T/kill.state/command.pid" ] && [ "$(sleepers | wc -l)" = 2 ] ||
 	[ $k -gt 300 ]; do k=$((k + 1)); sleep 0.1; done
 before=$(sleepers | wc -l)
-"$OSRUN_WINE" "$OSRUN_GUEST_EXE" kill --state "$(winpath "$T/kill.state")" >/dev/null 2>&1 </dev/null
+"$OSRUN_WINE" "$OSRUN_GUEST_EXE" --state "$(winpath "$T/kill.state")" kill >/dev/null 2>&1 </dev/null
 killrc=$?
 k=0
 while kill -0 $runner 2>/dev/null && [ $k -lt 300 ]; do k=$((k + 1)); sleep 0.1; done
@@ -170,17 +170,72 @@ res=$(cat "$T/kill.res" 2>/dev/null)
 check "kill ends the command (exit 1, as taskkill /F) and the child it started in the background" \
 	'[ $killrc = 0 ] && [ "$res" = "exit 1" ] && [ "$before" = 2 ] && [ -z "$(sleepers)" ] || { echo "#   kill $killrc, $before sleeping before, result $res"; false; }'
 
+# --- copies: the host's side as runner/copy.c makes it ----------------------
+# Debian's bsdtar stands in for Windows' tar.exe, which is bsdtar too
+# (docs/windows.md), through a tar.exe that runs it (wine-tools.c): what is
+# checked is how the helper drives a tar.
+bsdtar=$(command -v bsdtar)
+check "bsdtar (libarchive-tools) is installed, to stand in for tar.exe" '[ -n "$bsdtar" ]'
+cp "$WINE_TOOLS" "$T/tar.exe"
+export OSRUN_TAR="$(winpath "$T/tar.exe")"
+# c NAME -I|-O FROM TO: one copy; its status in $res, stderr in $T/NAME.err.
+csaid() { echo "#   $res; stderr: $(head -c 300 "$T/$name.err")"; false; }
+c() { timeout 120 "$WINE_RUN" "$2" -r "$T/$1.res" "$T/$1" "$3" "$4" 2>"$T/$1.err"; name=$1 res=$(cat "$T/$1.res" 2>/dev/null); }
+mkdir -p "$T/src/sub dir/deeper" "$T/src/empty"
+printf 'one\n' >"$T/src/a.txt"
+: >"$T/src/sub dir/zero"
+head -c 1000000 /dev/urandom >"$T/src/sub dir/deeper/big.bin"
+c cin1 -I "$T/src" "$(winpath "$T/g/new/tree")"
+check "copy in: a tree lands at a new path, parents made, byte for byte" \
+	'[ "$res" = "status 0" ] && diff -r "$T/src" "$T/g/new/tree" && [ -d "$T/g/new/tree/empty" ] || csaid'
+mkdir -p "$T/g/into"
+c cin2 -I "$T/src" "$(winpath "$T/g/into")"
+check "copy in: into an existing directory, under the source's name" \
+	'[ "$res" = "status 0" ] && diff -r "$T/src" "$T/g/into/src" || csaid'
+printf 'old contents, longer than the new\n' >"$T/g/into/a.txt"
+c cin3 -I "$T/src/a.txt" "$(winpath "$T/g/into/a.txt")"
+check "copy in: a file replaces one whole, nothing left beside it" \
+	'[ "$res" = "status 0" ] && cmp -s "$T/src/a.txt" "$T/g/into/a.txt" && [ -z "$(ls -A "$T/g/into" | grep osrun-copy)" ] || csaid'
+c cin4 -I "$T/src/sub dir/deeper/big.bin" "$(winpath "$T/g/into")"
+check "copy in: a file into a directory, under its name" \
+	'[ "$res" = "status 0" ] && cmp -s "$T/src/sub dir/deeper/big.bin" "$T/g/into/big.bin" || csaid'
+c cout1 -O "$(winpath "$T/g/new/tree")" "$T/back1"
+check "copy out: a tree comes back byte for byte, through the host's checks" \
+	'[ "$res" = "status 0" ] && diff -r "$T/src" "$T/back1" || csaid'
+mkdir -p "$T/g/odd"
+printf 'at\n' >"$T/g/odd/@at"; printf 'dash\n' >"$T/g/odd/-dash"
+c cout2 -O "$(winpath "$T/g/odd/@at")" "$T/back-at"
+c cout3 -O "$(winpath "$T/g/odd/-dash")" "$T/back-dash"
+check "copy out: names tar would read as an archive (@) or an option (-)" \
+	'[ "$(cat "$T/back-at" 2>/dev/null)" = at ] && [ "$(cat "$T/back-dash" 2>/dev/null)" = dash ] || { echo "#   @: $(cat "$T/cout2.res") $(head -c 200 "$T/cout2.err"); -: $(cat "$T/cout3.res") $(head -c 200 "$T/cout3.err")"; false; }'
+c cout4 -O "$(winpath "$T/g/none")" "$T/back-none"
+check "copy out: a missing guest path is the helper's error, nothing made" \
+	'[ "$res" = "status 1" ] && grep -q "none: No such file or directory" "$T/cout4.err" && [ ! -e "$T/back-none" ] || csaid'
+"$OSRUN_WINE" "$OSRUN_GUEST_EXE" --share "$(winpath "$T/g")" copy in '..\x.tar' dir 'C:\' n >/dev/null 2>"$T/cbad.err" </dev/null
+cbad=$?
+check "copy: an archive named outside the share is refused" \
+	'[ $cbad = 1 ] && grep -q "copy in: bad arguments" "$T/cbad.err" || { echo "#   $cbad: $(cat "$T/cbad.err")"; false; }'
+unset OSRUN_TAR
+
 # --- the helper's own errors ---------------------------------------------------
 mkdir -p "$T/garbage" "$T/garbage.state"
 : >"$T/garbage/stdin"; : >"$T/garbage/stdout"; : >"$T/garbage/stderr"
 printf '{"version": 1, "command": "echo x", "workdir": "C:\\\\", "env": [{"name": 3}]}' >"$T/garbage/request.json"
-"$OSRUN_WINE" "$OSRUN_GUEST_EXE" exec --share "$(winpath "$T/garbage")" --state "$(winpath "$T/garbage.state")" \
+"$OSRUN_WINE" "$OSRUN_GUEST_EXE" --share "$(winpath "$T/garbage")" --state "$(winpath "$T/garbage.state")" exec \
 	>/dev/null 2>&1 </dev/null
 res=$(cat "$T/garbage/result" 2>/dev/null)
 check "a malformed request: an error result, nothing run" \
 	'[ "$res" = "error request.json is not a request this helper can read" ] && [ ! -s "$T/garbage/stdout" ] || { echo "#   $res"; false; }'
-"$OSRUN_WINE" "$OSRUN_GUEST_EXE" mount --share "$(winpath "$T/garbage")" >/dev/null 2>&1 </dev/null
-check "mount: the share answers (its stdin is there)" '[ $? = 0 ]'
+"$OSRUN_WINE" "$OSRUN_GUEST_EXE" --share "$(winpath "$T/garbage")" mount >/dev/null 2>&1 </dev/null
+mountrc=$?
+check "mount: the share answers (its stdin is there)" '[ $mountrc = 0 ]'
+# Wine's console session is its one user: the path that acts as that user
+# (WTSQueryUserToken, ImpersonateLoggedOnUser) runs; what net use lists
+# there is Windows' to show (docs/windows.md).
+timeout 60 "$OSRUN_WINE" "$OSRUN_GUEST_EXE" --share "$(winpath "$T/garbage")" detach >/dev/null 2>"$T/detach.err" </dev/null
+detachrc=$?
+check "detach: ends with 0 after dropping connections as SYSTEM and as the logged-on user" \
+	'[ $detachrc = 0 ] && [ ! -s "$T/detach.err" ] || { echo "#   $detachrc: $(cat "$T/detach.err")"; false; }'
 
 echo "1..$n"
 echo "# wine: $pass passed, $fail failed"

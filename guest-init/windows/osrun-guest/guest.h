@@ -16,6 +16,7 @@
 struct places {
 	const wchar_t *share;
 	const wchar_t *state;
+	const wchar_t *tar; /* NULL: System32's tar.exe */
 };
 
 /* What went wrong, as the host shows it ("error TEXT"); the host keeps

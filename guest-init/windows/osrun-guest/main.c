@@ -1,13 +1,16 @@
-/* osrun-guest.exe VERB [--share PATH] [--state DIR]
+/* osrun-guest.exe [--share PATH] [--state DIR] [--tar EXE] VERB [ARGS]
  * The guest agent starts it (runner/lib/profile.c): exec runs a run's
  * command, mount waits for the share, kill stops an interrupted command,
- * detach drops the share before a save. --share and --state are for the
- * tests, which run it under Wine against a directory. One process per
- * run; threads, not processes, pump the streams. */
+ * detach drops the share before a save, copy packs and unpacks copies.
+ * The options are for the tests, which run it under Wine against a
+ * directory; they come before the verb, so that no guest path a copy
+ * names is ever taken for one. One process per run; threads, not
+ * processes, pump the streams. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <wchar.h>
 
+#include "copy.h"
 #include "exec.h"
 #include "guest.h"
 #include "share.h"
@@ -30,31 +33,51 @@ static int verb_exec(const struct places *pl)
 	return result_write(pl, line) < 0 ? 1 : 0;
 }
 
+#define NO_ARGS(verb)                                                                                                  \
+	static int verb##_args(const struct places *pl, int argc, wchar_t **argv)                                      \
+	{                                                                                                              \
+		(void)argv;                                                                                            \
+		return argc == 0 ? verb(pl) : -1;                                                                      \
+	}
+NO_ARGS(verb_exec)
+NO_ARGS(verb_mount)
+NO_ARGS(verb_kill)
+NO_ARGS(verb_detach)
+
 static const struct {
 	const wchar_t *name;
-	int (*run)(const struct places *pl);
+	/* -1: not these arguments */
+	int (*run)(const struct places *pl, int argc, wchar_t **argv);
 } verbs[] = {
-	{L"exec", verb_exec},
-	{L"mount", verb_mount},
-	{L"kill", verb_kill},
-	{L"detach", verb_detach},
+	{L"exec", verb_exec_args},     {L"mount", verb_mount_args}, {L"kill", verb_kill_args},
+	{L"detach", verb_detach_args}, {L"copy", verb_copy},
 };
 
 int wmain(int argc, wchar_t **argv);
 int wmain(int argc, wchar_t **argv)
 {
 	struct places pl = {.share = L"\\\\10.0.2.4\\qemu", .state = L"C:\\osrun"};
-	for (int i = 2; i + 1 < argc; i += 2) {
+	int i = 1;
+	for (; i + 1 < argc && !wcsncmp(argv[i], L"--", 2); i += 2) {
 		if (!wcscmp(argv[i], L"--share"))
 			pl.share = argv[i + 1];
 		else if (!wcscmp(argv[i], L"--state"))
 			pl.state = argv[i + 1];
+		else if (!wcscmp(argv[i], L"--tar"))
+			pl.tar = argv[i + 1];
 		else
-			argc = 0;
+			break;
 	}
-	for (size_t i = 0; argc >= 2 && argc % 2 == 0 && i < sizeof verbs / sizeof *verbs; i++)
-		if (!wcscmp(argv[1], verbs[i].name))
-			return verbs[i].run(&pl);
-	fputs("usage: osrun-guest.exe exec|mount|kill|detach [--share PATH] [--state DIR]\n", stderr);
+	for (size_t v = 0; i < argc && v < sizeof verbs / sizeof *verbs; v++) {
+		if (wcscmp(argv[i], verbs[v].name))
+			continue;
+		int r = verbs[v].run(&pl, argc - i - 1, argv + i + 1);
+		if (r >= 0)
+			return r;
+		break;
+	}
+	fputs("usage: osrun-guest.exe [--share PATH] [--state DIR] [--tar EXE] exec|mount|kill|detach\n"
+	      "       osrun-guest.exe [...] copy in TAR dir|file GUEST NAME | copy out TAR GUEST\n",
+	      stderr);
 	return 2;
 }

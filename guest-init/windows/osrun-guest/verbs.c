@@ -1,6 +1,7 @@
 #include "verbs.h"
 
 #include <lm.h>
+#include <wtsapi32.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,11 +44,11 @@ int verb_kill(const struct places *pl)
 	return 0;
 }
 
-int verb_detach(const struct places *pl)
+/* Every connection "net use" lists in this thread's logon session, with
+ * or without a drive letter (the share was reached by its UNC path), as
+ * osrun-detach.ps1's net use /delete did. */
+static void uses_drop(const wchar_t *share)
 {
-	/* Every connection "net use" lists, with or without a drive letter
-	 * (the share was reached by its UNC path), as osrun-detach.ps1's
-	 * net use /delete did. */
 	USE_INFO_0 *uses = NULL;
 	DWORD n = 0, total = 0;
 	if (NetUseEnum(NULL, 0, (BYTE **)&uses, MAX_PREFERRED_LENGTH, &n, &total, NULL) == NERR_Success) {
@@ -60,6 +61,31 @@ int verb_detach(const struct places *pl)
 	}
 	if (uses)
 		NetApiBufferFree(uses);
-	WNetCancelConnection2W(pl->share, 0, TRUE);
+	WNetCancelConnection2W(share, 0, TRUE);
+}
+
+int verb_detach(const struct places *pl)
+{
+	uses_drop(pl->share);
+	/* A --user command's connections are in the user's logon sessions,
+	 * not SYSTEM's: the console session's token's and, under UAC, its
+	 * elevated linked token's, which --user runs with (user.c). Dropped
+	 * as that user, or a -n snapshot would keep them. */
+	HANDLE t = NULL;
+	DWORD session = WTSGetActiveConsoleSessionId();
+	if (session == 0xFFFFFFFF || !WTSQueryUserToken(session, &t))
+		return 0;
+	TOKEN_LINKED_TOKEN linked = {0};
+	DWORD n;
+	if (!GetTokenInformation(t, TokenLinkedToken, &linked, sizeof linked, &n))
+		linked.LinkedToken = NULL;
+	HANDLE tokens[2] = {t, linked.LinkedToken};
+	for (int i = 0; i < 2; i++) {
+		if (tokens[i] && ImpersonateLoggedOnUser(tokens[i])) {
+			uses_drop(pl->share);
+			RevertToSelf();
+		}
+		handle_closep(&tokens[i]);
+	}
 	return 0;
 }

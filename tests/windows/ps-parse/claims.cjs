@@ -84,6 +84,14 @@ function failsUnless(ifNode, subject, codes) {
 		(/^throw\b/i.test(c.text) || (/^exit\b/i.test(c.text) && !/^exit\s+0\s*$/i.test(c.text))));
 }
 
+// The whole pipeline n is in, also from inside a script block in it.
+function outerPipeline(n) {
+	let p = ps.ancestor(n, ['pipeline']);
+	for (let q = p; q; q = ps.ancestor(q, ['pipeline']))
+		p = q;
+	return p;
+}
+
 function pnputilAdd(run) {
 	return commands(run, 'pnputil.exe', 'pnputil').find(({ node, env }) =>
 		ps.positional(node).some(a => has(ps.values(a, env), '/add-driver')));
@@ -116,12 +124,89 @@ const claims = {
 		});
 		return ok ? [] : ["the MSI's exit code: no `if (ExitCode -ne 0 -and ExitCode -ne 3010) { throw }` after it"];
 	},
-	'pnputil-3010'(run) {
+	// 0, 259 (Setup bound the drivers already) and 3010 pass; then every
+	// virtio device is checked for a working driver, or the stage throws.
+	'pnputil-codes'(run) {
 		const p = pnputilAdd(run);
 		if (!p)
 			return ['no pnputil /add-driver in code that runs'];
-		return failsUnless(nextStatement(p.node), '$LASTEXITCODE', [0, 3010]) ? [] :
-			['the statement after pnputil /add-driver is not `if ($LASTEXITCODE -ne 0 -and $LASTEXITCODE -ne 3010) { throw }`'];
+		const out = [];
+		const test = nextStatement(p.node);
+		if (!failsUnless(test, '$LASTEXITCODE', [0, 259, 3010]))
+			out.push('the statement after pnputil /add-driver is not `if ($LASTEXITCODE -ne 0 -and ... -ne 259 -and ... -ne 3010) { throw }`');
+		const after = run.filter(r => r.node.startIndex > p.node.startIndex);
+		const query = commands(after, 'get-ciminstance', 'get-wmiobject').find(({ node, env }) => {
+			const c = ps.paramArg(node, '-classname', '-class') || ps.positional(node)[0];
+			return c && has(ps.values(c, env), 'Win32_PnPEntity');
+		});
+		if (!query)
+			out.push('no Get-CimInstance Win32_PnPEntity after pnputil');
+		else {
+			const pipe = ps.ancestor(query.node, ['pipeline']);
+			const v = ps.assignedTo(query.node);
+			const uses = pipe && /ConfigManagerErrorCode/i.test(pipe.text) && /VEN_1AF4/i.test(run.map(r => r.node.type === 'verbatim_string_characters' ? r.node.text : '').join(' '));
+			const thrown = v && after.some(r => r.node.type === 'if_statement' && r.node.text.toLowerCase().includes(`$${v}`) &&
+				[...ps.walk(r.node)].some(c => c.type === 'flow_control_statement' && /^throw\b/i.test(c.text)));
+			if (!uses || !thrown)
+				out.push("the virtio devices' ConfigManagerErrorCode is not checked, with a throw, after pnputil");
+		}
+		return out;
+	},
+	'password-never-expires'(run) {
+		const ok = commands(run, 'set-localuser').some(({ node, env }) => {
+			const a = ps.paramArg(node, '-passwordneverexpires');
+			const v = a && ps.values(a, env);
+			return v && v.some(x => ['$true', 'true', '1'].includes(lower(x)));
+		});
+		return ok ? [] : ['no Set-LocalUser -PasswordNeverExpires $true in code that runs'];
+	},
+	// Status lines to COM1 with osrun's prefix (runner/lib/status.h).
+	'status-to-com1'(run) {
+		const ports = commands(run, 'new-object').filter(({ node, env }) => {
+			const [type, ...rest] = ps.positional(node);
+			const t = type && ps.values(type, env);
+			return t && /(^|\.)serialport$/i.test(t[0]) && rest.some(a => has(ps.values(a, env), 'COM1'));
+		});
+		const writes = run.filter(({ node }) => {
+			const u = ps.memberUse(node);
+			return u && u.call && (u.member === 'writeline' || u.member === 'write') &&
+				/"osrun-status: /.test(node.text);
+		});
+		const out = [];
+		if (!ports.length)
+			out.push("no SerialPort on COM1 opened in code that runs");
+		if (!writes.length)
+			out.push('no WriteLine("osrun-status: ...") in code that runs');
+		return out;
+	},
+	// Tasks a restore's clock jump would fire: those with a next run time
+	// and those with an idle trigger, disabled.
+	'timed-tasks-off'(run) {
+		const pipes = commands(run, 'disable-scheduledtask').map(({ node }) => outerPipeline(node)).filter(Boolean)
+			.map(p => p.text);
+		const out = [];
+		if (!pipes.some(t => /Get-ScheduledTaskInfo/i.test(t) && /NextRunTime/i.test(t)))
+			out.push('no Get-ScheduledTask | Get-ScheduledTaskInfo | (NextRunTime) ... Disable-ScheduledTask in code that runs');
+		if (!pipes.some(t => /Triggers/i.test(t) && /Idle/i.test(t)))
+			out.push('no Get-ScheduledTask | (idle triggers) | Disable-ScheduledTask in code that runs');
+		return out;
+	},
+	'time-sync-off'(run) {
+		const out = [];
+		const w32tm = commands(run, 'w32tm.exe', 'w32tm').some(({ node, env }) => {
+			const a = ps.positional(node).map(x => ps.values(x, env) || []);
+			return a.some(v => has(v, '/config')) && a.some(v => has(v, '/syncfromflags:NO'));
+		});
+		if (!w32tm)
+			out.push('no w32tm /config /syncfromflags:NO in code that runs');
+		const svc = commands(run, 'set-service').some(({ node, env }) => {
+			const n = ps.paramArg(node, '-name') || ps.positional(node)[0];
+			const t = ps.paramArg(node, '-startuptype');
+			return n && t && has(ps.values(n, env), 'W32Time') && has(ps.values(t, env), 'Disabled');
+		});
+		if (!svc)
+			out.push('no Set-Service W32Time -StartupType Disabled in code that runs');
+		return out;
 	},
 	// Each catalog's signer into LocalMachine's TrustedPublisher store,
 	// before pnputil installs the drivers.
