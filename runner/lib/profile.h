@@ -4,6 +4,7 @@
  * Windows joins through the same structure. */
 #pragma once
 #include "accel.h"
+#include "diskfiles.h"
 #include "qga.h"
 #include "smb.h"
 #include "util.h"
@@ -60,6 +61,9 @@ struct profile {
 	 * ended by stdin.end); without it, a piped stdin
 	 * is read to its end before the command starts. */
 	bool stdin_stream;
+	/* What a failed build stage's evidence copies off the guest's disk
+	 * (diskfiles.h), ended by {NULL, NULL}; NULL: nothing. */
+	const struct diskfile *evidence_files;
 };
 
 const struct profile *profile_find(const char *name);
