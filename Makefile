@@ -21,8 +21,9 @@ OSRUN_NETGUARD_DEFAULT ?= $(abspath $(NETGUARD))
 # would need; -lwim is all a dynamic link needs.
 # Expanded when a compiler runs, not when make reads this file: `make deps
 # demo` on a fresh machine installs the libraries first.
-JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcrypto)
-JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto) -lwim
+# libnbd and libntfs-3g read a failed build stage's disk (runner/lib/diskfiles.c).
+JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g)
+JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g) -lwim
 
 CFLAGS ?= -O2 -g
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \

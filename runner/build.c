@@ -153,6 +153,7 @@ struct stage_run {
 	const struct stage *st;
 	size_t idx;
 	struct status_follow status; /* the guest's status lines */
+	const char *disk;	     /* the stage's layer */
 	char *console, *vnc;
 	usec_t started, deadline;
 };
@@ -165,6 +166,17 @@ static bool console_failed(struct stage_run *s, struct status_follow *con)
 		return false;
 	status_poll(con);
 	return con->failed;
+}
+
+/* Keeps what the failed stage left (evidence.h); stops QEMU. */
+static void stage_failed(struct job *j, struct stage_run *s, struct error *e)
+{
+	struct stage_evidence ev = {.stage = s->st->name,
+				    .console = s->console,
+				    .status = &s->status,
+				    .disk = s->disk,
+				    .files = s->b->profile->evidence_files};
+	stage_evidence(j, &ev, e);
 }
 
 /* Waits for one boot's QEMU to end, showing the guest's status. */
@@ -192,13 +204,13 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 		if (s->status.failed || console_failed(s, &con)) {
 			error_set(e, -EPROTO, "stage %s %s", s->st->name,
 				  s->status.failed ? s->status.failure : con.failure);
-			stage_evidence(j, s->st->name, s->console, &s->status, e);
+			stage_failed(j, s, e);
 			return -EPROTO;
 		}
 		if (now_usec() >= s->deadline) {
 			error_set(e, -ETIMEDOUT, "stage %s: not done after %.0f s; last status: %s", s->st->name,
 				  (double)s->st->timeout / USEC_PER_SEC, *s->status.last ? s->status.last : "(none)");
-			stage_evidence(j, s->st->name, s->console, &s->status, e);
+			stage_failed(j, s, e);
 			return -ETIMEDOUT;
 		}
 	}
@@ -223,11 +235,13 @@ static int stage_boot(struct job *j, struct stage_run *s, const char *disk, cons
 		if (!st->wait_done || s->status.done)
 			break;
 		log_progress_end();
-		if (boot >= st->max_boots)
-			return error_set(e, -EPROTO,
-					 "stage %s: the guest stopped %u time%s without saying done; last status: %s",
-					 st->name, boot, boot == 1 ? "" : "s",
-					 *s->status.last ? s->status.last : "(none)");
+		if (boot >= st->max_boots) {
+			error_set(e, -EPROTO,
+				  "stage %s: the guest stopped %u time%s without saying done; last status: %s",
+				  st->name, boot, boot == 1 ? "" : "s", *s->status.last ? s->status.last : "(none)");
+			stage_failed(j, s, e);
+			return -EPROTO;
+		}
 		log_debug("stage %s: the guest rebooted (boot %u of at most %u)", st->name, boot, st->max_boots);
 	}
 	log_progress("stage %zu/%zu %s: done in %.0f s", s->idx + 1, s->b->n_stages, st->name,
@@ -271,8 +285,12 @@ static int stage_run(struct job *j, const struct build *b, size_t idx, const cha
 		return error_errno(e, -ENOMEM, "stage %s", st->name);
 	if ((r = make_disk(backing, disk, b->disk_size, e)) < 0 || (r = stage_share(j, b, st, &share, &status, e)) < 0)
 		return r;
-	struct stage_run s = {
-		.b = b, .st = st, .idx = idx, .started = now_usec(), .deadline = deadline_after(st->timeout)};
+	struct stage_run s = {.b = b,
+			      .st = st,
+			      .idx = idx,
+			      .disk = disk,
+			      .started = now_usec(),
+			      .deadline = deadline_after(st->timeout)};
 	if ((r = status_open(status, &s.status)) < 0)
 		return error_errno(e, r, "%s", status);
 	if (asprintf(&s.console, "%s/console-%s.log", j->rundir->path, st->name) < 0 ||

@@ -7,9 +7,12 @@
 # python3-yaml for tests/integration/gh-render.py; mingw-w64 builds the
 # Windows guest's helper, wine64 runs it in tests/windows/wine.sh, where
 # libarchive-tools' bsdtar stands in for Windows' tar.exe; libc6-dev
-# has the libc.a the Linux guest's static osrun-guest links).
+# has the libc.a the Linux guest's static osrun-guest links; libnbd-dev and
+# ntfs-3g-dev read a failed stage's disk, and ntfs-3g's mkntfs and fdisk's
+# sfdisk make the NTFS disks its tests read).
 set -eu
-pkgs="gcc libc6-dev make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libssl-dev wimtools xorriso libxml2-utils mtools xfsprogs
+pkgs="gcc libc6-dev make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libssl-dev libnbd-dev ntfs-3g-dev
+ntfs-3g fdisk wimtools xorriso libxml2-utils mtools xfsprogs
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
 novnc websockify python3 python3-yaml clang libclang-rt-14-dev clang-format valgrind gcc-mingw-w64-x86-64 wine64 libarchive-tools
 buildah podman debootstrap docker.io"

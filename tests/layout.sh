@@ -137,7 +137,7 @@ check "no include circle between modules" "$(sed -n 's/^tsort: \([a-z].*\)/\1/p'
 # a circle; declaring a function in the wrong header does not.
 printf '#define %s ""\n' OSRUN_GUEST_DIR OSRUN_WINDOWS_DIR OSRUN_NETGUARD >"$tmp/paths.h"
 CFLAGS_L="-std=c11 -O0 -w -include runner/lib/banned.h -include $tmp/paths.h \
-	$(pkg-config --cflags json-c libxml-2.0 libarchive libcrypto 2>/dev/null)"
+	$(pkg-config --cflags json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g 2>/dev/null)"
 mkdir -p "$tmp/obj"
 echo "$src" | grep '\.c$' | grep -v netguard/netguard.c |
 	xargs -P 2 -I{} sh -c 'cc '"$CFLAGS_L"' -c {} -o "'"$tmp"'/obj/$(echo {} | tr / @).o" 2>>"'"$tmp"'/cc.err"'

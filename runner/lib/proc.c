@@ -54,13 +54,17 @@ static char *find_program(const char *name)
 	return NULL;
 }
 
-/* environ with spec's additions; a later K=V replaces an earlier one. */
-static char **spawn_env(const struct proc_spec *spec)
+#define LISTEN_PID "LISTEN_PID="
+
+/* environ with spec's additions; a later K=V replaces an earlier one. With
+ * a listen_fd, the last two are LISTEN_FDS and LISTEN_PID, whose value
+ * the child writes (*ret_pid_slot: room for any pid's digits). */
+static char **spawn_env(const struct proc_spec *spec, char **ret_pid_slot)
 {
 	char **env = calloc(1, sizeof *env);
 	for (char **e = environ; env && *e; e++) {
 		size_t k = strcspn(*e, "=");
-		bool replaced = false;
+		bool replaced = spec->listen_fd > 2 && !strncmp(*e, "LISTEN_", 7);
 		for (size_t i = 0; spec->setenv && spec->setenv[i]; i++)
 			replaced |= !strncmp(spec->setenv[i], *e, k + 1);
 		if (!replaced)
@@ -68,7 +72,33 @@ static char **spawn_env(const struct proc_spec *spec)
 	}
 	for (size_t i = 0; env && spec->setenv && spec->setenv[i]; i++)
 		env = strv_append(env, spec->setenv[i]);
+	if (env && spec->listen_fd > 2 && (env = strv_append(env, "LISTEN_FDS=1")) &&
+	    (env = strv_append(env, LISTEN_PID "00000000000000000000")))
+		*ret_pid_slot = env[strv_length(env) - 1] + strlen(LISTEN_PID);
 	return env;
+}
+
+/* The child's pid into slot, in decimal (no printf after fork). */
+static void child_write_pid(char *slot)
+{
+	char digits[24];
+	size_t n = 0;
+	for (unsigned long p = (unsigned long)getpid(); n == 0 || p; p /= 10)
+		digits[n++] = (char)('0' + p % 10);
+	while (n)
+		*slot++ = digits[--n];
+	*slot = '\0';
+}
+
+static void child_setup_listen(int fd, char *pid_slot)
+{
+	if (fd <= 2)
+		return;
+	if (fd == 3)
+		fcntl(3, F_SETFD, 0);
+	else if (dup2(fd, 3) < 0)
+		_exit(127);
+	child_write_pid(pid_slot);
 }
 
 int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
@@ -79,7 +109,8 @@ int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
 	_cleanup_free_ char *program = find_program(spec->argv[0]);
 	if (!program)
 		return -errno;
-	_cleanup_strv_free_ char **env = spawn_env(spec);
+	char *pid_slot = NULL;
+	_cleanup_strv_free_ char **env = spawn_env(spec, &pid_slot);
 	if (!env)
 		return -ENOMEM;
 	pid_t parent = getpid();
@@ -102,6 +133,7 @@ int proc_spawn(const struct proc_spec *spec, pid_t *ret_pid)
 		child_setup_fd(spec->stderr_fd, 2);
 		for (size_t i = 0; i < spec->n_keep; i++)
 			fcntl(spec->keep_fds[i], F_SETFD, 0);
+		child_setup_listen(spec->listen_fd, pid_slot);
 		execve(program, spec->argv, env);
 		_exit(127);
 	}

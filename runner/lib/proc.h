@@ -13,6 +13,12 @@ struct proc_spec {
 	int stderr_fd;	      /* -1: /dev/null; -2: inherit */
 	bool own_pgroup;      /* out of the terminal's Ctrl-C: osrun tears it down */
 	bool die_with_parent; /* SIGKILL if osrun dies without cleaning up */
+	/* Above 2: a listening socket the child gets as fd 3, with
+	 * LISTEN_FDS=1 and LISTEN_PID its own pid (systemd's socket
+	 * activation, which qemu-nbd takes): it listens before the child
+	 * starts, so a client's connect never races its start. Not with a
+	 * keep_fds entry of 3. */
+	int listen_fd;
 };
 
 #define PROC_INHERIT (-2)

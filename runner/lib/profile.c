@@ -54,6 +54,20 @@ static const char *const windows_prepare_argv[] = {"mount", NULL};
 static const char *const windows_kill_argv[] = {"kill", NULL};
 static const char *const windows_copy_argv[] = {"copy", NULL};
 
+/* Windows Setup's logs after the disk is set up (Microsoft's "Windows
+ * Setup log files and event logs": %WINDIR%\Panther, and UnattendGC for
+ * the specialize and OOBE passes' unattend actions) and the stage runner's
+ * own (guest-init/windows). The Linux test guest stands in for Windows
+ * here too: a disk with such an NTFS volume (a test's) gives the same
+ * files, its own ext4 disk none. */
+static const struct diskfile windows_evidence[] = {
+	{"Windows/Panther/setupact.log", "setupact.log"},
+	{"Windows/Panther/setuperr.log", "setuperr.log"},
+	{"Windows/Panther/UnattendGC/setupact.log", "UnattendGC-setupact.log"},
+	{"osrun/build.log", "build.log"},
+	{NULL, NULL},
+};
+
 static const struct profile profiles[] = {
 	{
 		.name = "linux",
@@ -72,6 +86,7 @@ static const struct profile profiles[] = {
 		.stage_script = "stage.sh",
 		.stdin_stream = true,
 		.command_in_env = true,
+		.evidence_files = windows_evidence,
 	},
 	{
 		.name = "windows",
@@ -89,6 +104,7 @@ static const struct profile profiles[] = {
 		.share_unc = "\\\\10.0.2.4\\qemu",
 		.stage_script = "stage.ps1",
 		.stdin_stream = true,
+		.evidence_files = windows_evidence,
 	},
 };
 

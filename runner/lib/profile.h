@@ -4,6 +4,7 @@
  * Windows joins through the same structure. */
 #pragma once
 #include "accel.h"
+#include "diskfiles.h"
 #include "qga.h"
 #include "smb.h"
 #include "util.h"
@@ -66,6 +67,9 @@ struct profile {
 	 * "SetEnvironmentVariable"): a longer command would break the copy,
 	 * kill and detach helpers, which get the environment. */
 	bool command_in_env;
+	/* What a failed build stage's evidence copies off the guest's disk
+	 * (diskfiles.h), ended by {NULL, NULL}; NULL: nothing. */
+	const struct diskfile *evidence_files;
 };
 
 const struct profile *profile_find(const char *name);

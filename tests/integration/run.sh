@@ -171,6 +171,72 @@ t_stage_script_fails() {
 	rm -rf "$T/stage-fail" "$T/guest3"
 }
 
+# A copy of the test guest in $1 whose disk is a GPT with an NTFS volume
+# holding what Windows Setup and the stage runner leave (made without root:
+# mkntfs, the files applied from a WIM by wimlib as Setup applies its
+# image, sfdisk); the files are also in $T/ntfs/src. The guest boots
+# without its disk. Fails (returns 1) when a tool is missing or fails.
+ntfs_guest() {
+	for tool in mkntfs sfdisk wimlib-imagex; do
+		command -v "$tool" >/dev/null || { skip "$tool is not installed (make deps)"; return 1; }
+	done
+	cp -r "$OSRUN_GUEST_DIR" "$1"
+	d=$T/ntfs
+	rm -rf "$d" && mkdir -p "$d/src/Windows/Panther" "$d/src/osrun"
+	# Larger than an MFT record, so its data lies outside it.
+	{ echo "2026-12-06 06:01:02, Info [0x0640ae] IBS Callback_Productkey_Validate"; seq 1 40000; } \
+		>"$d/src/Windows/Panther/setupact.log"
+	echo "2026-12-06 06:01:03, Error [0x0606cc] IBS the product key is wrong" >"$d/src/Windows/Panther/setuperr.log"
+	echo "firstlogon: drivers installed" >"$d/src/osrun/build.log"
+	{ truncate -s 16M "$d/vol.img" && mkntfs -F -Q -q -s 512 -p 2048 -H 255 -S 63 "$d/vol.img" &&
+		wimlib-imagex capture "$d/src" "$d/vol.wim" --compress=none >/dev/null &&
+		wimlib-imagex apply "$d/vol.wim" 1 "$d/vol.img" >/dev/null && truncate -s 32M "$d/disk.raw" &&
+		echo 'label: gpt
+start=2048, size=32768, type=EBD0A0A2-B9E5-4433-87C0-68B6B72699C7' | sfdisk -q "$d/disk.raw" &&
+		dd if="$d/vol.img" of="$d/disk.raw" bs=1M seek=1 conv=notrunc status=none &&
+		qemu-img convert -q -f raw -O qcow2 "$d/disk.raw" "$1/disk.qcow2"; } >"$d/log" 2>&1 ||
+		{ err "making the NTFS disk failed: $(cat "$d/log")"; return 1; }
+}
+
+# Checks the log directory $1 holds the setup logs of ntfs_guest byte for
+# byte, 0600, and nothing the disk lacks.
+setup_logs_kept() {
+	for f in Windows/Panther/setupact.log Windows/Panther/setuperr.log osrun/build.log; do
+		k=$1/$(basename "$f")
+		cmp -s "$T/ntfs/src/$f" "$k" || err "$f not kept byte for byte: $(ls -l "$1" 2>&1)"
+		[ "$(stat -c %a "$k" 2>/dev/null)" = 600 ] || err "$k is not 0600"
+	done
+	[ -s "$1/console.log" ] || err "no console log kept"
+	[ -z "$(ls -A "$1" | grep -v -x -e console.log -e status.txt -e 'screen.p[np][gm]' -e setupact.log \
+		-e setuperr.log -e build.log)" ] || err "more was kept: $(ls -A "$1")"
+}
+
+# A failed stage keeps the logs Windows Setup and the stage runner left on
+# the stage's disk, read after its QEMU stopped.
+t_stage_setup_logs() {
+	ntfs_guest "$T/guest5" || return
+	printf 'echo "installing the frobnicator"\nexit 7\n' >"$T/guest5/stages/finish.sh"
+	OSRUN_CACHE="$T/stage-logs" o provision --guest "$T/guest5"
+	expect_rc 125
+	expect_err_has "stage finish failed: the stage script exited 7; its console log"
+	expect_err_has "setup logs (setupact.log, setuperr.log, build.log) are in $T/stage-logs/logs/stage-finish-"
+	setup_logs_kept "$(ls -d "$T"/stage-logs/logs/stage-finish-*/ 2>/dev/null | head -1)"
+	rm -rf "$T/stage-logs" "$T/guest5" "$T/ntfs"
+}
+
+# So does a stage whose guest powers off without saying done (Windows
+# Setup that gives up and restarts).
+t_stage_stopped_setup_logs() {
+	ntfs_guest "$T/guest6" || return
+	printf 'echo "giving up"\npoweroff -f\n' >"$T/guest6/stages/finish.sh"
+	OSRUN_CACHE="$T/stage-off" o provision --guest "$T/guest6"
+	expect_rc 125
+	expect_err_has "stage finish: the guest stopped 1 time without saying done; last status: giving up; its console log"
+	expect_err_has "setup logs (setupact.log, setuperr.log, build.log) are in $T/stage-off/logs/stage-finish-"
+	setup_logs_kept "$(ls -d "$T"/stage-off/logs/stage-finish-*/ 2>/dev/null | head -1)"
+	rm -rf "$T/stage-off" "$T/guest6" "$T/ntfs"
+}
+
 # A stage that says it failed and then hangs ends at once, not at its
 # timeout (a Windows stage's is hours).
 t_stage_says_failed() {
@@ -928,7 +994,7 @@ t_binary_output_exact t_block_output_exact t_child_holds_stdout t_slow_pump_tail
 t_smb_no_tcp_listener t_env_and_workdir t_timeout t_new_snapshot_layers
 t_parallel_runs_isolated t_unknown_snapshot t_bad_flags t_missing_guest t_agent_never_answers
 t_qemu_killed_mid_run t_kvm_unusable_falls_back t_kvm_snapshot_other_cpu t_qemu_refuses_arguments t_user_without_passwd_entry t_sigint_mid_run t_sigterm_mid_run t_snapshot_list t_layers
-t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_says_failed t_stage_fails_on_console
+t_sigkill_during_new_snapshot t_memory_mismatch t_debug_listeners t_novnc t_stage_cache t_stage_script_fails t_stage_setup_logs t_stage_stopped_setup_logs t_stage_says_failed t_stage_fails_on_console
 t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_pool_clone_qemu_dies t_pool_keeper_killed"
 . "$(dirname "$0")/ci-job.sh"
 . "$(dirname "$0")/hostile.sh"
