@@ -4,9 +4,12 @@
 #include <string.h>
 
 #include "commands.h"
+#include "firstrun.h"
 #include "lib/netguard.h"
 #include "options.h"
 #include "pool.h"
+
+static void run_help_notes(void);
 
 static void run_help(void)
 {
@@ -17,6 +20,7 @@ static void run_help(void)
 	       "       osrun session start|exec|cp|stop|list   one VM for many commands (a CI job)\n"
 	       "       osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
 	       "       osrun build [-f FILE] [-t NAME]   snapshot layers from a build file, cached\n"
+	       "       osrun doctor [--json]   can this host run osrun well, and what to fix\n"
 	       "       osrun gitlab-driver config|prepare|run|cleanup   GitLab Runner's custom executor\n"
 	       "\n"
 	       "Runs COMMAND in a short-lived VM restored from a snapshot, streams its\n"
@@ -25,7 +29,11 @@ static void run_help(void)
 	       "A COMMAND that is also a subcommand's name needs '--' before it.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -s, --use-snapshot NAME  restore NAME (default: provisioned)\n"
+	       "  -s, --use-snapshot NAME  restore NAME (default: provisioned; when that is\n"
+	       "                           missing, a first run builds it as 'osrun provision'\n"
+	       "                           does; a store for Windows says what to run instead)\n"
+	       "      --no-provision       never build provisioned: fail when it is missing\n"
+	       "                           (also: OSRUN_NO_PROVISION=1)\n"
 	       "  -n, --new-snapshot NAME  save the VM's end state as snapshot NAME, when\n"
 	       "                           COMMAND exits 0\n"
 	       "      --save-failed        with -n: save it whatever the exit status\n"
@@ -63,8 +71,14 @@ static void run_help(void)
 	       "                           ~/.cache/osrun)\n"
 	       "  -v, --verbose            say what happens, with timings\n"
 	       "  -h, --help               this text\n"
-	       "      --version            osrun's version\n"
-	       "\n"
+	       "      --version            osrun's version\n");
+	run_help_notes();
+}
+
+/* run_help's second half: where runs go, stdin, exit codes, variables. */
+static void run_help_notes(void)
+{
+	printf("\n"
 	       "When 'osrun pool' keeps clones of the snapshot warm, COMMAND runs in one\n"
 	       "(see 'osrun pool --help'); -n, -p, --vnc, --monitor, a --network other than\n"
 	       "none, --user, volumes and copies always restore anew.\n"
@@ -82,10 +96,13 @@ static void run_help(void)
 	       "  125   osrun itself failed (reported on stderr)\n"
 	       "  130, 143  osrun was interrupted by SIGINT, SIGTERM\n"
 	       "\n"
+	       "'osrun doctor' says whether this host runs osrun well, and what to fix.\n"
+	       "\n"
 	       "Environment: OSRUN_CACHE (store), OSRUN_ACCEL (kvm or tcg; default: kvm\n"
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_GUEST_DIR (the\n"
-	       "test guest, for provision), OSRUN_NETGUARD (the loopback guard QEMU loads\n"
-	       "under --network internet; default: %s).\n",
+	       "test guest, for provision and a first run), OSRUN_NO_PROVISION (as\n"
+	       "--no-provision), OSRUN_NETGUARD (the loopback guard QEMU loads under\n"
+	       "--network internet; default: %s).\n",
 	       OSRUN_NETGUARD);
 }
 
@@ -126,7 +143,7 @@ static void run_lists_release(struct run_lists *l)
 }
 
 /* 0: go on; 1: --help or --version said all. */
-static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
+static int run_parse(int argc, char **argv, struct run_plan *p, bool *no_provision, struct error *e)
 {
 	struct common_opts c = {0};
 	_cleanup_(run_lists_release) struct run_lists l = {0};
@@ -135,6 +152,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"use-snapshot", 's', OPT_STRING, &p->snapshot, 0, 0, NULL},
 		{"new-snapshot", 'n', OPT_STRING, &p->new_snapshot, 0, 0, NULL},
 		{"save-failed", 0, OPT_FLAG, &p->save_failed, 0, 0, NULL},
+		{"no-provision", 0, OPT_FLAG, no_provision, 0, 0, NULL},
 		{"user", 0, OPT_FLAG, &p->as_user, 0, 0, NULL},
 		{"timeout", 't', OPT_SECONDS, &p->timeout, 0, 0, NULL},
 		{"env", 'e', OPT_ENV, &p->env, 0, 0, NULL},
@@ -155,7 +173,8 @@ static int run_parse(int argc, char **argv, struct run_plan *p, struct error *e)
 		{"version", 0, OPT_VERSION, NULL, 0, 0, NULL},
 		OPTS_COMMON(&c),
 	};
-	p->snapshot = "provisioned";
+	p->snapshot = FIRSTRUN_SNAPSHOT;
+	*no_provision = firstrun_disabled_by_env();
 	p->agent_timeout = 60 * USEC_PER_SEC;
 	int first, r = options_parse(table, run_help, true, argc, argv, &first, e);
 	if (r != 0)
@@ -181,9 +200,12 @@ int cmd_run(int argc, char **argv)
 {
 	_cleanup_(run_plan_release) struct run_plan p = {0};
 	struct error e = {0};
-	int r = run_parse(argc, argv, &p, &e);
+	bool no_provision;
+	int r = run_parse(argc, argv, &p, &no_provision, &e);
 	if (r != 0)
 		return r < 0 ? options_report(&e) : 0;
+	if (!no_provision && (r = firstrun_ensure(p.cache, p.snapshot, &e)) < 0)
+		return options_report(&e);
 	int status;
 	if (run_plan_poolable(&p) && (r = pool_run(&p, &status, &e)) != -EAGAIN)
 		return r < 0 ? options_report(&e) : status;

@@ -140,6 +140,36 @@ int store_lock_dir(const char *dir, int how, int *ret_fd)
 	return 0;
 }
 
+int store_provision_lock(struct store *s, int *ret_fd)
+{
+	_cleanup_free_ char *path = path_join(s->root, "provision.lock");
+	if (!path)
+		return -ENOMEM;
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+int store_scratch_file(struct store *s, int *ret_fd)
+{
+	int fd = open(s->root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd < 0 && (errno == EOPNOTSUPP || errno == EISDIR)) {
+		/* No O_TMPFILE here: a named file, unlinked at once. */
+		_cleanup_free_ char *tmpl = path_join(s->root, ".scratch-XXXXXX");
+		if (!tmpl)
+			return -ENOMEM;
+		fd = mkostemp(tmpl, O_CLOEXEC);
+		if (fd >= 0)
+			unlink(tmpl);
+	}
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
 int store_new_begin(struct store *s, enum store_area a, const char *name, struct snapshot_new **ret)
 {
 	_cleanup_free_ char *parent = store_path(s, a, NULL, NULL), *final = store_path(s, a, name, NULL), *tmpl = NULL;

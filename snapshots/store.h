@@ -23,6 +23,8 @@
  *                NAME.log     the keeper's messages
  *   ROOT/logs/stage-NAME-TIME/ what a failed build stage left: console.log,
  *                             status.txt, screen.png (or .ppm)
+ *   ROOT/provision.lock       flocked by whoever builds the test guest's
+ *                             snapshot (osrun provision, a first run)
  *
  * Every directory is 0700 and every file 0600 (images 0400): they hold guest
  * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
@@ -103,6 +105,11 @@ int store_new_begin(struct store *s, enum store_area a, const char *name, struct
 int store_new_commit(struct snapshot_new *n);
 /* flock on a store directory (-EBUSY when LOCK_NB would block). */
 int store_lock_dir(const char *dir, int how, int *ret_fd);
+/* ROOT/provision.lock, opened (made if missing), not locked yet. */
+int store_provision_lock(struct store *s, int *ret_fd);
+/* A file on the store's filesystem with no name (nothing to leave behind),
+ * open read-write: for trying what the filesystem can do. */
+int store_scratch_file(struct store *s, int *ret_fd);
 /* Removes whatever was not committed. */
 struct snapshot_new *snapshot_new_free(struct snapshot_new *n);
 static inline void snapshot_new_freep(struct snapshot_new **n) { snapshot_new_free(*n); }

@@ -6,6 +6,12 @@
 
 #include "proc.h"
 
+const char *accel_qemu_binary(void)
+{
+	const char *q = getenv("OSRUN_QEMU");
+	return q && *q ? q : "qemu-system-x86_64";
+}
+
 const char *accel_to_string(enum accel a) { return a == ACCEL_KVM ? "kvm" : "tcg"; }
 
 int accel_from_string(const char *s, enum accel *ret)
@@ -35,7 +41,7 @@ static char *last_line(char *out)
  * sets the vCPU's registers and MSRs while it starts, which is where a
  * half-working KVM fails ("failed to set MSR 0x10a", then an assertion,
  * seen on a nested host), and quits when QMP says so. ~40 ms. */
-static int kvm_probe(const char *qemu, char **ret_why)
+int accel_kvm_probe(const char *qemu, char **ret_why)
 {
 	char *const argv[] = {(char *)qemu, "-accel",	   "kvm",      "-cpu", "host", "-machine", "q35",   "-m",
 			      "64",	    "-nodefaults", "-display", "none", "-S",   "-qmp",	   "stdio", NULL};
@@ -59,7 +65,7 @@ int accel_detect(const char *qemu, enum accel *ret, char **ret_why)
 	if (e && *e)
 		return accel_from_string(e, ret);
 	if (!qemu)
-		qemu = getenv("OSRUN_QEMU") && *getenv("OSRUN_QEMU") ? getenv("OSRUN_QEMU") : "qemu-system-x86_64";
+		qemu = accel_qemu_binary();
 	*ret = ACCEL_TCG;
 	int fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
@@ -68,7 +74,7 @@ int accel_detect(const char *qemu, enum accel *ret, char **ret_why)
 	}
 	close(fd);
 	char *why = NULL;
-	int r = kvm_probe(qemu, &why);
+	int r = accel_kvm_probe(qemu, &why);
 	if (r < 0)
 		return r;
 	if (!why)

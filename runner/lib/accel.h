@@ -16,6 +16,13 @@ int accel_from_string(const char *s, enum accel *ret);
  * *ret_why is NULL when KVM is used or OSRUN_ACCEL chose. */
 int accel_detect(const char *qemu, enum accel *ret, char **ret_why);
 
+/* $OSRUN_QEMU, else qemu-system-x86_64. */
+const char *accel_qemu_binary(void);
+/* Starts a paused `-cpu host` machine on /dev/kvm with QEMU binary qemu:
+ * 0 with *ret_why NULL when it worked, else *ret_why (malloc'd) says how
+ * it failed. */
+int accel_kvm_probe(const char *qemu, char **ret_why);
+
 /* The host CPU as a state saved under `-cpu host` depends on it:
  * "VENDOR FAMILY/MODEL MODEL NAME" from the first processor in cpuinfo
  * (/proc/cpuinfo), e.g. "GenuineIntel 6/85 Intel(R) Xeon(R) Gold 6148 CPU

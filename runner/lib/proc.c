@@ -6,6 +6,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -177,6 +178,38 @@ int proc_wait(pid_t pid, usec_t timeout, int *ret_status)
 		if (k < 0)
 			return k;
 	}
+}
+
+int proc_flock_wait(int fd, bool *ret_waited)
+{
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+		*ret_waited = false;
+		return 0;
+	}
+	if (errno != EWOULDBLOCK)
+		return -errno;
+	/* A blocked flock() hears no signal here (they are all blocked, for
+	 * the signalfd): a child blocks on it instead, and the lock it gets
+	 * belongs to the open file both hold. */
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		while (flock(fd, LOCK_EX) < 0)
+			if (errno != EINTR)
+				_exit(1);
+		_exit(0);
+	}
+	int st, r = proc_wait(pid, USEC_INFINITY, &st);
+	if (r < 0) {
+		proc_kill_and_reap(pid, 0);
+		return r;
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0)
+		return -ENOLCK;
+	*ret_waited = true;
+	return 0;
 }
 
 int proc_kill_and_reap(pid_t pid, usec_t grace)

@@ -38,6 +38,11 @@ int proc_run(char *const *argv, usec_t timeout, char **ret_output);
 /* The same with input (at most 4 KiB) on its stdin. */
 int proc_run_input(char *const *argv, const char *input, usec_t timeout, char **ret_output);
 
+/* flock(fd, LOCK_EX), waiting while the cancel fd stays quiet: the wait
+ * happens in a child sharing fd's open file, whose lock is then ours. 0
+ * with *ret_waited telling whether another held it first; -ECANCELED. */
+int proc_flock_wait(int fd, bool *ret_waited);
+
 /* Makes this process the subreaper of its descendants, so QEMU's smbd comes
  * back to us when QEMU goes, and can be stopped. */
 int proc_become_subreaper(void);

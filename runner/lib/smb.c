@@ -67,14 +67,19 @@ static const char *const nss_wrapper_paths[] = {
 	"/usr/lib/libnss_wrapper.so",
 };
 
+const char *smb_nss_wrapper(void)
+{
+	for (size_t i = 0; i < ELEMENTSOF(nss_wrapper_paths); i++)
+		if (access(nss_wrapper_paths[i], R_OK) == 0)
+			return nss_wrapper_paths[i];
+	return NULL;
+}
+
 static int user_env(const char *dir, char ***env)
 {
 	_cleanup_free_ char *passwd = path_join(dir, "passwd"), *group = path_join(dir, "group"), *pw_line = NULL,
 			    *gr_line = NULL, *e_lib = NULL, *e_pw = NULL, *e_gr = NULL;
-	const char *lib = NULL;
-	for (size_t i = 0; !lib && i < ELEMENTSOF(nss_wrapper_paths); i++)
-		if (access(nss_wrapper_paths[i], R_OK) == 0)
-			lib = nss_wrapper_paths[i];
+	const char *lib = smb_nss_wrapper();
 	if (!lib)
 		return -EUSERS;
 	if (!passwd || !group ||
@@ -202,7 +207,7 @@ static int tcp_pair(int *ret_ours, int *ret_theirs)
 	return -EADDRINUSE;
 }
 
-static const char *smbd_binary(void)
+const char *smb_binary(void)
 {
 	const char *e = getenv("OSRUN_SMBD");
 	if (e && *e)
@@ -220,7 +225,7 @@ static int smbd_spawn(struct smb *s)
 	int r = tcp_pair(&s->smbd_fd, &theirs);
 	if (r < 0)
 		return r;
-	char *argv[] = {(char *)smbd_binary(), "-l", s->dir, "-s", s->conf, NULL};
+	char *argv[] = {(char *)smb_binary(), "-l", s->dir, "-s", s->conf, NULL};
 	struct proc_spec spec = {
 		.argv = argv,
 		.setenv = s->env,

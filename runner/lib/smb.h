@@ -21,6 +21,12 @@ struct smb_share {
 
 struct smb;
 
+/* The smbd osrun starts: $OSRUN_SMBD, /usr/sbin/smbd, else smbd on PATH. */
+const char *smb_binary(void);
+/* The nss_wrapper library smbd gets for a user with no passwd entry; NULL
+ * when none is installed. */
+const char *smb_nss_wrapper(void);
+
 /* Writes dir/smb.XXXXXX/smb.conf for the shares, starts smbd on one end of a
  * loopback TCP pair and a relay thread between it and a UNIX socket pair
  * whose other end is QEMU's (smb_qemu_fd). A new smbd takes over when one

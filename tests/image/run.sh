@@ -45,7 +45,7 @@ skip() { # skip NAME REASON
 	else fail=$((fail + 1)); echo "not ok - $1 # a skip CI does not allow (tests/allowed-skips): $2"; fi
 }
 # The checks only a Docker engine runs: the buildah fallback names each.
-DOCKER_CHECKS="no compiler in the final image|image build finds its Windows guest-init|the Windows helper is in the image|a run: stderr apart|stdin piped with -i|-n saves a layer, -s runs from it|--network internet: the container's 127.0.0.1 is refused|--network host: the container's 127.0.0.1 is reached|docker stop during a run|--user 4321:4321 provisions and runs|--user: the store's files are the user's|--user: --volume, --copy-in/out, --cache-volume|--user: a session|a fresh Debian: 'make deps demo' works the first time"
+DOCKER_CHECKS="no compiler in the final image|image build finds its Windows guest-init|the Windows helper is in the image|a run: stderr apart|stdin piped with -i|-n saves a layer, -s runs from it|--network internet: the container's 127.0.0.1 is refused|--network host: the container's 127.0.0.1 is reached|docker stop during a run|--user 4321:4321: doctor's user check|--user 4321:4321: a first run provisions and runs|--user: the store's files are the user's|--user: --volume, --copy-in/out, --cache-volume|--user: a session|a fresh Debian: 'make deps demo' works the first time"
 
 mirror=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null ||
 	awk '/^deb / { print $2; exit }' /etc/apt/sources.list)
@@ -78,10 +78,14 @@ docker_tests() {
 		'run $img image build --iso /nope.iso --virtio-win /nope 2>&1 | grep -q "/nope.iso: No such file"'
 	check "the Windows helper is in the image, a PE32+ program" \
 		'[ "$(run --entrypoint sh $img -c "head -c 2 /usr/local/share/osrun/guest-init/windows/osrun-guest.exe; echo" 2>&1)" = MZ ]'
-	check "provision with the store on another filesystem" \
-		'run $img provision >"$T/p.log" 2>&1 || { tail -5 "$T/p.log"; false; }'
+	check "osrun doctor: a table, kvm first, no check failing" \
+		'run $img doctor >"$T/doctor" 2>&1 && grep -q "^kvm " "$T/doctor" && grep -q "^netguard  *ok" "$T/doctor" ||
+		 { cat "$T/doctor"; false; }'
+	# The README's first command on an empty cache: it provisions first.
 	rc=0
 	run $img 'uname -s; echo to-stderr >&2; exit 3' >"$T/out" 2>"$T/err" || rc=$?
+	check "a first run provisions, with the store on another filesystem" \
+		'grep -q "saved snapshot .provisioned." "$T/err" || { tail -5 "$T/err"; false; }'
 	check "a run: stdout" '[ "$(cat "$T/out")" = Linux ] || { cat "$T/out" "$T/err"; false; }'
 	check "a run: stderr apart" 'grep -q "^to-stderr$" "$T/err"'
 	check "a run: its exit code" '[ "$rc" = 3 ]'
@@ -121,10 +125,12 @@ docker_tests() {
 	mkdir -p "$U"
 	chown 4321:4321 "$U"
 	urun() { $DK run --rm --network none --user 4321:4321 -v "$U:/cache" "$@"; }
-	check "--user 4321:4321 provisions" 'urun $img provision >"$T/u.log" 2>&1 || { tail -5 "$T/u.log"; false; }'
+	check "--user 4321:4321: doctor's user check says no passwd entry" \
+		'urun $img doctor 2>&1 | grep -q "^user  *ok  *uid 4321 has no passwd entry"'
 	rc=0
 	out=$(urun $img 'echo as-user; exit 5' 2>"$T/u.err") || rc=$?
-	check "--user 4321:4321 runs" '[ "$out" = as-user ] && [ "$rc" = 5 ] || { cat "$T/u.err"; false; }'
+	check "--user 4321:4321: a first run provisions and runs" \
+		'[ "$out" = as-user ] && [ "$rc" = 5 ] && grep -q "saved snapshot .provisioned." "$T/u.err" || { cat "$T/u.err"; false; }'
 	check "--user: the store's files are the user's" '[ "$(find "$U" -printf "%u\n" | sort -u)" = 4321 ]'
 	# A CI job's folders as that user: a bind mount holds its sources and
 	# takes its artifacts; a session lives inside one container.
@@ -186,10 +192,11 @@ else
 	ctr=$(buildah $S from localhost/osrun:test)
 	in_image() { buildah $S run --isolation chroot "$ctr" -- "$@"; }
 	check "osrun --help in the image" 'in_image osrun --help | grep -q "Usage: osrun"'
-	check "provision the test guest in the image" 'in_image osrun provision >"$T/p.log" 2>&1 || { cat "$T/p.log"; false; }'
+	check "osrun doctor in the image" 'in_image osrun doctor >"$T/doctor" 2>&1 && grep -q "^kvm " "$T/doctor" || { cat "$T/doctor"; false; }'
 	rc=0
 	out=$(in_image osrun 'echo hi; exit 4' 2>"$T/run.err") || rc=$?
-	check "a run in the image prints hi and exits 4" '[ "$out" = hi ] && [ "$rc" = 4 ] || { cat "$T/run.err"; false; }'
+	check "a first run in the image provisions, prints hi and exits 4" \
+		'[ "$out" = hi ] && [ "$rc" = 4 ] && grep -q "saved snapshot .provisioned." "$T/run.err" || { cat "$T/run.err"; false; }'
 	echo "$DOCKER_CHECKS" | tr '|' '\n' >"$T/docker-checks"
 	while IFS= read -r name; do skip "$name" "no Docker engine here (dockerd did not start)"; done <"$T/docker-checks"
 fi

@@ -1000,7 +1000,8 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/hostile.sh"
 . "$(dirname "$0")/build.sh"
 . "$(dirname "$0")/github.sh"
-ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD"
+. "$(dirname "$0")/firstrun.sh"
+ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
 ALL="$ALL $ALL_GITHUB"
 
 tests=${*:-$ALL}

@@ -1,5 +1,7 @@
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -10,6 +12,7 @@
 #include "../../snapshots/cachevol.h"
 #include "../../snapshots/layer.h"
 #include "../../snapshots/memory.h"
+#include "../../runner/lib/proc.h"
 #include "tap.h"
 
 static char *tmp;
@@ -223,6 +226,65 @@ static void test_layout(void)
 	free(root);
 }
 
+/* Two first runs on one store: the second waits for the first's build
+ * (proc_flock_wait), Ctrl-C still heard while it waits. */
+static void test_provision_lock(void)
+{
+	char *root = path_join(tmp, "lock");
+	struct store *s = NULL;
+	int a = -1, b = -1, c = -1, ready[2], cancel[2];
+	bool waited = true;
+	is_int(store_open(root, &s), 0, "store opens");
+	is_int(store_provision_lock(s, &a), 0, "provision.lock opens");
+	is_int(store_provision_lock(s, &b), 0, "and opens again, another open file");
+	is_int(proc_flock_wait(a, &waited), 0, "the first takes it");
+	ok(!waited, "without waiting");
+	if (pipe2(cancel, O_CLOEXEC) < 0 || write(cancel[1], "x", 1) != 1)
+		abort();
+	cancel_fd_set(cancel[0]);
+	is_int(proc_flock_wait(b, &waited), -ECANCELED, "the second, waiting, hears the cancel fd");
+	cancel_fd_set(-1);
+	close(cancel[0]);
+	close(cancel[1]);
+	close(a);
+	/* A holder that lets go 300 ms after it took the lock. */
+	is_int(store_provision_lock(s, &c), 0, "a third open file");
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		abort();
+	pid_t pid = fork();
+	if (pid == 0) {
+		if (flock(c, LOCK_EX) < 0 || write(ready[1], "x", 1) != 1)
+			_exit(1);
+		poll(NULL, 0, 300);
+		_exit(0);
+	}
+	char x;
+	close(c);
+	ok(read(ready[0], &x, 1) == 1, "the holder has it");
+	usec_t t0 = now_usec();
+	is_int(proc_flock_wait(b, &waited), 0, "the second gets it once the holder exits");
+	ok(waited && now_usec() - t0 >= 250 * USEC_PER_MSEC, "after waiting (%llu ms)",
+	   (unsigned long long)((now_usec() - t0) / USEC_PER_MSEC));
+	waitpid(pid, NULL, 0);
+	int fd = -1;
+	is_int(store_scratch_file(s, &fd), 0, "a scratch file on the store's filesystem");
+	char **names = NULL;
+	DIR *d = opendir(root);
+	for (struct dirent *e; d && (e = readdir(d));)
+		if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			names = strv_append(names, e->d_name);
+	ok(d && !names, "it has no name in the store");
+	if (d)
+		closedir(d);
+	strv_free(names);
+	close(fd);
+	close(b);
+	close(ready[0]);
+	close(ready[1]);
+	store_free(s);
+	free(root);
+}
+
 int main(void)
 {
 	char t[] = "/tmp/osrun-unit.XXXXXX";
@@ -231,6 +293,7 @@ int main(void)
 	test_meta();
 	test_lifecycle();
 	test_layout();
+	test_provision_lock();
 	rm_rf(tmp);
 	return tap_done();
 }
