@@ -62,6 +62,18 @@ static int kvm_unopened(struct doctor_report *r, int err)
 	return doctor_add(r, "kvm", DOCTOR_WARN, fix, "no /dev/kvm: runs use TCG, slowly");
 }
 
+/* A tool's first output line ("QEMU emulator version 7.2.19"). */
+static int tool_version(const char *bin, const char *flag, char **ret)
+{
+	char *const argv[] = {(char *)bin, (char *)flag, NULL};
+	_cleanup_free_ char *out = NULL;
+	int r = proc_run(argv, 10 * USEC_PER_SEC, &out);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	*ret = strndup(out ? out : "", out ? strcspn(out, "\n") : 0);
+	return *ret ? 0 : -ENOMEM;
+}
+
 static int check_kvm(struct doctor_report *r)
 {
 	const char *forced = getenv("OSRUN_ACCEL");
@@ -71,8 +83,15 @@ static int check_kvm(struct doctor_report *r)
 	if (fd < 0)
 		return kvm_unopened(r, errno);
 	close(fd);
-	_cleanup_free_ char *why = NULL;
-	int k = accel_kvm_probe(accel_qemu_binary(), &why);
+	_cleanup_free_ char *why = NULL, *version = NULL;
+	int k = tool_version(accel_qemu_binary(), "--version", &version);
+	if (k == -ENOMEM)
+		return k;
+	if (k < 0)
+		return doctor_add(r, "kvm", DOCTOR_WARN, "install QEMU (see the qemu check), then ask again",
+				  "/dev/kvm opens; whether QEMU can use it is not known: %s does not run",
+				  accel_qemu_binary());
+	k = accel_kvm_probe(accel_qemu_binary(), &why);
 	if (k < 0)
 		return k;
 	if (!why)
@@ -88,18 +107,6 @@ static int check_kvm(struct doctor_report *r)
 				  why);
 	return doctor_add(r, "kvm", DOCTOR_WARN, "check dmesg for kvm errors",
 			  "/dev/kvm opens but is not usable (%s): runs use TCG, slowly", why);
-}
-
-/* A tool's first output line ("QEMU emulator version 7.2.19"). */
-static int tool_version(const char *bin, const char *flag, char **ret)
-{
-	char *const argv[] = {(char *)bin, (char *)flag, NULL};
-	_cleanup_free_ char *out = NULL;
-	int r = proc_run(argv, 10 * USEC_PER_SEC, &out);
-	if (r != 0)
-		return r < 0 ? r : -EIO;
-	*ret = strndup(out ? out : "", out ? strcspn(out, "\n") : 0);
-	return *ret ? 0 : -ENOMEM;
 }
 
 static int check_tools(struct doctor_report *r)
