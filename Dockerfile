@@ -1,7 +1,7 @@
 # osrun as a container:
 #   docker run --rm --device=/dev/kvm -v $PWD/cache:/cache osrun 'dir C:\'
 # Build arguments: BASE (the Debian base image), WITH_TEST_GUEST=1 (include
-# the Linux test guest, for `osrun provision` without Windows), WITH_NOVNC=1
+# the Linux test guest: a first run on an empty /cache provisions it), WITH_NOVNC=1
 # (noVNC and websockify for --novnc; they bring Node.js and NumPy along).
 ARG BASE=debian:bookworm-slim
 ARG WITH_TEST_GUEST=0
