@@ -10,3 +10,4 @@ int cmd_pool(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_gitlab(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
