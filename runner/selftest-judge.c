@@ -182,6 +182,39 @@ bool st_judge_clock(const char *guest, double before, double after, double toler
 	return true;
 }
 
+static bool seconds_parse(const char *s, double *ret)
+{
+	char *end;
+	const char *p = s ? s + strspn(s, " \t\r\n") : "";
+	double v = strtod(p, &end);
+	if (end == p || !isfinite(v) || v < 0 || end[strspn(end, " \t\r\n")] != 0)
+		return false;
+	*ret = v;
+	return true;
+}
+
+bool st_judge_rate(const char *first, const char *second, double host, double slack, double tolerance, double *ret_rate,
+		   char *why, size_t n)
+{
+	char a[200];
+	double g1, g2;
+	if (!seconds_parse(first, &g1) || !seconds_parse(second, &g2))
+		return say(why, n, "the guest printed '%s', not seconds",
+			   st_shown(!seconds_parse(first, &g1) ? (first ? first : "")
+				    : second		       ? second
+							       : "",
+				    a, sizeof a));
+	if (host <= 0 || g2 < g1)
+		return say(why, n, "the guest's monotonic clock went back (%.3f s, then %.3f s)", g1, g2);
+	double rate = (g2 - g1) / host;
+	*ret_rate = rate;
+	if (fabs(g2 - g1 - host) > tolerance * host + slack)
+		return say(why, n,
+			   "the guest's monotonic clock advanced %.3f s in %.3f s of host time (%.3f a host second)",
+			   g2 - g1, host, rate);
+	return true;
+}
+
 bool st_judge_timer(double want, double took, double baseline, char *why, size_t n)
 {
 	double d = took - baseline;

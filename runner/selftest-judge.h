@@ -108,6 +108,14 @@ void st_hundred_step(enum st_os os, unsigned i, struct st_step *ret, char *buf, 
 bool st_judge_clock(const char *guest, double before, double after, double tolerance, double *ret_offset, char *why,
 		    size_t n);
 
+/* Two readings of the guest's monotonic clock (its output, seconds as
+ * "S[.FRACTION]"), host seconds apart (from the middle of each command's
+ * window; slack: the two windows' halves together): *ret_rate is guest
+ * seconds a host second. false when unreadable, going back, or further
+ * from 1 than tolerance beyond what the windows allow. */
+bool st_judge_rate(const char *first, const char *second, double host, double slack, double tolerance, double *ret_rate,
+		   char *why, size_t n);
+
 /* A guest wait of want seconds took took seconds of host time, against a
  * command that does nothing (baseline): within [want - 0.5, want + 2]. */
 bool st_judge_timer(double want, double took, double baseline, char *why, size_t n);

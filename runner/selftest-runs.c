@@ -217,10 +217,52 @@ static int clock_read(struct st_context *t, struct st_clone *cl, const struct st
 	return r;
 }
 
+/* The guest's monotonic clock as it printed it, and the host's monotonic
+ * time in the middle of the command and half its window. */
+struct mono_reading {
+	char *out;
+	double host, half;
+};
+
+static void mono_reading_release(struct mono_reading *m) { free(m->out); }
+
+static int mono_read(struct st_context *t, struct st_clone *cl, const struct st_step *s, const char *when,
+		     struct mono_reading *ret, struct st_row *row, struct error *e)
+{
+	struct st_outcome o;
+	double before = (double)now_usec() / USEC_PER_SEC;
+	int r = st_clone_command(t, cl, s, &o, e);
+	double after = (double)now_usec() / USEC_PER_SEC;
+	char why[512];
+	*ret = (struct mono_reading){.host = (before + after) / 2, .half = (after - before) / 2};
+	if (r == 0 && !st_judge_step(s, &o, why, sizeof why))
+		st_row_fail(row, "%s: %s", when, why);
+	else if (r == 0)
+		ret->out = TAKE_PTR(o.out);
+	st_outcome_release(&o);
+	return r;
+}
+
+/* The monotonic clock's rate over the wait, judged into row. */
+static void mono_judge(const struct mono_reading *a, const struct mono_reading *b, struct st_row *row)
+{
+	double rate = 0;
+	char why[512];
+	if (!a->out || !b->out)
+		return;
+	if (!st_judge_rate(a->out, b->out, b->host - a->host, a->half + b->half, ST_RATE_TOLERANCE, &rate, why,
+			   sizeof why)) {
+		st_row_fail(row, "%s", why);
+		return;
+	}
+	st_row_figure(row, "monotonic_rate", rate);
+	st_row_note(row, "the guest's monotonic clock ran %.4f s a host second", rate);
+}
+
 int st_run_clock(struct st_context *t, const struct st_check *c, struct st_row *row, struct error *e)
 {
-	const struct st_step *s = step_of(t, c, 0);
-	if (!s)
+	const struct st_step *s = step_of(t, c, 0), *m = step_of(t, c, 1);
+	if (!s || !m)
 		return missing_steps(c, row);
 	_cleanup_(st_clone_release) struct st_clone cl = {0};
 	st_clone_init(t, &cl, NULL);
@@ -233,14 +275,18 @@ int st_run_clock(struct st_context *t, const struct st_check *c, struct st_row *
 		return r;
 	}
 	struct clock_reading a, b;
-	if ((r = clock_read(t, &cl, s, "after the restore", &a, row, e)) < 0)
+	_cleanup_(mono_reading_release) struct mono_reading ma = {0}, mb = {0};
+	if ((r = clock_read(t, &cl, s, "after the restore", &a, row, e)) < 0 ||
+	    (r = mono_read(t, &cl, m, "after the restore", &ma, row, e)) < 0)
 		return r;
 	log_info("selftest: clock: waiting %d s with the guest running", (int)(ST_CLOCK_WAIT / USEC_PER_SEC));
 	r = fd_wait(-1, 0, deadline_after(ST_CLOCK_WAIT));
 	if (r == -ECANCELED)
 		return error_interrupted(e);
-	if ((r = clock_read(t, &cl, s, "60 s later", &b, row, e)) < 0)
+	if ((r = clock_read(t, &cl, s, "60 s later", &b, row, e)) < 0 ||
+	    (r = mono_read(t, &cl, m, "60 s later", &mb, row, e)) < 0)
 		return r;
+	mono_judge(&ma, &mb, row);
 	if (!a.guest || !b.guest || b.host <= a.host)
 		return 0;
 	/* Offsets from the middle of each command: the guest read its clock

@@ -28,3 +28,7 @@ int st_run_share(struct st_context *t, const struct st_check *c, struct st_row *
 #define ST_CLOCK_WAIT (60 * USEC_PER_SEC)
 /* How far the guest's clock may be from the host's. */
 #define ST_CLOCK_TOLERANCE 1.0
+/* How far the guest's monotonic clock's rate may be from the host's, on
+ * top of the commands' own windows: a clock 18 times slow (as others'
+ * QueryPerformanceCounter after a restore) is far outside. */
+#define ST_RATE_TOLERANCE 0.02

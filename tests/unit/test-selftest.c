@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <json-c/json.h>
 #include <stdbool.h>
+#include <math.h>
 #include <string.h>
 
 #include "../../runner/follow.h"
@@ -226,6 +227,19 @@ static void test_clock_timer(void)
 	ok(!st_judge_clock("1796534993,757\r\n", 1796534993.5, 1796534994.1, 1, &off, why, sizeof why) &&
 		   strstr(why, "not seconds"),
 	   "a culture's decimal comma fails: %s", why);
+	double rate = 0;
+	ok(st_judge_rate("123.40\n", "183.46\n", 60.05, 0.3, 0.02, &rate, why, sizeof why) && fabs(rate - 1) < 0.01,
+	   "monotonic: 60.06 s of guest time in 60.05 s of host time (%.4f)", rate);
+	ok(st_judge_rate("5123.4567\r\n", "5183.1\r\n", 60.0, 0.4, 0.02, &rate, why, sizeof why),
+	   "QueryPerformanceCounter seconds with CR LF, within the windows' slack");
+	ok(!st_judge_rate("123.40\n", "126.73\n", 60.0, 0.3, 0.02, &rate, why, sizeof why) && rate < 0.1,
+	   "a clock 18 times slow after a restore fails: %s", why);
+	ok(!st_judge_rate("123.40\n", "300.00\n", 60.0, 0.3, 0.02, &rate, why, sizeof why), "one racing ahead fails");
+	ok(!st_judge_rate("183.40\n", "123.40\n", 60.0, 0.3, 0.02, &rate, why, sizeof why) && strstr(why, "went back"),
+	   "one going back fails: %s", why);
+	ok(!st_judge_rate("123,40\n", "183,40\n", 60.0, 0.3, 0.02, &rate, why, sizeof why) &&
+		   strstr(why, "not seconds"),
+	   "a decimal comma (a culture's) is not taken for seconds: %s", why);
 	ok(st_judge_timer(2, 2.31, 0.22, why, sizeof why), "timer: 2.09 s beyond the baseline");
 	ok(!st_judge_timer(2, 0.3, 0.22, why, sizeof why), "a wait that did not wait fails: %s", why);
 	ok(!st_judge_timer(2, 12, 0.22, why, sizeof why), "a timer that fired late fails");
