@@ -26,9 +26,12 @@ JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcr
 JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g) -lwim
 
 CFLAGS ?= -O2 -g
+# The commit osrun is built from, for `osrun selftest`'s report (none
+# outside a git checkout).
+OSRUN_COMMIT ?= $(shell git describe --always --dirty 2>/dev/null)
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
 	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"' \
-	-DOSRUN_NETGUARD='"$(OSRUN_NETGUARD_DEFAULT)"'
+	-DOSRUN_NETGUARD='"$(OSRUN_NETGUARD_DEFAULT)"' -DOSRUN_COMMIT='"$(OSRUN_COMMIT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
 ifeq ($(DEVELOPER),1)
@@ -44,7 +47,9 @@ endif
 # Libraries (protocols, processes, the store, the Windows medium) and the
 # command layer with the engines it calls.
 LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
-ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/serve.c runner/pool-keeper.c runner/session-keeper.c runner/inventory.c runner/gitlab.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c runner/provision.c runner/firstrun.c runner/doctor.c runner/doctor-host.c runner/doctor-store.c
+ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/serve.c runner/pool-keeper.c runner/session-keeper.c runner/inventory.c runner/gitlab.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c \
+	runner/selftest.c runner/selftest-checks.c runner/selftest-runs.c runner/selftest-exec.c runner/selftest-judge.c \
+	runner/selftest-report.c runner/provision.c runner/firstrun.c runner/doctor.c runner/doctor-host.c runner/doctor-store.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 

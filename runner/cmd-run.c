@@ -22,6 +22,7 @@ static void run_help(void)
 	       "       osrun build [-f FILE] [-t NAME]   snapshot layers from a build file, cached\n"
 	       "       osrun doctor [--json]   can this host run osrun well, and what to fix\n"
 	       "       osrun gitlab-driver config|prepare|run|cleanup   GitLab Runner's custom executor\n"
+	       "       osrun selftest [-s NAME]   check everything runs rely on; a report for an issue\n"
 	       "\n"
 	       "Runs COMMAND in a short-lived VM restored from a snapshot, streams its\n"
 	       "stdout and stderr live, and exits with its exit code. Several words are\n"

@@ -62,7 +62,7 @@ int run_result_read(bool windows, struct share *sh, const struct qga_exec_status
  * a success. The grace covers nothing but smbd's own bookkeeping. */
 static int follow_pump(const struct run_plan *p, struct warm *w, struct error *e)
 {
-	int r = share_wait_for(w->sh, "stdout.done", USEC_PER_SEC, STDOUT_FILENO, STDERR_FILENO);
+	int r = share_wait_for(w->sh, "stdout.done", USEC_PER_SEC, run_plan_fd(p, 1), run_plan_fd(p, 2));
 	if (r == -ETIMEDOUT)
 		return error_set(e, -EIO,
 				 "the guest's helper ended without saying it had written all of the command's output: "
@@ -83,7 +83,7 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, use
 	int r = qga_exec_status(vm_qga(w->j.vm), pid, 10 * USEC_PER_SEC, &st, &err);
 	qga_set_wall_limit(vm_qga(w->j.vm), USEC_INFINITY);
 	if (r == -ETIMEDOUT && now_usec() >= deadline) {
-		share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+		share_pump(w->sh, run_plan_fd(p, 1), run_plan_fd(p, 2), NULL);
 		return run_stream_error(p, -ETIME, e);
 	}
 	if (r == -ETIMEDOUT)
@@ -98,7 +98,7 @@ static int follow_ask(const struct run_plan *p, struct warm *w, int64_t pid, use
 		qga_exec_status_release(&st);
 		return r;
 	}
-	if ((r = share_drain(w->sh, STDOUT_FILENO, STDERR_FILENO)) < 0) {
+	if ((r = share_drain(w->sh, run_plan_fd(p, 1), run_plan_fd(p, 2))) < 0) {
 		qga_exec_status_release(&st);
 		return run_stream_error(p, r, e);
 	}
@@ -140,7 +140,7 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 	 * stdout says when to ask; the slow ask catches commands that close it
 	 * early or leave a child holding it. */
 	usec_t next_ask = deadline_after(USEC_PER_SEC);
-	int quick_asks = 0, r;
+	int quick_asks = 0, r, out = run_plan_fd(p, 1), err = run_plan_fd(p, 2);
 	unsigned smbd_ends = vm_smb_ended(w->j.vm);
 	for (;;) {
 		usec_t wake = next_ask < deadline ? next_ask : deadline;
@@ -158,27 +158,27 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 		if (ended)
 			in_fd = -1;
 		if (pf[0].revents & POLLIN) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			share_pump(w->sh, out, err, NULL);
 			return error_interrupted(e);
 		}
 		bool closed = false;
-		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, &closed)) < 0)
+		if ((pf[1].revents & POLLIN) && (r = share_pump(w->sh, out, err, &closed)) < 0)
 			return run_stream_error(p, r, e);
 		if (closed) {
 			next_ask = now_usec();
 			quick_asks = 50;
 		}
 		if (pf[2].revents && (r = qmp_poll(vm_qmp(w->j.vm))) < 0) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			share_pump(w->sh, out, err, NULL);
 			return job_fail(&w->j, r, NULL, "while the command ran", e);
 		}
 		if (pf[2].revents && (r = follow_disk_error(w, e)) < 0) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			share_pump(w->sh, out, err, NULL);
 			return r;
 		}
 		usec_t now = now_usec();
 		if (now >= deadline) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			share_pump(w->sh, out, err, NULL);
 			return run_stream_error(p, -ETIME, e);
 		}
 		if (now < next_ask)
@@ -191,7 +191,7 @@ int run_follow(const struct run_plan *p, struct warm *w, int64_t pid, int in_fd,
 		 * whose server is gone (the guest's CIFS client retries without
 		 * end), and could never say how the command ended. */
 		if (r == 0 && vm_smb_ended(w->j.vm) != smbd_ends) {
-			share_pump(w->sh, STDOUT_FILENO, STDERR_FILENO, NULL);
+			share_pump(w->sh, out, err, NULL);
 			return error_set(e, -EIO,
 					 "osrun's SMB server ended while the command ran: its output may be incomplete "
 					 "and its end cannot be known; the VM is stopped");

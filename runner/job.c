@@ -55,6 +55,11 @@ int job_make_rundir(struct job *j, struct error *e)
 	return 0;
 }
 
+/* Why job_accel() chose TCG, kept for the process's life. */
+static char *accel_why;
+
+const char *job_accel_why(void) { return accel_why; }
+
 int job_accel(enum accel *ret, struct error *e)
 {
 	/* Once a process: a build boots once a step, and the probe starts a
@@ -77,6 +82,7 @@ int job_accel(enum accel *ret, struct error *e)
 			 why);
 	known = true;
 	found = *ret;
+	accel_why = TAKE_PTR(why);
 	return 0;
 }
 

@@ -29,6 +29,9 @@ int job_open_store(struct job *j, const char *cache, bool sweep, struct error *e
 int job_make_rundir(struct job *j, struct error *e);
 /* The accelerator for this host, warning once when KVM is missing. */
 int job_accel(enum accel *ret, struct error *e);
+/* Why that is TCG (accel_detect's words); NULL under KVM, when OSRUN_ACCEL
+ * chose, or before job_accel() ran. */
+const char *job_accel_why(void);
 
 /* Runs a host tool (qemu-img, xorriso) to completion; its first line of
  * output is the message when it fails. */

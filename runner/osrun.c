@@ -16,7 +16,7 @@ static const struct {
 } commands[] = {
 	{"provision", cmd_provision},  {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
 	{"session", cmd_session},      {"image", cmd_image},	   {"build", cmd_build},
-	{"gitlab-driver", cmd_gitlab}, {"doctor", cmd_doctor},
+	{"gitlab-driver", cmd_gitlab}, {"doctor", cmd_doctor},	   {"selftest", cmd_selftest},
 };
 
 int main(int argc, char **argv)

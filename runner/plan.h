@@ -47,7 +47,13 @@ struct run_plan {
 	 * output (its log, kept with the layer). */
 	const struct snapshot_meta *step;
 	int step_log_fd; /* > 2 when there is one */
+	/* The command's stdin, stdout and stderr; NULL: fds 0, 1 and 2. The
+	 * self-test passes pipes of its own (selftest-exec.c). */
+	const int *stdio;
 };
+
+/* The host fd that is the command's fd n (0 stdin, 1 stdout, 2 stderr). */
+static inline int run_plan_fd(const struct run_plan *p, int n) { return p->stdio ? p->stdio[n] : n; }
 
 void run_plan_release(struct run_plan *p);
 /* A pool's clones have private RAM, no debug listeners, no network and only
@@ -67,6 +73,7 @@ struct warm {
 	usec_t qemu_started;
 	struct cache_volume *caches[RUN_VOLUMES_MAX]; /* locked while the VM runs */
 	bool command_stopped; /* the last command was interrupted and stopped: the clone goes on */
+	usec_t share_ready;   /* when the share answered (now_usec); 0: no helper said */
 };
 void warm_release(struct warm *w);
 

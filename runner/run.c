@@ -21,7 +21,7 @@ enum stdin_kind { STDIN_NONE, STDIN_FILE, STDIN_STREAM };
 static enum stdin_kind stdin_kind(const struct run_plan *p, const struct profile *prof)
 {
 	struct stat st;
-	if (p->no_stdin || fstat(STDIN_FILENO, &st) < 0)
+	if (p->no_stdin || fstat(run_plan_fd(p, 0), &st) < 0)
 		return STDIN_NONE;
 	if (S_ISREG(st.st_mode))
 		return STDIN_FILE;
@@ -188,7 +188,7 @@ static int share_prepare_start(struct warm *w, char **env, int64_t *ret_pid, str
 
 static int share_prepare_wait(struct warm *w, int64_t pid, struct error *e)
 {
-	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, 60 * USEC_PER_SEC, "opening the run's share", e);
+	return pid < 0 ? 0 : job_wait_guest_helper(&w->j, pid, RUN_SHARE_TIMEOUT, "opening the run's share", e);
 }
 
 int run_plan_check(const struct run_plan *p, const struct warm *w, struct error *e)
@@ -340,8 +340,10 @@ int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e)
 	log_debug("guest clock set %.3f s after QEMU", seconds_since(t0));
 	if ((r = share_prepare_wait(w, prepare_pid, e)) < 0)
 		return r;
-	if (prepare_pid >= 0)
+	if (prepare_pid >= 0) {
+		w->share_ready = now_usec();
 		log_debug("share ready %.3f s after QEMU", seconds_since(t0));
+	}
 	return 0;
 }
 
@@ -433,7 +435,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	share_set_limit(w->sh, p->share_limit_mib ? (uint64_t)p->share_limit_mib << 20 : SHARE_LIMIT_DEFAULT);
 	share_set_log(w->sh, p->step_log_fd > 2 ? p->step_log_fd : -1);
 	enum stdin_kind in = stdin_kind(p, w->prof);
-	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, STDIN_FILENO)) < 0)
+	if (in == STDIN_FILE && (r = share_fill_stdin(w->sh, run_plan_fd(p, 0))) < 0)
 		return r == -ETIME || r == -ECANCELED ? run_stream_error(p, r, e) : error_errno(e, r, "reading stdin");
 	_cleanup_strv_free_ char **env = guest_env(p, w, run_id(w), in == STDIN_STREAM);
 	if (!env)
@@ -451,7 +453,7 @@ int run_command(const struct run_plan *p, struct warm *w, struct run_result *ret
 	log_debug("command started %.3f s after QEMU", seconds_since(w->qemu_started));
 
 	struct run_result res = {0};
-	r = run_follow(p, w, pid, in == STDIN_STREAM ? STDIN_FILENO : -1, deadline, &res, e);
+	r = run_follow(p, w, pid, in == STDIN_STREAM ? run_plan_fd(p, 0) : -1, deadline, &res, e);
 	log_debug("command ended %.3f s after QEMU", seconds_since(w->qemu_started));
 	if (r < 0) {
 		w->command_stopped = p->keep_on_interrupt && command_stop(p, w, pid, r, e) == 0;

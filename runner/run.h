@@ -6,6 +6,10 @@
 #pragma once
 #include "plan.h"
 
+/* How long a restored guest's helper may take to make the run's share
+ * ready (Windows' helper waits as long for it to answer). */
+#define RUN_SHARE_TIMEOUT (60 * USEC_PER_SEC)
+
 int run_warm_up(const struct run_plan *p, struct warm *w, struct error *e);
 /* For a clone warmed up for another plan: refuses what this one cannot
  * take from it (another memory size). */
