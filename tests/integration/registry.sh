@@ -29,7 +29,7 @@ reg_blobs() { find "$T/registry/data" -name data -path '*/blobs/*' | wc -l | tr 
 # osrun on a second host: its own store.
 on_host() { h=$1; shift; OSRUN_CACHE="$T/$h" o "$@"; }
 # A field of the JSON object in $T/out.
-json_field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(v))' "$T/out" "$1"; }
+json_field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(v))' "$T/out" "$1" 2>/dev/null; }
 # reg-child: a -n layer on provisioned that leaves a file, made once.
 reg_child() {
 	[ -d "$OSRUN_CACHE/snapshots/reg-child" ] && return 0
