@@ -125,4 +125,33 @@ t_registry_tampered_blob() {
 	reg_stop
 }
 
-ALL_REGISTRY="t_registry_push_pull_run t_registry_child_only_own_blobs t_registry_tampered_blob"
+# A pull interrupted (SIGINT) while skopeo waits on a stopped registry:
+# skopeo is killed, nothing enters the store. Then a pull fetches only
+# what the cache lacks: two blobs dropped from it, two fetched.
+t_registry_pull_interrupted() {
+	reg_start || return 0
+	o snapshot push provisioned "$reg/team/linux:1" --tls-verify=false
+	expect_rc 0
+	kill -STOP "$reg_pid"
+	OSRUN_CACHE="$T/host2" o_bg snapshot pull "$reg/team/linux:1" --tls-verify=false
+	i=0; while ! pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null || err "skopeo did not start: $(cat "$T/err")"
+	kill -INT "$pid"; wait "$pid"; rc=$?
+	kill -CONT "$reg_pid"
+	expect_rc 130
+	expect_err_has "interrupted by SIGINT"
+	pgrep -a -f "docker://$reg" && err "skopeo left running"
+	[ -z "$(ls -A "$T/host2/snapshots")$(ls -A "$T/host2/images")" ] || err "the store changed: $(ls -RA "$T/host2")"
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	total=$(json_field blobs_fetched)
+	on_host host2 snapshot rm linux
+	for b in $(ls "$T/host2/oci/blobs/sha256" | head -n 2); do rm "$T/host2/oci/blobs/sha256/$b"; done
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field blobs_fetched)" = 2 ] || err "fetched $(json_field blobs_fetched) of $total blobs, expected the 2 dropped"
+	reg_stop
+}
+
+ALL_REGISTRY="t_registry_push_pull_run t_registry_child_only_own_blobs t_registry_tampered_blob
+t_registry_pull_interrupted"
