@@ -74,7 +74,12 @@ int chunk_file_put(struct oci_layout *l, int fd, const char *name, json_object *
 		while ((uint64_t)k < CHUNK_SIZE &&
 		       (got = pread_retry(fd, buf + k, CHUNK_SIZE - (size_t)k, (off_t)(off + (uint64_t)k))) > 0)
 			k += got;
-		if (k == 0 || (got < 0 && (r = (int)got) < 0))
+		/* A read error is one, not the file's end. */
+		if (got < 0 && (uint64_t)k < CHUNK_SIZE) {
+			r = (int)got;
+			break;
+		}
+		if (k == 0)
 			break;
 		if (all_zero(buf, (size_t)k))
 			json_object_array_add(zero, json_object_new_int64((int64_t)i));
