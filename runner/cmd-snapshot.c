@@ -1,4 +1,4 @@
-/* osrun snapshot list|inspect|rm|gc: look after the store. */
+/* osrun snapshot list|inspect|rm|gc: the store (push, pull: cmd-registry.c). */
 #define _GNU_SOURCE
 #include <string.h>
 
@@ -12,18 +12,17 @@ static void snapshot_help(void)
 	       "       osrun snapshot inspect NAME [--json]\n"
 	       "       osrun snapshot rm NAME [--json] [--cache-volumes]\n"
 	       "       osrun snapshot gc [--json]\n"
+	       "       osrun snapshot push NAME REF | pull REF [NAME]  (see push --help)\n"
 	       "\n"
 	       "list     every snapshot: name, parent, bytes on disk of its own and shared\n"
 	       "         with other snapshots (hard links, reflinks), created, made by\n"
 	       "inspect  one snapshot's metadata and files\n"
 	       "rm       remove a snapshot (refused while a run uses it or another\n"
 	       "         snapshot is built on it)\n"
-	       "gc       remove what killed runs left behind, and build layers (layer-KEY)\n"
-	       "         that no named snapshot is built on\n"
+	       "gc       remove killed runs' leftovers and build layers no snapshot is on\n"
 	       "\n"
-	       "With --cache-volumes, list and rm act on cache volumes instead (the\n"
-	       "directories 'osrun --cache-volume NAME:PATH' keeps between runs); rm is\n"
-	       "refused while a run uses one.\n"
+	       "With --cache-volumes, list and rm act on cache volumes instead (what\n"
+	       "'osrun --cache-volume NAME:PATH' keeps); rm is refused while a run uses one.\n"
 	       "\n"
 	       "Options: --cache DIR, --json, --cache-volumes, -v, -h\n");
 }
@@ -61,14 +60,14 @@ static void print_snapshots(json_object *arr)
 		int n = (int)strlen(json_string(json_object_array_get_idx(arr, i), "name"));
 		w = n > w ? n : w;
 	}
-	printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, "NAME", w, "PARENT", "OWN", "SHARED", "CREATED", "MADE BY");
+	printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, "NAME", w, "PARENT", "OWN", "SHARED", "CREATED", "MADE BY/FROM");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
 		char own[32], shared[32];
 		human_size(json_object_get_uint64(json_object_object_get(o, "own_bytes")), own, sizeof own);
 		human_size(json_object_get_uint64(json_object_object_get(o, "shared_bytes")), shared, sizeof shared);
 		const char *parent = json_string(o, "parent"), *created = json_string(o, "created"),
-			   *made_by = json_string(o, "made_by");
+			   *made_by = json_string(o, "pulled_from") ?: json_string(o, "made_by");
 		printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, json_string(o, "name"), w, parent ? parent : "-", own,
 		       shared, created ? created : "", made_by ? made_by : "");
 	}
@@ -234,6 +233,11 @@ static int snapshot_execute(const char *action, const char *name, const struct c
 
 int cmd_snapshot(int argc, char **argv)
 {
+	int i = 1;
+	while (i < argc && (argv[i][0] == '-' || !strcmp(argv[i - 1], "--cache")))
+		i++;
+	if (i < argc && (!strcmp(argv[i], "push") || !strcmp(argv[i], "pull")))
+		return cmd_snapshot_transfer(argc, argv);
 	struct common_opts c = {0};
 	struct error e = {0};
 	const char *action = NULL, *name = NULL;

@@ -5,6 +5,8 @@
 int cmd_run(int argc, char **argv);
 int cmd_provision(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
+/* snapshot push and pull (cmd-registry.c), which cmd_snapshot hands on. */
+int cmd_snapshot_transfer(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 int cmd_pool(int argc, char **argv);
 int cmd_session(int argc, char **argv);

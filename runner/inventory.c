@@ -5,6 +5,7 @@
 #include <ftw.h>
 #include <string.h>
 
+#include "../snapshots/artifact.h"
 #include "../snapshots/layer.h"
 #include "lib/log.h"
 
@@ -20,6 +21,11 @@ json_object *inventory_snapshot(const struct snapshot *sn, bool files)
 			json_object_object_add(o, key, json_object_get(v));
 	}
 	json_object_put(meta);
+	_cleanup_free_ char *ref = NULL, *digest = NULL;
+	if (snapshot_origin_read(sn, &ref, &digest) == 0) {
+		json_object_object_add(o, "pulled_from", json_object_new_string(ref));
+		json_object_object_add(o, "pulled_digest", json_object_new_string(digest));
+	}
 	/* One walk of the entry: its size is what it owns and shares. */
 	uint64_t own = 0, shared = 0;
 	bool counted = store_entry_bytes(sn->dir, &own, &shared) == 0;

@@ -7,7 +7,8 @@
 
 #include "job.h"
 
-/* sn as meta.json has it, with its name, size (own_bytes, shared_bytes)
+/* sn as meta.json has it, with its name, size (own_bytes, shared_bytes),
+ * where it was pulled from (pulled_from: the reference; pulled_digest)
  * and, with files, the paths of its parts. */
 json_object *inventory_snapshot(const struct snapshot *sn, bool files);
 /* Every readable snapshot's inventory_snapshot(), without files, sorted

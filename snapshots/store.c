@@ -18,10 +18,15 @@ static const struct {
 	mode_t mode;
 	bool at_open; /* made by store_open; the others on first use */
 } areas[] = {
-	[STORE_SNAPSHOTS] = {"snapshots", 0700, true}, [STORE_IMAGES] = {"images", 0700, true},
-	[STORE_STAGES] = {"stages", 0700, true},       [STORE_POOLS] = {"pools", 0700, false},
-	[STORE_SECRETS] = {"windows", 0700, false},    [STORE_CACHES] = {"caches", 0700, true},
-	[STORE_SESSIONS] = {"sessions", 0700, false},  [STORE_LOGS] = {"logs", 0700, false},
+	[STORE_SNAPSHOTS] = {"snapshots", 0700, true},
+	[STORE_IMAGES] = {"images", 0700, true},
+	[STORE_STAGES] = {"stages", 0700, true},
+	[STORE_POOLS] = {"pools", 0700, false},
+	[STORE_SECRETS] = {"windows", 0700, false},
+	[STORE_CACHES] = {"caches", 0700, true},
+	[STORE_SESSIONS] = {"sessions", 0700, false},
+	[STORE_LOGS] = {"logs", 0700, false},
+	[STORE_OCI] = {"oci", 0700, false},
 };
 
 char *store_default_root(void)

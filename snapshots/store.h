@@ -25,6 +25,9 @@
  *                             status.txt, screen.png (or .ppm)
  *   ROOT/provision.lock       flocked by whoever builds the test guest's
  *                             snapshot (osrun provision, a first run)
+ *   ROOT/oci/                 the registry blob cache: an OCI image layout
+ *                             (oci-layout, index.json, blobs/sha256/HEX) that
+ *                             skopeo copies from and into (ocilayout.h)
  *
  * Every directory is 0700 and every file 0600 (images 0400): they hold guest
  * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
@@ -58,6 +61,7 @@ enum store_area {
 	STORE_CACHES,
 	STORE_SESSIONS,
 	STORE_LOGS,
+	STORE_OCI,
 };
 
 struct store {

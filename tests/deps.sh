@@ -9,13 +9,14 @@
 # libarchive-tools' bsdtar stands in for Windows' tar.exe; libc6-dev
 # has the libc.a the Linux guest's static osrun-guest links; libnbd-dev and
 # ntfs-3g-dev read a failed stage's disk, and ntfs-3g's mkntfs and fdisk's
-# sfdisk make the NTFS disks its tests read).
+# sfdisk make the NTFS disks its tests read; skopeo and libzstd-dev for
+# snapshot push/pull, docker-registry for their tests).
 set -eu
 pkgs="gcc libc6-dev make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libssl-dev libnbd-dev ntfs-3g-dev
 ntfs-3g fdisk wimtools xorriso libxml2-utils mtools xfsprogs
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
 novnc websockify python3 python3-yaml clang libclang-rt-14-dev clang-format valgrind gcc-mingw-w64-x86-64 wine64 libarchive-tools
-buildah podman debootstrap docker.io"
+buildah podman debootstrap docker.io skopeo libzstd-dev docker-registry"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -1002,8 +1002,9 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/github.sh"
 . "$(dirname "$0")/firstrun.sh"
 . "$(dirname "$0")/selftest.sh"
+. "$(dirname "$0")/registry.sh"
 ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
-ALL="$ALL $ALL_GITHUB $ALL_SELFTEST"
+ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY"
 
 tests=${*:-$ALL}
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac

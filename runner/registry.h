@@ -1,0 +1,36 @@
+/* osrun snapshot push / pull: snapshots to and from an OCI registry
+ * (docs/registry.md). The artifacts are written into and read from the
+ * store's blob cache (snapshots/ocilayout.h, artifact.h); skopeo carries
+ * them between it and the registry, with its own credentials (its
+ * auth.json, ~/.docker/config.json, REGISTRY_AUTH_FILE). */
+#pragma once
+#include "../snapshots/artifact.h"
+#include "lib/error.h"
+
+struct registry_opts {
+	bool tls_verify; /* false only when asked: a plain-HTTP registry */
+	bool progress;	 /* skopeo's progress on our stderr */
+};
+
+struct registry_result {
+	char *name;			  /* the snapshot pushed or pulled */
+	char digest[OCI_DIGEST_LEN + 1];  /* its manifest's */
+	char **chain;			  /* its parents, nearest first, as "NAME DIGEST" */
+	char **fetched_parents;		  /* pull: parents it had to pull too */
+	size_t blobs_fetched, blobs_kept; /* pull: blobs skopeo fetched, those the cache had */
+};
+void registry_result_release(struct registry_result *r);
+
+/* A reference skopeo's docker transport takes (HOST[:PORT]/PATH[:TAG] or
+ * @DIGEST), checked for characters: -EINVAL. *ret_repo: it without the
+ * tag or digest; *ret_last: the last path component. */
+int registry_ref_split(const char *ref, char **ret_repo, char **ret_last);
+
+/* Pushes snapshot name to ref, its parents first (to the same
+ * repository, tagged sha256-HEX by their digests). */
+int registry_push(struct store *s, const char *name, const char *ref, const struct registry_opts *o,
+		  struct registry_result *ret, struct error *e);
+/* Pulls ref as snapshot name, and its parents the store lacks under the
+ * names the artifact gives them. */
+int registry_pull(struct store *s, const char *ref, const char *name, const struct registry_opts *o,
+		  struct registry_result *ret, struct error *e);

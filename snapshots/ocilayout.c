@@ -1,0 +1,289 @@
+/* The blob cache: an OCI image layout that skopeo reads and writes. */
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <fcntl.h>
+#include <json-c/json.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include "../runner/lib/digest.h"
+#include "ocilayout.h"
+
+#define INDEX_MAX (4u << 20)
+#define MANIFEST_TYPE "application/vnd.oci.image.manifest.v1+json"
+#define REF_NAME "org.opencontainers.image.ref.name"
+
+int oci_digest_check(const char *digest)
+{
+	if (strlen(digest) != OCI_DIGEST_LEN || strncmp(digest, "sha256:", 7))
+		return -EINVAL;
+	for (const char *p = digest + 7; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return -EINVAL;
+	return 0;
+}
+
+static int sha256_of(const void *data, size_t n, char out[static OCI_DIGEST_LEN + 1])
+{
+	_cleanup_(digest_freep) struct digest *d = NULL;
+	char hex[DIGEST_HEX_LEN + 1];
+	int r = digest_new(&d);
+	if (r < 0)
+		return r;
+	digest_add(d, data, n);
+	if ((r = digest_end(d, hex)) < 0)
+		return r;
+	snprintf(out, OCI_DIGEST_LEN + 1, "sha256:%s", hex);
+	return 0;
+}
+
+/* A copy killed mid-blob leaves its temporary file; only digests stay. */
+static void blobs_sweep(int blobs_fd)
+{
+	int fd = dup(blobs_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	char name[OCI_DIGEST_LEN + 1] = "sha256:";
+	for (struct dirent *de; (de = readdir(d));) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		bool ok = strlen(de->d_name) == DIGEST_HEX_LEN;
+		if (ok) {
+			memcpy(name + 7, de->d_name, DIGEST_HEX_LEN + 1);
+			ok = oci_digest_check(name) == 0;
+		}
+		if (!ok)
+			unlinkat(blobs_fd, de->d_name, 0);
+	}
+	closedir(d);
+}
+
+static int layout_make(struct oci_layout *l)
+{
+	_cleanup_free_ char *marker = path_join(l->dir, "oci-layout"), *index = path_join(l->dir, "index.json"),
+			    *blobs = path_join(l->dir, "blobs/sha256");
+	if (!marker || !index || !blobs)
+		return -ENOMEM;
+	int r = mkdir_p(blobs, 0700);
+	if (r < 0)
+		return r;
+	static const char layout[] = "{\"imageLayoutVersion\":\"1.0.0\"}";
+	static const char empty[] = "{\"schemaVersion\":2,\"manifests\":[]}";
+	if (!file_exists(marker) && (r = write_file_atomic(marker, layout, strlen(layout), 0600)) < 0)
+		return r;
+	if (!file_exists(index) && (r = write_file_atomic(index, empty, strlen(empty), 0600)) < 0)
+		return r;
+	l->blobs_fd = open(blobs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return l->blobs_fd < 0 ? -errno : 0;
+}
+
+int oci_layout_open(struct store *s, struct oci_layout **ret)
+{
+	_cleanup_(oci_layout_freep) struct oci_layout *l = calloc(1, sizeof *l);
+	if (!l)
+		return -ENOMEM;
+	l->blobs_fd = l->lock_fd = -1;
+	int r = store_area_make(s, STORE_OCI);
+	if (r < 0)
+		return r;
+	if (!(l->dir = store_path(s, STORE_OCI, NULL, NULL)))
+		return -ENOMEM;
+	if ((r = store_lock_dir(l->dir, LOCK_EX, &l->lock_fd)) < 0)
+		return r;
+	if ((r = layout_make(l)) < 0)
+		return r;
+	blobs_sweep(l->blobs_fd);
+	*ret = TAKE_PTR(l);
+	return 0;
+}
+
+struct oci_layout *oci_layout_free(struct oci_layout *l)
+{
+	if (!l)
+		return NULL;
+	if (l->blobs_fd >= 0)
+		close(l->blobs_fd);
+	if (l->lock_fd >= 0)
+		close(l->lock_fd);
+	free(l->dir);
+	free(l);
+	return NULL;
+}
+
+bool oci_blob_exists(struct oci_layout *l, const char *digest)
+{
+	struct stat st;
+	return oci_digest_check(digest) == 0 && fstatat(l->blobs_fd, digest + 7, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+	       S_ISREG(st.st_mode);
+}
+
+int oci_blob_put(struct oci_layout *l, const void *data, size_t n, char ret_digest[static OCI_DIGEST_LEN + 1])
+{
+	char digest[OCI_DIGEST_LEN + 1];
+	int r = sha256_of(data, n, digest);
+	if (r < 0)
+		return r;
+	if (!oci_blob_exists(l, digest)) {
+		_cleanup_free_ char *path = NULL;
+		if (asprintf(&path, "%s/blobs/sha256/%s", l->dir, digest + 7) < 0)
+			return -ENOMEM;
+		if ((r = write_file_atomic(path, data, n, 0600)) < 0)
+			return r;
+	}
+	memcpy(ret_digest, digest, sizeof digest);
+	return 0;
+}
+
+int oci_blob_read(struct oci_layout *l, const char *digest, uint64_t size, size_t max, void **ret)
+{
+	if (oci_digest_check(digest) < 0)
+		return -EINVAL;
+	if (size > max)
+		return -EFBIG;
+	_cleanup_close_ int fd = openat(l->blobs_fd, digest + 7, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	if (fd < 0)
+		return errno == ELOOP ? -EBADMSG : -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	char have[OCI_DIGEST_LEN + 1];
+	_cleanup_free_ char *buf = malloc(size ? size : 1);
+	if (!buf)
+		return -ENOMEM;
+	ssize_t k = S_ISREG(st.st_mode) && (uint64_t)st.st_size == size ? pread_retry(fd, buf, size, 0) : -EBADMSG;
+	int r = k < 0 ? (int)k : (uint64_t)k != size ? -EBADMSG : sha256_of(buf, size, have);
+	if (r == 0 && strcmp(have, digest))
+		r = -EBADMSG;
+	if (r == -EBADMSG)
+		unlinkat(l->blobs_fd, digest + 7, 0);
+	if (r < 0)
+		return r;
+	*ret = TAKE_PTR(buf);
+	return 0;
+}
+
+int oci_layout_narrow(struct oci_layout *l)
+{
+	int fd = dup(l->blobs_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	rewinddir(d);
+	int r = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		if (de->d_name[0] != '.' && fchmodat(l->blobs_fd, de->d_name, 0600, 0) < 0 && errno != ENOENT)
+			r = -errno;
+	closedir(d);
+	_cleanup_free_ char *index = path_join(l->dir, "index.json");
+	if (!index)
+		return -ENOMEM;
+	return chmod(index, 0600) < 0 && r == 0 ? -errno : r;
+}
+
+int oci_blob_count(struct oci_layout *l, size_t *ret)
+{
+	int fd = dup(l->blobs_fd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	if (!d) {
+		int r = -errno;
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	rewinddir(d);
+	size_t n = 0;
+	for (struct dirent *de; (de = readdir(d));)
+		n += de->d_name[0] != '.';
+	closedir(d);
+	*ret = n;
+	return 0;
+}
+
+static int index_read(struct oci_layout *l, json_object **ret)
+{
+	_cleanup_free_ char *path = path_join(l->dir, "index.json"), *text = NULL;
+	if (!path)
+		return -ENOMEM;
+	size_t n;
+	int r = read_file_untrusted(path, INDEX_MAX, &text, &n);
+	if (r < 0)
+		return r;
+	json_object *o = json_tokener_parse(text), *m;
+	if (!o || !json_object_object_get_ex(o, "manifests", &m) || !json_object_is_type(m, json_type_array)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	*ret = o;
+	return 0;
+}
+
+static const char *entry_tag(json_object *entry)
+{
+	json_object *a, *t;
+	if (!json_object_object_get_ex(entry, "annotations", &a) || !json_object_object_get_ex(a, REF_NAME, &t))
+		return NULL;
+	return json_object_get_string(t);
+}
+
+int oci_tag_set(struct oci_layout *l, const char *tag, const char *digest, uint64_t size)
+{
+	json_object *o = NULL;
+	int r = index_read(l, &o);
+	if (r < 0)
+		return r;
+	json_object *old = json_object_object_get(o, "manifests"), *list = json_object_new_array();
+	for (size_t i = 0; i < json_object_array_length(old); i++) {
+		json_object *e = json_object_array_get_idx(old, i);
+		const char *t = entry_tag(e);
+		if (!t || strcmp(t, tag))
+			json_object_array_add(list, json_object_get(e));
+	}
+	json_object *e = json_object_new_object(), *a = json_object_new_object();
+	json_object_object_add(e, "mediaType", json_object_new_string(MANIFEST_TYPE));
+	json_object_object_add(e, "digest", json_object_new_string(digest));
+	json_object_object_add(e, "size", json_object_new_int64((int64_t)size));
+	json_object_object_add(a, REF_NAME, json_object_new_string(tag));
+	json_object_object_add(e, "annotations", a);
+	json_object_array_add(list, e);
+	json_object_object_add(o, "manifests", list);
+	_cleanup_free_ char *path = path_join(l->dir, "index.json");
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	r = path ? write_file_atomic(path, text, strlen(text), 0600) : -ENOMEM;
+	json_object_put(o);
+	return r;
+}
+
+int oci_tag_get(struct oci_layout *l, const char *tag, char ret_digest[static OCI_DIGEST_LEN + 1], uint64_t *ret_size)
+{
+	json_object *o = NULL;
+	int r = index_read(l, &o);
+	if (r < 0)
+		return r;
+	json_object *list = json_object_object_get(o, "manifests");
+	r = -ENOENT;
+	for (size_t i = 0; r == -ENOENT && i < json_object_array_length(list); i++) {
+		json_object *e = json_object_array_get_idx(list, i), *d, *n;
+		const char *t = entry_tag(e);
+		if (!t || strcmp(t, tag))
+			continue;
+		if (!json_object_object_get_ex(e, "digest", &d) || !json_object_object_get_ex(e, "size", &n) ||
+		    oci_digest_check(json_object_get_string(d)) < 0 || json_object_get_int64(n) <= 0)
+			r = -EBADMSG;
+		else {
+			memcpy(ret_digest, json_object_get_string(d), OCI_DIGEST_LEN + 1);
+			*ret_size = (uint64_t)json_object_get_int64(n);
+			r = 0;
+		}
+	}
+	json_object_put(o);
+	return r;
+}

@@ -1,0 +1,157 @@
+# Sourced by run.sh: snapshots through a real OCI registry (issue 31,
+# docs/registry.md). Debian's docker-registry on 127.0.0.1 and a free
+# port, its storage in $T/registry/data; a second store ($T/host2 ...)
+# stands for a second host. Plain HTTP: --tls-verify=false.
+
+# reg_start: the registry up ($reg, $reg_pid), or a skip.
+reg_start() {
+	command -v docker-registry >/dev/null && command -v skopeo >/dev/null || {
+		skip "docker-registry or skopeo not installed"; return 1; }
+	reg_port=$(free_port) && mkdir -p "$T/registry/data"
+	cat >"$T/registry/config.yml" <<CFG
+version: 0.1
+log:
+  level: warn
+storage:
+  filesystem:
+    rootdirectory: $T/registry/data
+http:
+  addr: 127.0.0.1:$reg_port
+CFG
+	docker-registry serve "$T/registry/config.yml" >"$T/registry/log" 2>&1 &
+	reg_pid=$! reg="127.0.0.1:$reg_port"
+	i=0; while ! python3 -c 'import socket,sys; socket.create_connection(("127.0.0.1", int(sys.argv[1])), 1)' \
+		"$reg_port" 2>/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+}
+reg_stop() { kill "$reg_pid" 2>/dev/null; wait "$reg_pid" 2>/dev/null; rm -rf "$T/registry" "$T"/host*; }
+# Blobs the registry stores (each once, by digest).
+reg_blobs() { find "$T/registry/data" -name data -path '*/blobs/*' | wc -l | tr -d ' '; }
+# osrun on a second host: its own store.
+on_host() { h=$1; shift; OSRUN_CACHE="$T/$h" o "$@"; }
+# A field of the JSON object in $T/out.
+json_field() { python3 -c 'import json,sys; v=json.load(open(sys.argv[1]))[sys.argv[2]]; print(v if not isinstance(v, list) else " ".join(v))' "$T/out" "$1" 2>/dev/null; }
+# reg-child: a -n layer on provisioned that leaves a file, made once.
+reg_child() {
+	[ -d "$OSRUN_CACHE/snapshots/reg-child" ] && return 0
+	o -n reg-child 'echo made-by-the-child >/data/reg.txt'
+	expect_rc 0
+}
+
+# Pushed from one store, pulled into an empty one (a second host), run
+# there: the child's file and the provisioning's are in it, and list
+# says where it came from.
+t_registry_push_pull_run() {
+	reg_start || return 0
+	reg_child
+	o snapshot push reg-child "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	pushed=$(json_field digest)
+	on_host host2 snapshot pull "$reg/team/linux:1" pulled --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field digest)" = "$pushed" ] || err "pulled $(json_field digest), pushed $pushed"
+	[ "$(json_field parents_pulled)" = provisioned ] || err "parents pulled: $(cat "$T/out")"
+	on_host host2 -s pulled 'cat /data/reg.txt /data/osrun/stages'
+	expect_rc 0
+	expect_out "made-by-the-child
+base
+finish"
+	on_host host2 snapshot list --json
+	python3 - "$T/out" "$reg/team/linux:1" "$pushed" <<'PY' || err "list: $(cat "$T/out")"
+import json, sys
+s = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert s["pulled"]["pulled_from"] == sys.argv[2] and s["pulled"]["pulled_digest"] == sys.argv[3], s
+assert s["provisioned"]["pulled_from"].startswith(sys.argv[2].rsplit(":", 1)[0] + "@sha256:"), s
+PY
+	on_host host2 snapshot list
+	grep -q "^pulled .*$reg/team/linux:1" "$T/out" || err "list does not say where it came from: $(cat "$T/out")"
+	find "$T/host2/snapshots" "$T/host2/images" "$T/host2/oci" -perm /077 | grep -q . &&
+		err "store files not private: $(find "$T/host2" -perm /077)"
+	reg_stop
+}
+
+# A child pushed after its parent uploads only its own blobs, and pulled
+# into a store that holds the parent fetches only those: the same count.
+t_registry_child_only_own_blobs() {
+	reg_start || return 0
+	reg_child
+	o snapshot push provisioned "$reg/team/linux:base" --tls-verify=false
+	expect_rc 0
+	before=$(reg_blobs)
+	o snapshot push reg-child "$reg/team/linux:child" --tls-verify=false
+	expect_rc 0
+	added=$(( $(reg_blobs) - before ))
+	# The child: disk, state, RAM chunks (64 MiB each), config, manifest.
+	[ "$added" -ge 3 ] && [ "$added" -le 8 ] || err "the child's push stored $added blobs, expected 3 to 8"
+	on_host host2 snapshot pull "$reg/team/linux:base" provisioned --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot pull "$reg/team/linux:child" --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field parents_pulled)" = "" ] || err "pulled the parent again: $(cat "$T/out")"
+	[ "$(json_field blobs_fetched)" = "$added" ] || err "fetched $(json_field blobs_fetched) blobs, the child has $added of its own"
+	expect_err_has "parent 'provisioned' .* is here already"
+	reg_stop
+}
+
+# A blob changed in the registry's storage: the pull is refused naming
+# it, and nothing enters the store. One changed in the store's blob cache
+# after a pull: refused by osrun's own check, dropped, fetched again.
+t_registry_tampered_blob() {
+	reg_start || return 0
+	o snapshot push provisioned "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	man="$T/registry/data/docker/registry/v2/blobs/sha256/$(json_field digest | cut -c8-9)/$(json_field digest | cut -c8-)/data"
+	state=$(python3 -c 'import json,sys; print([l["digest"] for l in json.load(open(sys.argv[1]))["layers"] if l["annotations"]["org.osrun.file"] == "state"][0])' "$man")
+	blob="$T/registry/data/docker/registry/v2/blobs/sha256/$(echo "$state" | cut -c8-9)/$(echo "$state" | cut -c8-)/data"
+	cp "$blob" "$T/registry/good"
+	printf 'XXXX' | dd of="$blob" bs=1 seek=100 conv=notrunc 2>/dev/null
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false
+	expect_rc 125
+	expect_err_has "$state"
+	[ -z "$(ls -A "$T/host2/snapshots")$(ls -A "$T/host2/images")" ] ||
+		err "the store changed: $(ls -RA "$T/host2/snapshots" "$T/host2/images")"
+	cp "$T/registry/good" "$blob"
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot rm linux
+	cached="$T/host2/oci/blobs/sha256/$(echo "$state" | cut -c8-)"
+	printf 'XXXX' | dd of="$cached" bs=1 seek=100 conv=notrunc 2>/dev/null
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false
+	expect_rc 125
+	expect_err_has "refused, nothing was stored: blob $state (state at offset 0)"
+	[ -z "$(ls -A "$T/host2/snapshots")" ] || err "the store changed: $(ls -A "$T/host2/snapshots")"
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field blobs_fetched)" = 1 ] || err "fetched $(json_field blobs_fetched) blobs, expected the 1 dropped"
+	reg_stop
+}
+
+# A pull interrupted (SIGINT) while skopeo waits on a stopped registry:
+# skopeo is killed, nothing enters the store. Then a pull fetches only
+# what the cache lacks: two blobs dropped from it, two fetched.
+t_registry_pull_interrupted() {
+	reg_start || return 0
+	o snapshot push provisioned "$reg/team/linux:1" --tls-verify=false
+	expect_rc 0
+	kill -STOP "$reg_pid"
+	OSRUN_CACHE="$T/host2" o_bg snapshot pull "$reg/team/linux:1" --tls-verify=false
+	i=0; while ! pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null || err "skopeo did not start: $(cat "$T/err")"
+	kill -INT "$pid"; wait "$pid"; rc=$?
+	kill -CONT "$reg_pid"
+	expect_rc 130
+	expect_err_has "interrupted by SIGINT"
+	pgrep -a -f "docker://$reg" && err "skopeo left running"
+	[ -z "$(ls -A "$T/host2/snapshots")$(ls -A "$T/host2/images")" ] || err "the store changed: $(ls -RA "$T/host2")"
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	total=$(json_field blobs_fetched)
+	on_host host2 snapshot rm linux
+	for b in $(ls "$T/host2/oci/blobs/sha256" | head -n 2); do rm "$T/host2/oci/blobs/sha256/$b"; done
+	on_host host2 snapshot pull "$reg/team/linux:1" --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field blobs_fetched)" = 2 ] || err "fetched $(json_field blobs_fetched) of $total blobs, expected the 2 dropped"
+	reg_stop
+}
+
+ALL_REGISTRY="t_registry_push_pull_run t_registry_child_only_own_blobs t_registry_tampered_blob
+t_registry_pull_interrupted"
