@@ -4,26 +4,11 @@
 #include <string.h>
 #include <zstd.h>
 
-#include "../runner/lib/digest.h"
 #include "chunk.h"
 
 /* zstd's default: fast enough to keep up with a disk, and the same bytes
  * always make the same blob with one libzstd. */
 #define CHUNK_ZSTD_LEVEL 3
-
-static int sha256(const void *p, size_t n, char out[static OCI_DIGEST_LEN + 1])
-{
-	_cleanup_(digest_freep) struct digest *d = NULL;
-	char hex[DIGEST_HEX_LEN + 1];
-	int r = digest_new(&d);
-	if (r < 0)
-		return r;
-	digest_add(d, p, n);
-	if ((r = digest_end(d, hex)) < 0)
-		return r;
-	snprintf(out, OCI_DIGEST_LEN + 1, "sha256:%s", hex);
-	return 0;
-}
 
 static bool all_zero(const unsigned char *p, size_t n) { return n == 0 || (p[0] == 0 && !memcmp(p, p + 1, n - 1)); }
 
@@ -45,7 +30,7 @@ static int chunk_put(struct oci_layout *l, const void *data, size_t n, uint64_t 
 	size_t zn = ZSTD_compress(z, cap, data, n, CHUNK_ZSTD_LEVEL);
 	if (ZSTD_isError(zn))
 		return -EIO;
-	int r = sha256(data, n, udigest);
+	int r = oci_digest_of(data, n, udigest);
 	if (r < 0 || (r = oci_blob_put(l, z, zn, digest)) < 0)
 		return r;
 	json_object *layer = json_object_new_object(), *a = json_object_new_object();
@@ -159,7 +144,7 @@ int chunk_restore(struct oci_layout *l, const struct chunk *c, int fd)
 	char have[OCI_DIGEST_LEN + 1];
 	if (ZSTD_isError(k) || k != c->size)
 		return -EBADMSG;
-	if ((r = sha256(out, k, have)) < 0)
+	if ((r = oci_digest_of(out, k, have)) < 0)
 		return r;
 	if (strcmp(have, c->udigest))
 		return -EBADMSG;

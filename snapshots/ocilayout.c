@@ -24,7 +24,7 @@ int oci_digest_check(const char *digest)
 	return 0;
 }
 
-static int sha256_of(const void *data, size_t n, char out[static OCI_DIGEST_LEN + 1])
+int oci_digest_of(const void *data, size_t n, char out[static OCI_DIGEST_LEN + 1])
 {
 	_cleanup_(digest_freep) struct digest *d = NULL;
 	char hex[DIGEST_HEX_LEN + 1];
@@ -38,16 +38,29 @@ static int sha256_of(const void *data, size_t n, char out[static OCI_DIGEST_LEN 
 	return 0;
 }
 
-/* A copy killed mid-blob leaves its temporary file; only digests stay. */
-static void blobs_sweep(int blobs_fd)
+/* blobs/sha256 read from its start, through a descriptor of its own;
+ * NULL with errno set. */
+static DIR *blobs_dir(int blobs_fd)
 {
 	int fd = dup(blobs_fd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 	if (!d) {
+		int k = errno;
 		if (fd >= 0)
 			close(fd);
-		return;
+		errno = k;
+		return NULL;
 	}
+	rewinddir(d);
+	return d;
+}
+
+/* A copy killed mid-blob leaves its temporary file; only digests stay. */
+static void blobs_sweep(int blobs_fd)
+{
+	DIR *d = blobs_dir(blobs_fd);
+	if (!d)
+		return;
 	char name[OCI_DIGEST_LEN + 1] = "sha256:";
 	for (struct dirent *de; (de = readdir(d));) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
@@ -125,7 +138,7 @@ bool oci_blob_exists(struct oci_layout *l, const char *digest)
 int oci_blob_put(struct oci_layout *l, const void *data, size_t n, char ret_digest[static OCI_DIGEST_LEN + 1])
 {
 	char digest[OCI_DIGEST_LEN + 1];
-	int r = sha256_of(data, n, digest);
+	int r = oci_digest_of(data, n, digest);
 	if (r < 0)
 		return r;
 	if (!oci_blob_exists(l, digest)) {
@@ -156,7 +169,7 @@ int oci_blob_read(struct oci_layout *l, const char *digest, uint64_t size, size_
 	if (!buf)
 		return -ENOMEM;
 	ssize_t k = S_ISREG(st.st_mode) && (uint64_t)st.st_size == size ? pread_retry(fd, buf, size, 0) : -EBADMSG;
-	int r = k < 0 ? (int)k : (uint64_t)k != size ? -EBADMSG : sha256_of(buf, size, have);
+	int r = k < 0 ? (int)k : (uint64_t)k != size ? -EBADMSG : oci_digest_of(buf, size, have);
 	if (r == 0 && strcmp(have, digest))
 		r = -EBADMSG;
 	if (r == -EBADMSG)
@@ -169,15 +182,9 @@ int oci_blob_read(struct oci_layout *l, const char *digest, uint64_t size, size_
 
 int oci_layout_narrow(struct oci_layout *l)
 {
-	int fd = dup(l->blobs_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		int r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	rewinddir(d);
+	DIR *d = blobs_dir(l->blobs_fd);
+	if (!d)
+		return -errno;
 	int r = 0;
 	for (struct dirent *de; (de = readdir(d));)
 		if (de->d_name[0] != '.' && fchmodat(l->blobs_fd, de->d_name, 0600, 0) < 0 && errno != ENOENT)
@@ -191,15 +198,9 @@ int oci_layout_narrow(struct oci_layout *l)
 
 int oci_blob_count(struct oci_layout *l, size_t *ret)
 {
-	int fd = dup(l->blobs_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
-	if (!d) {
-		int r = -errno;
-		if (fd >= 0)
-			close(fd);
-		return r;
-	}
-	rewinddir(d);
+	DIR *d = blobs_dir(l->blobs_fd);
+	if (!d)
+		return -errno;
 	size_t n = 0;
 	for (struct dirent *de; (de = readdir(d));)
 		n += de->d_name[0] != '.';

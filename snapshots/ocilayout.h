@@ -24,6 +24,8 @@ static inline void oci_layout_freep(struct oci_layout **l) { oci_layout_free(*l)
 /* 0 for "sha256:" and 64 lowercase hex digits, else -EINVAL: the only
  * digests a blob may be named by. */
 int oci_digest_check(const char *digest);
+/* The digest of data, as out names it ("sha256:HEX"). */
+int oci_digest_of(const void *data, size_t n, char out[static OCI_DIGEST_LEN + 1]);
 /* Stores data as a blob (kept if already there); ret_digest gets its
  * digest. */
 int oci_blob_put(struct oci_layout *l, const void *data, size_t n, char ret_digest[static OCI_DIGEST_LEN + 1]);
