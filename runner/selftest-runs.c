@@ -191,50 +191,27 @@ int st_run_volumes(struct st_context *t, const struct st_check *c, struct st_row
 	return 0;
 }
 
-/* A reading of the guest's clock: what the guest said, the host's clock
- * at the middle of the command and the window's width (seconds). */
-struct clock_reading {
-	double guest, host, window;
-};
-
-/* One reading in cl, judged into row; r->guest is 0 when there is none. */
-static int clock_read(struct st_context *t, struct st_clone *cl, const struct st_step *s, const char *when,
-		      struct clock_reading *ret, struct st_row *row, struct error *e)
-{
-	struct st_outcome o;
-	double before = (double)realtime_usec() / USEC_PER_SEC;
-	int r = st_clone_command(t, cl, s, &o, e);
-	double after = (double)realtime_usec() / USEC_PER_SEC, outside;
-	char why[512];
-	*ret = (struct clock_reading){.host = (before + after) / 2, .window = after - before};
-	if (r == 0 && !st_judge_step(s, &o, why, sizeof why))
-		st_row_fail(row, "%s: %s", when, why);
-	else if (r == 0 && !st_judge_clock(o.out, before, after, ST_CLOCK_TOLERANCE, &outside, why, sizeof why))
-		st_row_fail(row, "%s: %s", when, why);
-	else if (r == 0)
-		ret->guest = strtod(o.out, NULL);
-	st_outcome_release(&o);
-	return r;
-}
-
-/* The guest's monotonic clock as it printed it, and the host's monotonic
- * time in the middle of the command and half its window. */
-struct mono_reading {
+/* A reading of one of the guest's clocks: what it printed, and the
+ * host's clock (the same kind: wall or monotonic) at the middle of the
+ * command and half its window (seconds). */
+struct reading {
 	char *out;
 	double host, half;
 };
 
-static void mono_reading_release(struct mono_reading *m) { free(m->out); }
+static void reading_release(struct reading *m) { free(m->out); }
 
-static int mono_read(struct st_context *t, struct st_clone *cl, const struct st_step *s, const char *when,
-		     struct mono_reading *ret, struct st_row *row, struct error *e)
+/* One command's output in cl with the host's clock around it; a command
+ * that did not run as s expects fails row (ret->out stays NULL). */
+static int reading_take(struct st_context *t, struct st_clone *cl, const struct st_step *s, const char *when,
+			usec_t (*host_clock)(void), struct reading *ret, struct st_row *row, struct error *e)
 {
 	struct st_outcome o;
-	double before = (double)now_usec() / USEC_PER_SEC;
+	double before = (double)host_clock() / USEC_PER_SEC;
 	int r = st_clone_command(t, cl, s, &o, e);
-	double after = (double)now_usec() / USEC_PER_SEC;
+	double after = (double)host_clock() / USEC_PER_SEC;
 	char why[512];
-	*ret = (struct mono_reading){.host = (before + after) / 2, .half = (after - before) / 2};
+	*ret = (struct reading){.host = (before + after) / 2, .half = (after - before) / 2};
 	if (r == 0 && !st_judge_step(s, &o, why, sizeof why))
 		st_row_fail(row, "%s: %s", when, why);
 	else if (r == 0)
@@ -243,8 +220,26 @@ static int mono_read(struct st_context *t, struct st_clone *cl, const struct st_
 	return r;
 }
 
+/* The wall clock's reading against the host's; *ret_guest is 0 when
+ * there is none. */
+static int clock_read(struct st_context *t, struct st_clone *cl, const struct st_step *s, const char *when,
+		      struct reading *ret, double *ret_guest, struct st_row *row, struct error *e)
+{
+	double outside;
+	char why[512];
+	*ret_guest = 0;
+	int r = reading_take(t, cl, s, when, realtime_usec, ret, row, e);
+	if (r == 0 && ret->out &&
+	    !st_judge_clock(ret->out, ret->host - ret->half, ret->host + ret->half, ST_CLOCK_TOLERANCE, &outside, why,
+			    sizeof why))
+		st_row_fail(row, "%s: %s", when, why);
+	else if (r == 0 && ret->out)
+		*ret_guest = strtod(ret->out, NULL);
+	return r;
+}
+
 /* The monotonic clock's rate over the wait, judged into row. */
-static void mono_judge(const struct mono_reading *a, const struct mono_reading *b, struct st_row *row)
+static void mono_judge(const struct reading *a, const struct reading *b, struct st_row *row)
 {
 	double rate = 0;
 	char why[512];
@@ -274,31 +269,31 @@ int st_run_clock(struct st_context *t, const struct st_check *c, struct st_row *
 			st_row_fail(row, "%s", o.msg);
 		return r;
 	}
-	struct clock_reading a, b;
-	_cleanup_(mono_reading_release) struct mono_reading ma = {0}, mb = {0};
-	if ((r = clock_read(t, &cl, s, "after the restore", &a, row, e)) < 0 ||
-	    (r = mono_read(t, &cl, m, "after the restore", &ma, row, e)) < 0)
+	_cleanup_(reading_release) struct reading a = {0}, b = {0}, ma = {0}, mb = {0};
+	double ga, gb;
+	if ((r = clock_read(t, &cl, s, "after the restore", &a, &ga, row, e)) < 0 ||
+	    (r = reading_take(t, &cl, m, "after the restore", now_usec, &ma, row, e)) < 0)
 		return r;
 	log_info("selftest: clock: waiting %d s with the guest running", (int)(ST_CLOCK_WAIT / USEC_PER_SEC));
 	r = fd_wait(-1, 0, deadline_after(ST_CLOCK_WAIT));
 	if (r == -ECANCELED)
 		return error_interrupted(e);
-	if ((r = clock_read(t, &cl, s, "60 s later", &b, row, e)) < 0 ||
-	    (r = mono_read(t, &cl, m, "60 s later", &mb, row, e)) < 0)
+	if ((r = clock_read(t, &cl, s, "60 s later", &b, &gb, row, e)) < 0 ||
+	    (r = reading_take(t, &cl, m, "60 s later", now_usec, &mb, row, e)) < 0)
 		return r;
 	mono_judge(&ma, &mb, row);
-	if (!a.guest || !b.guest || b.host <= a.host)
+	if (!ga || !gb || b.host <= a.host)
 		return 0;
 	/* Offsets from the middle of each command: the guest read its clock
 	 * somewhere in the window. */
-	double rate = (b.guest - a.guest) / (b.host - a.host);
-	st_row_figure(row, "offset_s", a.guest - a.host);
-	st_row_figure(row, "offset_60s_s", b.guest - b.host);
+	double rate = (gb - ga) / (b.host - a.host);
+	st_row_figure(row, "offset_s", ga - a.host);
+	st_row_figure(row, "offset_60s_s", gb - b.host);
 	st_row_figure(row, "rate", rate);
 	st_row_note(row,
 		    "guest - host %+.3f s after the restore, %+.3f s 60 s later (windows %.2f s, %.2f s); the "
 		    "guest's clock ran %.4f s a host second",
-		    a.guest - a.host, b.guest - b.host, a.window, b.window, rate);
+		    ga - a.host, gb - b.host, 2 * a.half, 2 * b.half, rate);
 	return 0;
 }
 
