@@ -17,7 +17,8 @@ static void pool_help(void)
 	       "or --monitor, and runs that find no clone ready, restore their own.\n"
 	       "\n"
 	       "Options:\n"
-	       "  -s, --use-snapshot NAME  the snapshot to keep clones of (default: provisioned)\n"
+	       "  -s, --use-snapshot NAME  the snapshot to keep clones of (default: provisioned);\n"
+	       "                           a registry reference is pulled first, as 'osrun -s'\n"
 	       "  -j, --clones N           how many to keep ready (default: 1)\n"
 	       "      --cache DIR          the store (default: $OSRUN_CACHE, else ~/.cache/osrun)\n"
 	       "  -v, --verbose            say when each clone is ready and takes a command\n"
@@ -29,7 +30,8 @@ static void pool_help(void)
 
 int cmd_pool(int argc, char **argv)
 {
-	struct run_plan plan = {.snapshot = "provisioned", .agent_timeout = 60 * USEC_PER_SEC};
+	_cleanup_(run_plan_release) struct run_plan plan = {.snapshot = "provisioned",
+							    .agent_timeout = 60 * USEC_PER_SEC};
 	struct common_opts c = {0};
 	unsigned want = 1;
 	const struct opt table[] = {
@@ -40,11 +42,13 @@ int cmd_pool(int argc, char **argv)
 	struct error e = {0};
 	int first, r = options_parse(table, pool_help, false, argc, argv, &first, &e);
 	if (r == 0 && (r = options_no_operands("pool", argc, argv, first, &e)) == 0)
-		r = options_check_snapshot_name(plan.snapshot, &e);
-	if (r != 0)
-		return r < 0 ? options_report(&e) : 0;
+		r = options_check_snapshot_use(plan.snapshot, &e);
 	plan.cache = c.cache;
 	plan.verbose = c.verbose;
+	if (r == 0)
+		r = options_snapshot_use(&plan, &e);
+	if (r != 0)
+		return r < 0 ? options_report(&e) : 0;
 	const struct serve_report rep = {options_report, options_report_result};
 	return pool_keeper_run(&plan, want, &rep, &e) < 0 ? options_report(&e) : 0;
 }

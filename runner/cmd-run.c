@@ -33,6 +33,10 @@ static void run_help(void)
 	       "  -s, --use-snapshot NAME  restore NAME (default: provisioned; when that is\n"
 	       "                           missing, a first run builds it as 'osrun provision'\n"
 	       "                           does; a store for Windows says what to run instead)\n"
+	       "  -s, --use-snapshot REF   a registry reference (HOST[:PORT]/PATH[:TAG]): pulled\n"
+	       "                           on first use as snapshot PATH's last part+TAG, then\n"
+	       "                           used without asking the registry (see 'osrun\n"
+	       "                           snapshot pull --help'; also a NAME given a source)\n"
 	       "      --no-provision       never build provisioned: fail when it is missing\n"
 	       "                           (also: OSRUN_NO_PROVISION=1)\n"
 	       "  -n, --new-snapshot NAME  save the VM's end state as snapshot NAME, when\n"
@@ -103,7 +107,8 @@ static void run_help_notes(void)
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_GUEST_DIR (the\n"
 	       "test guest, for provision and a first run), OSRUN_NO_PROVISION (as\n"
 	       "--no-provision), OSRUN_NETGUARD (the loopback guard QEMU loads under\n"
-	       "--network internet; default: %s).\n",
+	       "--network internet; default: %s), OSRUN_REGISTRY_TLS_VERIFY (0: -s REF\n"
+	       "talks to a plain-HTTP registry).\n",
 	       OSRUN_NETGUARD);
 }
 
@@ -187,7 +192,7 @@ static int run_parse(int argc, char **argv, struct run_plan *p, bool *no_provisi
 		return r;
 	p->vnc = p->vnc || p->novnc;
 	if ((r = command_join(argc, argv, first, &p->command, e)) < 0 ||
-	    (r = options_check_snapshot_name(p->snapshot, e)) < 0)
+	    (r = options_check_snapshot_use(p->snapshot, e)) < 0)
 		return r;
 	if (p->new_snapshot && (r = options_check_snapshot_name(p->new_snapshot, e)) < 0)
 		return r;
@@ -205,7 +210,8 @@ int cmd_run(int argc, char **argv)
 	int r = run_parse(argc, argv, &p, &no_provision, &e);
 	if (r != 0)
 		return r < 0 ? options_report(&e) : 0;
-	if (!no_provision && (r = firstrun_ensure(p.cache, p.snapshot, &e)) < 0)
+	if ((r = options_snapshot_use(&p, &e)) < 0 ||
+	    (!no_provision && (r = firstrun_ensure(p.cache, p.snapshot, &e)) < 0))
 		return options_report(&e);
 	int status;
 	if (run_plan_poolable(&p) && (r = pool_run(&p, &status, &e)) != -EAGAIN)

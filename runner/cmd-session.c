@@ -117,8 +117,8 @@ static int parse_start(int argc, char **argv, struct run_plan *p, struct session
 	p->vnc = p->vnc || p->novnc;
 	p->cache = o->c.cache;
 	p->verbose = o->c.verbose;
-	if ((r = options_check_snapshot_name(p->snapshot, e)) < 0 ||
-	    (o->name && (r = options_check_snapshot_name(o->name, e)) < 0))
+	if ((r = options_check_snapshot_use(p->snapshot, e)) < 0 ||
+	    (o->name && (r = options_check_snapshot_name(o->name, e)) < 0) || (r = options_snapshot_use(p, e)) < 0)
 		return r;
 	return options_volumes(volumes, caches, p, e);
 }

@@ -12,7 +12,7 @@ static void snapshot_help(void)
 	       "       osrun snapshot inspect NAME [--json]\n"
 	       "       osrun snapshot rm NAME [--json] [--cache-volumes]\n"
 	       "       osrun snapshot gc [--json]\n"
-	       "       osrun snapshot push NAME REF | pull REF [NAME]  (see push --help)\n"
+	       "       osrun snapshot push NAME REF | pull REF [NAME] | source NAME [REF]  (see push --help)\n"
 	       "\n"
 	       "list     every snapshot: name, parent, bytes on disk of its own and shared\n"
 	       "         with other snapshots (hard links, reflinks), created, made by\n"
@@ -236,7 +236,7 @@ int cmd_snapshot(int argc, char **argv)
 	int i = 1;
 	while (i < argc && (argv[i][0] == '-' || !strcmp(argv[i - 1], "--cache")))
 		i++;
-	if (i < argc && (!strcmp(argv[i], "push") || !strcmp(argv[i], "pull")))
+	if (i < argc && (!strcmp(argv[i], "push") || !strcmp(argv[i], "pull") || !strcmp(argv[i], "source")))
 		return cmd_snapshot_transfer(argc, argv);
 	struct common_opts c = {0};
 	struct error e = {0};

@@ -7,6 +7,7 @@
 
 #include "../snapshots/artifact.h"
 #include "../snapshots/layer.h"
+#include "../snapshots/source.h"
 #include "lib/log.h"
 
 json_object *inventory_snapshot(const struct snapshot *sn, bool files)
@@ -62,7 +63,11 @@ int inventory_snapshots(struct store *s, json_object **ret, struct error *e)
 			log_warn("snapshot '%s': unreadable, skipped", *n);
 			continue;
 		}
-		json_object_array_add(arr, inventory_snapshot(sn, false));
+		json_object *o = inventory_snapshot(sn, false);
+		_cleanup_free_ char *source = NULL;
+		if (snapshot_source_get(s, *n, &source) == 0)
+			json_object_object_add(o, "source", json_object_new_string(source));
+		json_object_array_add(arr, o);
 	}
 	*ret = arr;
 	return 0;

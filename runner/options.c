@@ -3,11 +3,13 @@
 
 #include <assert.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <string.h>
 #include <strings.h>
 
 #include "../snapshots/store.h"
 #include "lib/proc.h"
+#include "registry-use.h"
 #include "run.h"
 
 static const char *default_expect(const struct opt *o)
@@ -136,6 +138,71 @@ int options_check_snapshot_name(const char *name, struct error *e)
 	const char *why;
 	if (snapshot_name_check(name, &why) < 0)
 		return error_set(e, -EINVAL, "snapshot name '%s' %s", name, why);
+	return 0;
+}
+
+int options_check_snapshot_use(const char *value, struct error *e)
+{
+	_cleanup_free_ char *name = NULL;
+	if (!registry_is_ref(value))
+		return options_check_snapshot_name(value, e);
+	if (registry_local_name(value, &name) < 0)
+		return error_set(
+			e, -EINVAL,
+			"-s %s: has a '/', so it is taken for a registry reference, and it is not one osrun "
+			"can pull (HOST[:PORT]/PATH[:TAG] or HOST[:PORT]/PATH@sha256:..., the last part short)",
+			value);
+	return 0;
+}
+
+/* "1.5 GiB": sizes and rates on a progress line. */
+static void size_text(uint64_t n, char *buf, size_t len)
+{
+	const char *unit[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+	double v = (double)n;
+	size_t i = 0;
+	for (; v >= 1024 && i + 1 < ELEMENTSOF(unit); i++)
+		v /= 1024;
+	snprintf(buf, len, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+}
+
+static void registry_progress_show(const struct registry_progress *p, void *data)
+{
+	char done[32], total[32], rate[32];
+	double secs = (double)p->elapsed / USEC_PER_SEC;
+	uint64_t bps = secs >= 1 ? (uint64_t)((double)p->done / secs) : 0;
+	size_text(p->done, done, sizeof done);
+	size_text(p->total, total, sizeof total);
+	size_text(bps, rate, sizeof rate);
+	if (p->total && bps && p->done < p->total) {
+		uint64_t left = (p->total - p->done) / bps;
+		log_progress("pulling %s: %s of %s, %s/s, %" PRIu64 ":%02" PRIu64 " left", p->ref, done, total, rate,
+			     left / 60, left % 60);
+	} else
+		log_progress("pulling %s: %s%s%s, %s/s", p->ref, done, p->total ? " of " : "", p->total ? total : "",
+			     rate);
+}
+
+void options_registry(struct registry_opts *ro)
+{
+	const char *tls = getenv("OSRUN_REGISTRY_TLS_VERIFY"), *ci = getenv("CI");
+	ro->tls_verify = !tls || (strcmp(tls, "0") && strcasecmp(tls, "false"));
+	bool terminal = isatty(STDERR_FILENO) && !(ci && *ci);
+	ro->skopeo_progress = terminal;
+	ro->progress = terminal ? registry_progress_show : NULL;
+}
+
+int options_snapshot_use(struct run_plan *p, struct error *e)
+{
+	struct registry_opts ro = {0};
+	char *name = NULL;
+	options_registry(&ro);
+	int r = registry_use(p->cache, p->snapshot, &ro, &name, e);
+	log_progress_end();
+	if (r < 0)
+		return r;
+	free(p->snapshot_pulled);
+	p->snapshot = p->snapshot_pulled = name;
 	return 0;
 }
 

@@ -58,6 +58,20 @@ int options_parse(const struct opt *table, void (*help)(void), bool in_order, in
 int options_no_operands(const char *command, int argc, char **argv, int optind, struct error *e);
 /* "snapshot name 'x' contains '/'" */
 int options_check_snapshot_name(const char *name, struct error *e);
+struct run_plan;
+/* -s VALUE: a snapshot name, or a registry reference (it has a '/')
+ * that options_snapshot_use pulls. */
+int options_check_snapshot_use(const char *value, struct error *e);
+/* p->snapshot made a snapshot in the store: pulled first when it is a
+ * reference or a name with a source (registry-use.h), p->snapshot then
+ * the name it is pulled as. */
+int options_snapshot_use(struct run_plan *p, struct error *e);
+struct registry_opts;
+/* What push, pull and pulls on first use share: TLS verified unless
+ * OSRUN_REGISTRY_TLS_VERIFY is 0 or false; a pull's progress (bytes, rate,
+ * time left) on stderr when it is a terminal, never when CI is set. */
+void options_registry(struct registry_opts *ro);
+
 /* --novnc ADDRESS:PORT */
 int options_check_novnc(const char *addr, struct error *e);
 /* --network: "none" (NULL too), "internet" or "host". */

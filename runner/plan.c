@@ -4,6 +4,7 @@
 void run_plan_release(struct run_plan *p)
 {
 	free(p->command);
+	free(p->snapshot_pulled);
 	strv_free(p->env);
 	for (size_t i = 0; i < p->n_volumes; i++)
 		run_volume_release(&p->volumes[i]);

@@ -17,6 +17,7 @@ struct run_plan {
 	const char *cache; /* the store; NULL: the default */
 	int verbose;
 	const char *snapshot;
+	char *snapshot_pulled; /* owns the name snapshot points at after -s REF */
 	const char *new_snapshot;
 	bool save_failed; /* -n saves also after a non-zero exit status */
 	bool as_user;	  /* Windows: as the logged-on user, not SYSTEM (--user) */

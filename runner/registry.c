@@ -67,9 +67,70 @@ static void skopeo_why(int fd, char *buf, size_t len)
 		memmove(buf, line + 1, strlen(line + 1) + 1);
 }
 
-static int skopeo_copy(const char *from, const char *to, bool push, const struct registry_opts *o, struct error *e)
+/* A pull being watched: the cache's bytes when it began, and how many
+ * the manifest says are missing. */
+struct skopeo_watch {
+	struct oci_layout *l;
+	const char *ref;
+	uint64_t base, total;
+	usec_t start;
+};
+
+static void watch_tick(const struct registry_opts *o, const struct skopeo_watch *w)
 {
-	char *argv[10];
+	uint64_t now;
+	if (!w || !o->progress || oci_layout_bytes(w->l, &now) < 0)
+		return;
+	struct registry_progress p = {w->ref, now > w->base ? now - w->base : 0, w->total, now_usec() - w->start};
+	o->progress(&p, o->progress_data);
+}
+
+/* Runs skopeo with argv (its stdout into out, -1: nowhere) and waits,
+ * ticking w about once a second. The error names what, and skopeo's
+ * own last words. */
+static int skopeo_run(char **argv, int out, const char *what, const struct registry_opts *o,
+		      const struct skopeo_watch *w, struct error *e)
+{
+	_cleanup_close_ int err = memfd_create("skopeo-stderr", MFD_CLOEXEC);
+	if (err < 0)
+		return error_errno(e, -errno, "skopeo's output");
+	struct proc_spec spec = {.argv = argv,
+				 .stdin_fd = -1,
+				 .stdout_fd = out,
+				 .stderr_fd = err,
+				 .own_pgroup = true,
+				 .die_with_parent = true};
+	pid_t pid;
+	int status, r = proc_spawn(&spec, &pid);
+	if (r < 0)
+		return error_errno(e, r, "skopeo (is it installed?)");
+	while ((r = proc_wait(pid, w && o->progress ? USEC_PER_SEC : USEC_INFINITY, &status)) == -ETIMEDOUT)
+		watch_tick(o, w);
+	if (r < 0) {
+		proc_kill_and_reap(pid, USEC_PER_SEC);
+		return r == -ECANCELED ? error_interrupted(e) : error_errno(e, r, "skopeo %s", what);
+	}
+	watch_tick(o, w);
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return 0;
+	char why[SKOPEO_TAIL];
+	skopeo_why(err, why, sizeof why);
+	/* Its log line's message, without the time and level around it. */
+	char *msg = strstr(why, "msg=\"");
+	size_t n = msg ? strlen(msg) : 0;
+	if (n > 5 && msg[n - 1] == '"')
+		msg[n - 1] = 0;
+	return error_set(e, -EIO, "skopeo %s failed (%s %d): %s", what, WIFEXITED(status) ? "exit status" : "signal",
+			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+			 msg	  ? msg + 5
+			 : why[0] ? why
+				  : "no message");
+}
+
+static int skopeo_copy(const char *from, const char *to, bool push, const struct registry_opts *o,
+		       const struct skopeo_watch *w, struct error *e)
+{
+	char *argv[10], what[2 * REF_MAX + 1200];
 	size_t i = 0;
 	argv[i++] = "skopeo";
 	argv[i++] = "copy";
@@ -78,41 +139,50 @@ static int skopeo_copy(const char *from, const char *to, bool push, const struct
 	argv[i++] = "--retry-times=2";
 	if (!o->tls_verify)
 		argv[i++] = push ? "--dest-tls-verify=false" : "--src-tls-verify=false";
-	if (!o->progress)
+	bool own = push && o->skopeo_progress;
+	if (!own)
 		argv[i++] = "--quiet";
 	argv[i++] = (char *)from;
 	argv[i++] = (char *)to;
 	argv[i] = NULL;
-	_cleanup_close_ int err = memfd_create("skopeo-stderr", MFD_CLOEXEC);
-	if (err < 0)
-		return error_errno(e, -errno, "skopeo's output");
-	struct proc_spec spec = {.argv = argv,
-				 .stdin_fd = -1,
-				 .stdout_fd = o->progress ? STDERR_FILENO : -1,
-				 .stderr_fd = err,
-				 .own_pgroup = true,
-				 .die_with_parent = true};
-	pid_t pid;
-	int status, r = proc_spawn(&spec, &pid);
-	if (r < 0)
-		return error_errno(e, r, "skopeo (is it installed?)");
-	r = proc_wait(pid, USEC_INFINITY, &status);
-	if (r < 0) {
-		proc_kill_and_reap(pid, USEC_PER_SEC);
-		return r == -ECANCELED ? error_interrupted(e) : error_errno(e, r, "skopeo copy");
-	}
-	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+	snprintf(what, sizeof what, "copy %s %s", from, to);
+	return skopeo_run(argv, own ? STDERR_FILENO : -1, what, o, w, e);
+}
+
+/* *ret: what a pull of ref will download, the sizes in its manifest of
+ * the blobs the cache lacks; 0 when that cannot be learnt (the copy that
+ * follows says why). The manifest is read for this number only. Fails
+ * only when interrupted. */
+static int pull_total(struct oci_layout *l, const char *ref, const struct registry_opts *o, uint64_t *ret,
+		      struct error *e)
+{
+	_cleanup_free_ char *from = NULL;
+	_cleanup_close_ int out = memfd_create("skopeo-manifest", MFD_CLOEXEC);
+	char *argv[] = {"skopeo", "inspect", "--raw", o->tls_verify ? "--tls-verify=true" : "--tls-verify=false",
+			NULL,	  NULL};
+	*ret = 0;
+	if (out < 0 || asprintf(&from, "docker://%s", ref) < 0)
 		return 0;
-	char why[SKOPEO_TAIL];
-	skopeo_why(err, why, sizeof why);
-	/* Its log line's message, without the time and level around it. */
-	const char *msg = strstr(why, "msg=\"");
-	return error_set(e, -EIO, "skopeo copy %s %s failed (%s %d): %s", from, to,
-			 WIFEXITED(status) ? "exit status" : "signal",
-			 WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
-			 msg	  ? msg + 5
-			 : why[0] ? why
-				  : "no message");
+	argv[4] = from;
+	int r = skopeo_run(argv, out, "inspect", o, NULL, e);
+	if (r == -ECANCELED)
+		return r;
+	*e = (struct error){0};
+	_cleanup_free_ char *text = calloc(1, ARTIFACT_MANIFEST_MAX + 1);
+	ssize_t n = r == 0 && text ? pread_retry(out, text, ARTIFACT_MANIFEST_MAX, 0) : -1;
+	json_object *m = n > 0 ? json_tokener_parse(text) : NULL, *layers = json_object_object_get(m, "layers");
+	uint64_t total = 0;
+	for (size_t k = 0; k <= json_object_array_length(layers); k++) {
+		json_object *d = k < json_object_array_length(layers) ? json_object_array_get_idx(layers, k)
+								      : json_object_object_get(m, "config");
+		const char *digest = json_object_get_string(json_object_object_get(d, "digest"));
+		int64_t size = json_object_get_int64(json_object_object_get(d, "size"));
+		if (digest && size > 0 && !oci_blob_exists(l, digest))
+			total += (uint64_t)size;
+	}
+	json_object_put(m);
+	*ret = total;
+	return 0;
 }
 
 static int open_named(struct store *s, const char *name, struct snapshot **ret, struct error *e)
@@ -149,7 +219,7 @@ static int chain_write(struct store *s, struct oci_layout *l, const char *name, 
 		    !(res->chain = strv_append(res->chain, entry)))
 			return error_errno(e, -ENOMEM, "push");
 		log_info("pushing parent '%s' (%s)", sn->meta.parent, parent);
-		if ((r = skopeo_copy(from, to, true, o, e)) < 0)
+		if ((r = skopeo_copy(from, to, true, o, NULL, e)) < 0)
 			return r;
 	}
 	log_progress("snapshot '%s': writing its artifact", name);
@@ -180,7 +250,7 @@ int registry_push(struct store *s, const char *name, const char *ref, const stru
 		r = error_errno(e, -ENOMEM, "push");
 	if (r == 0) {
 		log_info("pushing '%s' to %s", name, ref);
-		r = skopeo_copy(from, to, true, o, e);
+		r = skopeo_copy(from, to, true, o, NULL, e);
 	}
 	if (r < 0) {
 		registry_result_release(&res);
@@ -269,9 +339,15 @@ static int pull_one(struct store *s, struct oci_layout *l, const char *ref, cons
 	if (asprintf(&from, "docker://%s", ref) < 0 || asprintf(&to, "oci:%s:" PULL_TAG, l->dir) < 0)
 		return error_errno(e, -ENOMEM, "pull");
 	log_info("pulling %s", ref);
-	int r = oci_blob_count(l, &before);
+	struct skopeo_watch w = {l, ref, 0, 0, now_usec()};
+	int r = o->progress ? pull_total(l, ref, o, &w.total, e) : 0;
+	if (r < 0)
+		return r;
+	r = oci_blob_count(l, &before);
+	if (r == 0 && o->progress)
+		r = oci_layout_bytes(l, &w.base);
 	if (r == 0)
-		r = skopeo_copy(from, to, false, o, e);
+		r = skopeo_copy(from, to, false, o, &w, e);
 	else
 		r = error_errno(e, r, "%s", l->dir);
 	if (r == 0 && (r = oci_layout_narrow(l)) < 0)

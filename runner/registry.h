@@ -7,9 +7,21 @@
 #include "../snapshots/artifact.h"
 #include "lib/error.h"
 
+/* A pull's download so far: bytes the blob cache gained since it began,
+ * of total (0: not known), after elapsed. */
+struct registry_progress {
+	const char *ref;
+	uint64_t done, total;
+	usec_t elapsed;
+};
+
 struct registry_opts {
-	bool tls_verify; /* false only when asked: a plain-HTTP registry */
-	bool progress;	 /* skopeo's progress on our stderr */
+	bool tls_verify;      /* false only when asked: a plain-HTTP registry */
+	bool skopeo_progress; /* a push: skopeo's own progress on our stderr */
+	/* Called about once a second while a pull downloads; NULL: never
+	 * (and no request is made to learn the total). */
+	void (*progress)(const struct registry_progress *p, void *data);
+	void *progress_data;
 };
 
 struct registry_result {

@@ -209,6 +209,31 @@ int oci_blob_count(struct oci_layout *l, size_t *ret)
 	return 0;
 }
 
+/* Bytes of the regular files in d; closes d. */
+static uint64_t dir_bytes(DIR *d)
+{
+	uint64_t n = 0;
+	struct stat st;
+	for (struct dirent *de; (de = readdir(d));)
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			n += (uint64_t)st.st_size;
+	closedir(d);
+	return n;
+}
+
+int oci_layout_bytes(struct oci_layout *l, uint64_t *ret)
+{
+	DIR *blobs = blobs_dir(l->blobs_fd), *top = blobs ? opendir(l->dir) : NULL;
+	if (!top) {
+		int k = errno;
+		if (blobs)
+			closedir(blobs);
+		return -k;
+	}
+	*ret = dir_bytes(blobs) + dir_bytes(top);
+	return 0;
+}
+
 static int index_read(struct oci_layout *l, json_object **ret)
 {
 	_cleanup_free_ char *path = path_join(l->dir, "index.json"), *text = NULL;

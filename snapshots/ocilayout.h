@@ -39,6 +39,9 @@ bool oci_blob_exists(struct oci_layout *l, const char *digest);
 int oci_layout_narrow(struct oci_layout *l);
 /* How many blobs the layout holds. */
 int oci_blob_count(struct oci_layout *l, size_t *ret);
+/* Bytes in the layout's files, those a copy is writing included (in
+ * blobs/sha256 or beside it): a pull's progress. */
+int oci_layout_bytes(struct oci_layout *l, uint64_t *ret);
 /* index.json: tag names the manifest digest (of size bytes). */
 int oci_tag_set(struct oci_layout *l, const char *tag, const char *digest, uint64_t size);
 int oci_tag_get(struct oci_layout *l, const char *tag, char ret_digest[static OCI_DIGEST_LEN + 1], uint64_t *ret_size);

@@ -24,10 +24,13 @@
  *   ROOT/logs/stage-NAME-TIME/ what a failed build stage left: console.log,
  *                             status.txt, screen.png (or .ppm)
  *   ROOT/provision.lock       flocked by whoever builds the test guest's
- *                             snapshot (osrun provision, a first run)
+ *                             snapshot (osrun provision, a first run) or
+ *                             pulls one a run needs (registry-use.h)
  *   ROOT/oci/                 the registry blob cache: an OCI image layout
  *                             (oci-layout, index.json, blobs/sha256/HEX) that
  *                             skopeo copies from and into (ocilayout.h)
+ *   ROOT/sources/NAME         the registry reference snapshot NAME is pulled
+ *                             from when a run needs it (source.h)
  *
  * Every directory is 0700 and every file 0600 (images 0400): they hold guest
  * RAM, disks and secrets. osrun runs with umask 077, so files that QEMU,
@@ -62,6 +65,7 @@ enum store_area {
 	STORE_SESSIONS,
 	STORE_LOGS,
 	STORE_OCI,
+	STORE_SOURCES,
 };
 
 struct store {

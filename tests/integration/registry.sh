@@ -153,5 +153,115 @@ t_registry_pull_interrupted() {
 	reg_stop
 }
 
+# osrun -s REF on an empty store pulls REF (as linux+1) and runs; a -n
+# child can be made on it; the second run asks the registry nothing (it
+# is gone by then). TLS is verified unless OSRUN_REGISTRY_TLS_VERIFY=0.
+t_registry_run_pulls_on_first_use() {
+	reg_start || return 0
+	ref="$reg/team/linux:1"
+	o snapshot push provisioned "$ref" --tls-verify=false
+	expect_rc 0
+	on_host host2 -s "$ref" 'echo no'
+	expect_rc 125
+	expect_err_has "HTTPS"
+	[ -z "$(ls -A "$T/host2/snapshots")" ] || err "a refused pull stored: $(ls -A "$T/host2/snapshots")"
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host2 -s "$ref" 'echo hi; cat /data/osrun/stages; exit 3'
+	expect_rc 3
+	expect_out "hi
+base
+finish"
+	expect_err_has "snapshot 'linux+1' is not in $T/host2: pulling it from $ref"
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host2 -s "$ref" -n reg-kid 'echo kid >/data/kid.txt'
+	expect_rc 0
+	kill "$reg_pid"; wait "$reg_pid" 2>/dev/null
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host2 -s "$ref" 'echo again'
+	expect_rc 0
+	expect_out again
+	grep -q -e "pulling" -e "skopeo" "$T/err" && err "pulled again: $(cat "$T/err")"
+	on_host host2 -s reg-kid 'cat /data/kid.txt'
+	expect_rc 0
+	expect_out kid
+	on_host host2 snapshot list --json
+	python3 - "$T/out" "$ref" <<'PY' || err "list: $(cat "$T/out")"
+import json, sys
+s = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert s["linux+1"]["pulled_from"] == sys.argv[2], s
+assert s["reg-kid"]["parent"] == "linux+1", s
+PY
+	reg_stop
+}
+
+# Two stores pull one snapshot at once: both succeed. Two runs with -s
+# REF on one empty store at once: the first pulls (held up by a stopped
+# registry), the second waits for it, says so, and pulls nothing.
+t_registry_pull_concurrent() {
+	reg_start || return 0
+	ref="$reg/team/linux:1"
+	o snapshot push provisioned "$ref" --tls-verify=false
+	expect_rc 0
+	for h in host2 host3; do
+		OSRUN_CACHE="$T/$h" "$OSRUN" snapshot pull "$ref" --tls-verify=false >"$T/out.$h" 2>"$T/err.$h" </dev/null &
+		eval "pid_$h=\$!"
+	done
+	for h in host2 host3; do
+		eval "wait \$pid_$h"; rc=$?
+		[ "$rc" = 0 ] || err "$h: pull exit code $rc: $(cat "$T/err.$h")"
+		[ -f "$T/$h/snapshots/linux/meta.json" ] || err "$h: no snapshot 'linux'"
+	done
+	kill -STOP "$reg_pid"
+	for n in 1 2; do
+		OSRUN_REGISTRY_TLS_VERIFY=0 OSRUN_CACHE="$T/host4" "$OSRUN" -s "$ref" "echo run$n" \
+			>"$T/out.$n" 2>"$T/err.$n" </dev/null &
+		eval "pid_$n=\$!"
+		# The first until its skopeo waits on the registry, the second
+		# until it waits on the first.
+		i=0; while ! { [ $n = 1 ] && pgrep -f "oci:$T/host4/oci" >/dev/null; } &&
+			! grep -q "waiting for another osrun" "$T/err.$n" && [ $i -lt 200 ]; do sleep 0.1; i=$((i+1)); done
+	done
+	grep -q "waiting for another osrun that is pulling" "$T/err.2" || err "the second run did not wait: $(cat "$T/err.2")"
+	kill -CONT "$reg_pid"
+	for n in 1 2; do
+		eval "wait \$pid_$n"; rc=$?
+		[ "$rc" = 0 ] || err "run $n: exit code $rc: $(cat "$T/err.$n")"
+		[ "$(cat "$T/out.$n")" = "run$n" ] || err "run $n printed '$(cat "$T/out.$n")'"
+	done
+	grep -q "pulling it from $ref" "$T/err.1" || err "the first run did not pull: $(cat "$T/err.1")"
+	grep -q "pulling it from" "$T/err.2" && err "the second run pulled too: $(cat "$T/err.2")"
+	grep -q "there now: another osrun pulled it" "$T/err.2" || err "the second run did not say: $(cat "$T/err.2")"
+	reg_stop
+}
+
+# -s NAME given a source (osrun snapshot source NAME REF) pulls it on
+# first use, and list shows the source; a reference that is not there
+# fails naming it and stores nothing.
+t_registry_source_and_bad_ref() {
+	reg_start || return 0
+	ref="$reg/team/linux:2"
+	o snapshot push provisioned "$ref" --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot source tools "$ref"
+	expect_rc 0
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host2 -s tools 'echo from-source'
+	expect_rc 0
+	expect_out from-source
+	expect_err_has "snapshot 'tools' is not in $T/host2: pulling it from $ref"
+	on_host host2 snapshot list --json
+	python3 - "$T/out" "$ref" <<'PY' || err "list: $(cat "$T/out")"
+import json, sys
+s = {x["name"]: x for x in json.load(open(sys.argv[1]))}
+assert s["tools"]["source"] == sys.argv[2] and s["tools"]["pulled_from"] == sys.argv[2], s
+PY
+	on_host host2 snapshot source
+	expect_out "tools                $ref"
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host3 -s "$reg/team/nope:1" 'echo no'
+	expect_rc 125
+	expect_out ""
+	expect_err_has "docker://$reg/team/nope:1"
+	[ -z "$(ls -A "$T/host3/snapshots")$(ls -A "$T/host3/images")" ] ||
+		err "a failed pull stored: $(ls -RA "$T/host3/snapshots" "$T/host3/images")"
+	reg_stop
+}
+
 ALL_REGISTRY="t_registry_push_pull_run t_registry_child_only_own_blobs t_registry_tampered_blob
-t_registry_pull_interrupted"
+t_registry_pull_interrupted t_registry_run_pulls_on_first_use t_registry_pull_concurrent
+t_registry_source_and_bad_ref"
