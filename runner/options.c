@@ -170,7 +170,7 @@ static void registry_progress_show(const struct registry_progress *p, void *data
 {
 	char done[32], total[32], rate[32];
 	double secs = (double)p->elapsed / USEC_PER_SEC;
-	uint64_t bps = secs >= 1 ? (uint64_t)((double)p->done / secs) : 0;
+	uint64_t bps = secs > 0 ? (uint64_t)((double)p->done / secs) : 0;
 	size_text(p->done, done, sizeof done);
 	size_text(p->total, total, sizeof total);
 	size_text(bps, rate, sizeof rate);

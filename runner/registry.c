@@ -81,7 +81,11 @@ static void watch_tick(const struct registry_opts *o, const struct skopeo_watch 
 	uint64_t now;
 	if (!w || !o->progress || oci_layout_bytes(w->l, &now) < 0)
 		return;
-	struct registry_progress p = {w->ref, now > w->base ? now - w->base : 0, w->total, now_usec() - w->start};
+	uint64_t done = now > w->base ? now - w->base : 0;
+	/* The manifest and index.json come on top of the blobs counted. */
+	if (w->total && done > w->total)
+		done = w->total;
+	struct registry_progress p = {w->ref, done, w->total, now_usec() - w->start};
 	o->progress(&p, o->progress_data);
 }
 

@@ -262,6 +262,25 @@ PY
 	reg_stop
 }
 
+# A pull on a terminal shows its progress: bytes of the total the
+# manifest gives, and the rate; under CI=true, or into a file, nothing.
+t_registry_pull_progress() {
+	reg_start || return 0
+	ref="$reg/team/linux:1"
+	o snapshot push provisioned "$ref" --tls-verify=false
+	expect_rc 0
+	OSRUN_CACHE="$T/host2" CI= script -qec "'$OSRUN' snapshot pull '$ref' --tls-verify=false" /dev/null \
+		>"$T/tty" 2>&1 </dev/null
+	grep -Eq "pulling $ref: [0-9.]+ [KMG]iB of [0-9.]+ [KMG]iB, [0-9.]+ [KMG]?i?B/s" "$T/tty" ||
+		err "no progress on the terminal: $(tr '\r' '\n' <"$T/tty" | head -c 600)"
+	grep -q "pulled snapshot 'linux'" "$T/tty" || err "not pulled: $(head -c 600 "$T/tty")"
+	OSRUN_CACHE="$T/host3" CI=true script -qec "'$OSRUN' snapshot pull '$ref' --tls-verify=false" /dev/null \
+		>"$T/tty" 2>&1 </dev/null
+	grep -q "pulling $ref:" "$T/tty" && err "progress under CI=true: $(head -c 600 "$T/tty")"
+	grep -q "pulled snapshot 'linux'" "$T/tty" || err "not pulled under CI=true: $(head -c 600 "$T/tty")"
+	reg_stop
+}
+
 ALL_REGISTRY="t_registry_push_pull_run t_registry_child_only_own_blobs t_registry_tampered_blob
 t_registry_pull_interrupted t_registry_run_pulls_on_first_use t_registry_pull_concurrent
-t_registry_source_and_bad_ref"
+t_registry_source_and_bad_ref t_registry_pull_progress"
