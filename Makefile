@@ -65,7 +65,7 @@ GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DU
 	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
 GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline windows-wine image-test bench bench-io bench-ci bench-layers soak clean format
+.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
 
@@ -223,6 +223,10 @@ soak: $(BUILD)/osrun $(NETGUARD) guest
 
 bench-layers: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/layers.py $(BENCH_ARGS)
+
+# Not in CI: push and pull of a 2 GiB-RAM snapshot through a local registry.
+bench-registry: $(BUILD)/osrun $(NETGUARD) guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/registry.py $(BENCH_ARGS)
 
 bench-io: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py
