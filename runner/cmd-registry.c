@@ -91,6 +91,8 @@ static int transfer_parse(int argc, char **argv, struct common_opts *c, bool *js
 					  : 0;
 	}
 	int want = !strcmp(action, "push") ? 2 : 1, n = argc - first - 1;
+	if (*rm)
+		return error_set(e, -EINVAL, "snapshot %s: --rm is for 'snapshot source'", action);
 	if (n < want)
 		return error_set(e, -EINVAL, "snapshot %s: %s", action,
 				 want == 2 ? "which snapshot, to which reference? (push NAME REF)"

@@ -60,6 +60,15 @@ int snapshot_source_list(struct store *s, char ***ret)
 	}
 	if (r < 0)
 		return r;
+	/* What a killed write_file_atomic left (NAME.tmp.PID) is no source. */
+	size_t k = 0;
+	for (size_t i = 0; names[i]; i++) {
+		if (strstr(names[i], ".tmp."))
+			free(names[i]);
+		else
+			names[k++] = names[i];
+	}
+	names[k] = NULL;
 	*ret = names;
 	return 0;
 }
