@@ -4,9 +4,12 @@
   OSRUN=build/osrun OSRUN_GUEST_DIR=build/guest python3 bench/registry.py [MIB]
 
 Debian's docker-registry on 127.0.0.1 (plain HTTP, its storage in a
-temporary directory) and three stores on this machine standing for three
-hosts. A snapshot of MIB MiB of guest RAM (default 2048), provisioned as
-bench/restore.py does, and a -n child of it with a small change:
+temporary directory) and four stores on this machine standing for four
+hosts. A snapshot of MIB MiB of guest RAM (default 2048) as provisioned
+("fresh": most of its RAM never touched, zero chunks), a -n child of it
+with 55% of its RAM dirtied as bench/restore.py does but with random
+bytes, which zstd cannot shrink ("dirtied": the worst case), and a -n
+child of that with a small change ("child"):
 - push of each (seconds; bytes the registry stored, which are the bytes
   sent: a blob it has is not sent again), the child's against the parent's;
 - the raw size of the files, the non-zero chunks' size, and what they
@@ -119,18 +122,24 @@ def gib(n):
 
 def main():
     reg, data = registry_start()
-    base, child = f"{reg}/bench/linux:base", f"{reg}/bench/linux:child"
-    log(f"provisioning {MIB} MiB")
-    osrun("a", "provision", "--memory", str(MIB), "--name", "base")
+    fresh, base, child = (f"{reg}/bench/linux:{t}" for t in ("fresh", "dirtied", "child"))
+    log(f"provisioning {MIB} MiB, dirtying {MIB * 55 // 100} MiB with random bytes")
+    osrun("a", "provision", "--memory", str(MIB), "--name", "fresh")
+    _, r = osrun("a", "-s", "fresh", "-n", "base",
+                 "mkdir -p /mnt/fill && mount -t tmpfs -o size=95% fill /mnt/fill && "
+                 f"head -c {MIB * 55 // 100 * 1048576} /dev/urandom >/mnt/fill/f; wc -c </mnt/fill/f")
+    if int(r.stdout.strip() or 0) != MIB * 55 // 100 * 1048576:
+        sys.exit(f"bench: dirtying wrote {r.stdout.strip()} bytes")
     osrun("a", "-s", "base", "-n", "child", "echo changed >/root/changed")
     rows = []
-    for name, ref in (("base", base), ("child", child)):
+    for name, label, ref in (("fresh", "fresh", fresh), ("base", "dirtied", base), ("child", "child", child)):
         before = tree_bytes(data)
         dt, _ = osrun("a", "snapshot", "push", name, ref, "--tls-verify=false")
-        rows.append((f"push {name}", dt, tree_bytes(data) - before))
-    for host, ref, name, label in (("b", base, "base", "pull base, empty store"),
+        rows.append((f"push {label}", dt, tree_bytes(data) - before))
+    for host, ref, name, label in (("b", fresh, "fresh", "pull fresh, empty store"),
+                                   ("b", base, "base", "pull dirtied, fresh there"),
                                    ("b", child, "child", "pull child, parent there"),
-                                   ("c", child, "child", "pull child+base, empty store")):
+                                   ("c", child, "child", "pull child+chain, empty")):
         oci = os.path.join(work, host, "oci")
         before = tree_bytes(oci) if os.path.isdir(oci) else 0
         dt, _ = osrun(host, "snapshot", "pull", ref, name, "--tls-verify=false")
@@ -142,15 +151,15 @@ def main():
     if "pulling" in err:
         sys.exit(f"bench: the second run pulled again: {err}")
     print(f"Snapshots through docker-registry on 127.0.0.1, {MIB} MiB guest RAM, TCG, one run")
+    print("(dirtied's push and pull carry its own files: fresh, its parent, went first)")
     print(f"{'transfer':<28} {'seconds':>8} {'bytes':>11} {'MiB/s':>7}")
     for label, dt, n in rows:
         print(f"{label:<28} {dt:>8.1f} {gib(n):>11} {n / 2**20 / dt:>7.1f}")
     print(f"{'artifact':<28} {'files':>11} {'non-zero':>11} {'compressed':>11}")
-    for name, ref in (("base", base), ("child", child)):
+    for name, ref in (("fresh", fresh), ("dirtied", base), ("child", child)):
         raw, chunks, comp = sizes(manifest(ref))
         print(f"{name:<28} {gib(raw):>11} {gib(chunks):>11} {gib(comp):>11}")
-    push_base, push_child = rows[0][2], rows[1][2]
-    print(f"child's push against the parent's: {push_child / push_base:.1%} of the bytes")
+    print(f"child's push against its parent's (dirtied): {rows[2][2] / rows[1][2]:.1%} of the bytes")
     print(f"osrun -s REF 'echo hi' on an empty store, to its first output: {cold:.1f} s "
           f"(pull on first use included); once pulled: {warm:.1f} s")
 

@@ -168,19 +168,18 @@ static void size_text(uint64_t n, char *buf, size_t len)
 
 static void registry_progress_show(const struct registry_progress *p, void *data)
 {
-	char done[32], total[32], rate[32];
+	char done[32], total[32], rate[32], left[32] = "";
 	double secs = (double)p->elapsed / USEC_PER_SEC;
 	uint64_t bps = secs > 0 ? (uint64_t)((double)p->done / secs) : 0;
 	size_text(p->done, done, sizeof done);
 	size_text(p->total, total, sizeof total);
 	size_text(bps, rate, sizeof rate);
 	if (p->total && bps && p->done < p->total) {
-		uint64_t left = (p->total - p->done) / bps;
-		log_progress("pulling %s: %s of %s, %s/s, %" PRIu64 ":%02" PRIu64 " left", p->ref, done, total, rate,
-			     left / 60, left % 60);
-	} else
-		log_progress("pulling %s: %s%s%s, %s/s", p->ref, done, p->total ? " of " : "", p->total ? total : "",
-			     rate);
+		uint64_t s = (p->total - p->done) / bps;
+		snprintf(left, sizeof left, ", %" PRIu64 ":%02" PRIu64 " left", s / 60, s % 60);
+	}
+	log_progress("%s%s%s: %s%s%s, %s/s%s", p->what, p->file ? " " : "", p->file ? p->file : "", done,
+		     p->total ? " of " : "", p->total ? total : "", rate, left);
 }
 
 void options_registry(struct registry_opts *ro)

@@ -85,9 +85,45 @@ static void watch_tick(const struct registry_opts *o, const struct skopeo_watch 
 	/* The manifest and index.json come on top of the blobs counted. */
 	if (w->total && done > w->total)
 		done = w->total;
-	struct registry_progress p = {w->ref, done, w->total, now_usec() - w->start};
+	char what[REF_MAX + 16];
+	snprintf(what, sizeof what, "pulling %s", w->ref);
+	struct registry_progress p = {what, NULL, done, w->total, now_usec() - w->start};
 	o->progress(&p, o->progress_data);
 }
+
+/* Packing or unpacking a snapshot's files, chunk by chunk: the rate is
+ * each file's own. */
+struct chunk_watch {
+	const struct registry_opts *o;
+	char what[SNAPSHOT_NAME_MAX + 16];
+	char file[80];
+	usec_t start;
+};
+
+static void chunk_tick(void *data, const char *file, uint64_t done, uint64_t size)
+{
+	struct chunk_watch *w = data;
+	if (strncmp(w->file, file, sizeof w->file - 1)) {
+		snprintf(w->file, sizeof w->file, "%s", file);
+		w->start = now_usec();
+	}
+	struct registry_progress p = {w->what, w->file, done, size, now_usec() - w->start};
+	w->o->progress(&p, w->o->progress_data);
+}
+
+/* Has l tell o's progress about the chunks of snapshot name. */
+static void chunk_watch_start(struct oci_layout *l, struct chunk_watch *w, const struct registry_opts *o,
+			      const char *verb, const char *name)
+{
+	if (!o || !o->progress)
+		return;
+	*w = (struct chunk_watch){.o = o};
+	snprintf(w->what, sizeof w->what, "%s '%s'", verb, name);
+	l->chunk_progress = chunk_tick;
+	l->chunk_progress_data = w;
+}
+
+static void chunk_watch_end(struct oci_layout *l) { l->chunk_progress = NULL; }
 
 /* Runs skopeo with argv (its stdout into out, -1: nowhere) and waits,
  * ticking w about once a second. The error names what, and skopeo's
@@ -227,7 +263,10 @@ static int chain_write(struct store *s, struct oci_layout *l, const char *name, 
 			return r;
 	}
 	log_progress("snapshot '%s': writing its artifact", name);
+	struct chunk_watch cw;
+	chunk_watch_start(l, &cw, o, "packing", name);
 	r = artifact_write(s, l, sn, sn->meta.parent ? parent : NULL, ret_digest, ret_size);
+	chunk_watch_end(l);
 	log_progress_end();
 	if (r < 0)
 		return error_errno(e, r, "snapshot '%s': writing its artifact into %s", name, l->dir);
@@ -368,7 +407,10 @@ static int pull_one(struct store *s, struct oci_layout *l, const char *ref, cons
 	res->blobs_kept += n > after - before ? n - (after - before) : 0;
 	if (a->parent_digest && (r = parent_ready(s, l, ref, repo, a, o, depth, res, e)) < 0)
 		return r;
+	struct chunk_watch cw;
+	chunk_watch_start(l, &cw, o, "unpacking", name);
 	r = artifact_install(s, l, a, name, ref, &why);
+	chunk_watch_end(l);
 	if ((r = install_report(r, ref, name, why, e)) < 0)
 		return r;
 	if (depth == 0)

@@ -7,10 +7,12 @@
 #include "../snapshots/artifact.h"
 #include "lib/error.h"
 
-/* A pull's download so far: bytes the blob cache gained since it began,
- * of total (0: not known), after elapsed. */
+/* A long step so far: what ("pulling REF": bytes the blob cache gained;
+ * "packing 'NAME'", "unpacking 'NAME'": bytes of file chunked or
+ * restored from chunks), done of total (0: not known), after elapsed. */
 struct registry_progress {
-	const char *ref;
+	const char *what;
+	const char *file; /* NULL for a download */
 	uint64_t done, total;
 	usec_t elapsed;
 };
@@ -18,8 +20,9 @@ struct registry_progress {
 struct registry_opts {
 	bool tls_verify;      /* false only when asked: a plain-HTTP registry */
 	bool skopeo_progress; /* a push: skopeo's own progress on our stderr */
-	/* Called about once a second while a pull downloads; NULL: never
-	 * (and no request is made to learn the total). */
+	/* Called about once a second while a pull downloads, and after each
+	 * chunk packed or unpacked; NULL: never (and no request is made to
+	 * learn a download's total). */
 	void (*progress)(const struct registry_progress *p, void *data);
 	void *progress_data;
 };

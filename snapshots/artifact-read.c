@@ -183,8 +183,8 @@ static int file_restore(struct oci_layout *l, const struct artifact *a, const ch
 		int r = chunk_parse(json_object_array_get_idx(layers, i), &c);
 		if (r == 0 && strcmp(c.file, name))
 			continue;
-		if (r == 0)
-			r = chunk_restore(l, &c, fd);
+		if (r == 0 && (r = chunk_restore(l, &c, fd)) == 0 && l->chunk_progress)
+			l->chunk_progress(l->chunk_progress_data, name, c.offset + c.size, (uint64_t)size);
 		if (r == -EBADMSG || r == -ENOENT) {
 			_cleanup_free_ char *what = NULL;
 			if (asprintf(&what, "blob %s (%s at offset %llu)", c.digest, name,

@@ -2,6 +2,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zstd.h>
 
 #include "chunk.h"
@@ -51,6 +52,9 @@ int chunk_file_put(struct oci_layout *l, int fd, const char *name, json_object *
 	_cleanup_free_ unsigned char *buf = malloc(CHUNK_SIZE);
 	if (!buf)
 		return -ENOMEM;
+	struct stat st;
+	if (fstat(fd, &st) < 0)
+		return -errno;
 	json_object *zero = json_object_new_array();
 	uint64_t off = 0;
 	int r = 0;
@@ -70,6 +74,8 @@ int chunk_file_put(struct oci_layout *l, int fd, const char *name, json_object *
 			json_object_array_add(zero, json_object_new_int64((int64_t)i));
 		else if ((r = chunk_put(l, buf, (size_t)k, off, name, layers)) < 0)
 			break;
+		if (l->chunk_progress)
+			l->chunk_progress(l->chunk_progress_data, name, off + (uint64_t)k, (uint64_t)st.st_size);
 		if ((uint64_t)k < CHUNK_SIZE) {
 			off += (uint64_t)k;
 			break;

@@ -13,6 +13,11 @@ struct oci_layout {
 	char *dir;
 	int blobs_fd; /* blobs/sha256 */
 	int lock_fd;
+	/* Told after each chunk a push packs or a pull unpacks (chunk.h,
+	 * artifact.h): the bytes of file done so far, of size. NULL: nobody
+	 * listens. */
+	void (*chunk_progress)(void *data, const char *file, uint64_t done, uint64_t size);
+	void *chunk_progress_data;
 };
 
 /* Makes the layout if missing, locks it, and removes what a killed copy

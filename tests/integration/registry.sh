@@ -262,17 +262,22 @@ PY
 	reg_stop
 }
 
-# A pull on a terminal shows its progress: bytes of the total the
-# manifest gives, and the rate; under CI=true, or into a file, nothing.
+# A push and a pull on a terminal show their progress: bytes of each
+# file packed into chunks, downloaded of the total the manifest gives,
+# unpacked, with the rate; under CI=true, nothing.
 t_registry_pull_progress() {
 	reg_start || return 0
 	ref="$reg/team/linux:1"
-	o snapshot push provisioned "$ref" --tls-verify=false
-	expect_rc 0
+	CI= script -qec "'$OSRUN' snapshot push provisioned '$ref' --tls-verify=false" /dev/null >"$T/tty" 2>&1 </dev/null
+	grep -Eq "packing 'provisioned' memory: [0-9.]+ [KMG]iB of [0-9.]+ [KMG]iB, [0-9.]+ [KMG]?i?B/s" "$T/tty" ||
+		err "no packing progress on the terminal: $(tr '\r' '\n' <"$T/tty" | head -c 600)"
+	grep -q "pushing 'provisioned' to $ref" "$T/tty" || err "not pushed: $(head -c 600 "$T/tty")"
 	OSRUN_CACHE="$T/host2" CI= script -qec "'$OSRUN' snapshot pull '$ref' --tls-verify=false" /dev/null \
 		>"$T/tty" 2>&1 </dev/null
 	grep -Eq "pulling $ref: [0-9.]+ [KMG]iB of [0-9.]+ [KMG]iB, [0-9.]+ [KMG]?i?B/s" "$T/tty" ||
 		err "no progress on the terminal: $(tr '\r' '\n' <"$T/tty" | head -c 600)"
+	grep -Eq "unpacking 'linux' memory: [0-9.]+ [KMG]iB of [0-9.]+ [KMG]iB" "$T/tty" ||
+		err "no unpacking progress on the terminal: $(tr '\r' '\n' <"$T/tty" | head -c 600)"
 	grep -q "pulled snapshot 'linux'" "$T/tty" || err "not pulled: $(head -c 600 "$T/tty")"
 	OSRUN_CACHE="$T/host3" CI=true script -qec "'$OSRUN' snapshot pull '$ref' --tls-verify=false" /dev/null \
 		>"$T/tty" 2>&1 </dev/null
