@@ -6,6 +6,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "registry-use.h"
+
 /* 2: a layer's RAM delta names its pages (snapshots/ramdelta.c); layers
  * of the old kind are not found as a cache, so a build makes them anew. */
 #define KEY_VERSION "osrun-build 2"
@@ -161,9 +163,17 @@ int build_state_workdir(struct build_state *s, const struct build_step *st, stru
 int build_state_from(struct build_state *s, const struct build_step *st, struct error *e)
 {
 	_cleanup_strv_free_ char **w = NULL;
+	_cleanup_free_ char *pulled = NULL;
 	int r = words_of(s, st, &w, e);
 	if (r < 0)
 		return r;
+	/* A reference, or a name with a source, is pulled first. */
+	if (strv_length(w) == 1 && s->registry && (registry_is_ref(w[0]) || snapshot_name_check(w[0], NULL) == 0)) {
+		if ((r = registry_use(s->j.store->root, w[0], s->registry, &pulled, e)) < 0)
+			return r;
+		free(w[0]);
+		w[0] = TAKE_PTR(pulled);
+	}
 	if (strv_length(w) != 1 || snapshot_name_check(w[0], NULL) < 0)
 		return bad_step(s, st, e, "expected a snapshot name, got", st->text);
 	if ((r = snapshot_open(s->j.store, w[0], &s->layer)) == -ENOENT)

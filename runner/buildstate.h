@@ -11,10 +11,11 @@ struct layers_plan;
 
 /* What the steps so far have set up for the next one. */
 struct build_state {
-	const struct layers_plan *p; /* layers.c's own: opaque here */
-	char **build_args;	     /* from p: --build-arg K=V */
-	const char *context;	     /* from p: COPY sources are relative to it */
-	bool no_cache;		     /* from p */
+	const struct layers_plan *p;	      /* layers.c's own: opaque here */
+	char **build_args;		      /* from p: --build-arg K=V */
+	const char *context;		      /* from p: COPY sources are relative to it */
+	bool no_cache;			      /* from p */
+	const struct registry_opts *registry; /* from p */
 	const struct buildfile *f;
 	struct job j;	  /* the store */
 	char *file;	  /* the build file's absolute path, for the layers' meta */

@@ -6,6 +6,7 @@
 #include "commands.h"
 #include "layers.h"
 #include "options.h"
+#include "registry.h"
 
 static void build_help(void)
 {
@@ -21,7 +22,8 @@ static void build_help(void)
 	       "layers before it is saved. Each step's output is kept with its layer.\n"
 	       "\n"
 	       "The build file is a subset of the Dockerfile's syntax (no Docker runs):\n"
-	       "  FROM SNAPSHOT            the snapshot to start from (one FROM, first)\n"
+	       "  FROM SNAPSHOT            the snapshot to start from (one FROM, first); a\n"
+	       "                           registry reference is pulled first, as by 'osrun -s'\n"
 	       "  RUN COMMAND              run COMMAND as 'osrun COMMAND' would (sh, or\n"
 	       "                           cmd on Windows); RUN [\"EXE\", \"ARG\"] runs words\n"
 	       "  COPY SRC... DEST         copy host files (relative to CONTEXT) into the\n"
@@ -137,6 +139,9 @@ int cmd_build(int argc, char **argv)
 	if (r != 0)
 		return r < 0 ? options_report(&e) : 0;
 	_cleanup_(layers_result_release) struct layers_result res = {0};
+	struct registry_opts ro = {0};
+	options_registry(&ro);
+	o.plan.registry = &ro;
 	if ((r = layers_build(&o.plan, &res, &e)) < 0)
 		return options_report(&e);
 	if (o.plan.dry_run) {

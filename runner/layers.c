@@ -272,8 +272,12 @@ static int step_take(struct build_state *s, const struct build_step *st, struct 
 int layers_build(const struct layers_plan *p, struct layers_result *ret, struct error *e)
 {
 	_cleanup_(buildfile_release) struct buildfile f = {0};
-	_cleanup_(build_state_release) struct build_state s = {
-		.p = p, .build_args = p->build_args, .context = p->context, .no_cache = p->no_cache, .f = &f};
+	_cleanup_(build_state_release) struct build_state s = {.p = p,
+							       .build_args = p->build_args,
+							       .context = p->context,
+							       .no_cache = p->no_cache,
+							       .f = &f,
+							       .registry = p->registry};
 	struct layers_result res = {0};
 	int r = build_file_read(p, &f, e);
 	if (r < 0 || (r = job_open_store(&s.j, p->cache, true, e)) < 0)

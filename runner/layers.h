@@ -9,6 +9,7 @@
 #pragma once
 #include "run.h"
 
+struct registry_opts;
 struct layers_plan {
 	const char *cache;
 	int verbose;
@@ -22,6 +23,9 @@ struct layers_plan {
 	enum network network;
 	usec_t timeout; /* per step */
 	unsigned share_limit_mib;
+	/* FROM REF, or FROM NAME with a source, pulled as a run's -s is
+	 * (registry-use.h); NULL: never pulled. */
+	const struct registry_opts *registry;
 };
 
 /* One step as the build saw it. */

@@ -232,8 +232,8 @@ t_registry_pull_concurrent() {
 }
 
 # -s NAME given a source (osrun snapshot source NAME REF) pulls it on
-# first use, and list shows the source; a reference that is not there
-# fails naming it and stores nothing.
+# first use, and list shows the source; a build file's FROM REF pulls it
+# too; a reference that is not there fails naming it and stores nothing.
 t_registry_source_and_bad_ref() {
 	reg_start || return 0
 	ref="$reg/team/linux:2"
@@ -253,6 +253,14 @@ assert s["tools"]["source"] == sys.argv[2] and s["tools"]["pulled_from"] == sys.
 PY
 	on_host host2 snapshot source
 	expect_out "tools                $ref"
+	# osrun build's FROM pulls a reference the same way.
+	printf 'FROM %s\nRUN echo built >/data/built.txt\n' "$ref" >"$T/Buildfile"
+	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host4 build -f "$T/Buildfile" -t built "$T"
+	expect_rc 0
+	expect_err_has "pulling it from $ref"
+	on_host host4 -s built 'cat /data/built.txt'
+	expect_rc 0
+	expect_out built
 	OSRUN_REGISTRY_TLS_VERIFY=0 on_host host3 -s "$reg/team/nope:1" 'echo no'
 	expect_rc 125
 	expect_out ""
