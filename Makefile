@@ -65,7 +65,7 @@ GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DU
 	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
 GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline windows-wine image-test bench bench-io bench-ci bench-layers soak clean format
+.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
 
@@ -176,6 +176,12 @@ valgrind: $(VALGRIND_TESTS)
 integration: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
+# The fleet files in contrib/ (docs/fleet.md): they parse, and every osrun
+# command line in them passes the built osrun's option parser. No
+# scheduler runs here.
+fleet-check: $(BUILD)/osrun
+	OSRUN=$(abspath $(BUILD)/osrun) python3 tests/fleet/check.py
+
 # The Windows image builder, offline: a synthetic Windows-layout ISO.
 windows-offline: $(BUILD)/osrun $(GUEST_EXE)
 	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/run.sh
@@ -201,7 +207,7 @@ layout:
 install-test:
 	@sh tests/install.sh
 
-check: layout install-test unit fuzz-short windows-offline windows-wine integration
+check: layout install-test unit fuzz-short fleet-check windows-offline windows-wine integration
 
 image-test:
 	sh tests/image/run.sh
