@@ -17,7 +17,7 @@ static void host_info_help(void)
 	       "filesystem, free space and reflinks, the snapshots with whether this\n"
 	       "host can run each (and why not), the pools and sessions running, and\n"
 	       "node labels made of these (osrun.io/kvm, osrun.io/cpu-model,\n"
-	       "osrun.io/snapshot.NAME, ...). It changes nothing.\n"
+	       "osrun.io/snapshot.NAME, ...). It only looks.\n"
 	       "\n"
 	       "Options:\n"
 	       "      --json               one JSON object, stable for scripts (its fields:\n"
