@@ -1004,8 +1004,9 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/firstrun.sh"
 . "$(dirname "$0")/selftest.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/hostinfo.sh"
 ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
-ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY"
+ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY $ALL_HOSTINFO"
 
 tests=${*:-$ALL}
 # A test defined in a file but in no list would never run in CI.
