@@ -20,6 +20,7 @@
 #define MS_OV_INSTANCE "560dc9f3-1aa5-4a2f-b63c-9e18f8d0e175"
 #define MS_CONNECTOR "https://www.microsoft.com/software-download-connector/api/"
 #define MS_REFUSED "Sentinel marked this request as rejected"
+#define MS_UNABLE "We are unable to complete your request at this time"
 #define MS_FWLINK "https://go.microsoft.com/fwlink"
 
 static const struct isofetch_version versions[] = {
@@ -186,11 +187,12 @@ static int session_register(const struct isofetch_plan *p, const char *sid, stru
 static void json_putp(json_object **o) { json_object_put(*o); }
 
 /* The connector's JSON: {"Errors": [{"Type": 9, "Value": ...}]} is the
- * refusal (Fido's 715-123130); other errors are passed on. */
+ * refusal (Fido's 715-123130), and so are the sentences mido.sh looks for;
+ * other errors are passed on. */
 static int connector_parse(const char *what, const char *text, json_object **ret, struct error *e)
 {
-	if (strstr(text, MS_REFUSED))
-		return isofetch_refused(e, MS_REFUSED);
+	if (strstr(text, MS_REFUSED) || strstr(text, MS_UNABLE))
+		return isofetch_refused(e, strstr(text, MS_REFUSED) ? MS_REFUSED : MS_UNABLE);
 	json_object *o = json_tokener_parse(text), *errs, *err0, *v;
 	if (!o || !json_object_is_type(o, json_type_object)) {
 		json_object_put(o);

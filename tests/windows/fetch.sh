@@ -87,6 +87,10 @@ check "... in one line" '[ "$(grep -vc "^osrun: fetching" "$T/err")" = 1 ] || { 
 check "... saying Microsoft refused and naming --iso FILE and the mirror" \
 	'has_err "Microsoft refused the automated download" && has_err "\-\-iso FILE" && has_err "\-\-mirror URL (OSRUN_ISO_MIRROR)"'
 check "... and nothing is left in the store" nothing_left
+mode '{"refuse": "unable"}'
+o image fetch
+check "\"We are unable to complete your request\" is a refusal too" \
+	'[ $rc = 125 ] && has_err "Microsoft refused the automated download (We are unable" && nothing_left'
 mode '{"forbid": true}'
 o image fetch
 check "a 403 on the download is a refusal too, nothing left" \

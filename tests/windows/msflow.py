@@ -26,7 +26,8 @@ own documentation):
 
 osrun reaches it through --mirror/OSRUN_ISO_MIRROR, which keeps the paths.
 Behaviour is set by a JSON control file read at each request:
-  refuse: the links request gets the Sentinel refusal
+  refuse: the links request gets the Sentinel refusal ("unable": the other
+          sentence mido.sh takes for a refusal)
   forbid: every download answers 403
   truncate: the next download sends half the file, then closes (once)
   slow: downloads send 64 KiB every 50 ms
@@ -150,7 +151,13 @@ class Handler(BaseHTTPRequestHandler):
         self.send(200, json.dumps(body).encode(), "application/json")
 
     def links(self, q):
-        if control().get("refuse"):
+        refuse = control().get("refuse")
+        if refuse == "unable":
+            # Only the sentence is recorded (mido.sh greps it), not the shape
+            # around it.
+            body = {"Errors": [{"Type": 0, "Value": "We are unable to complete your request at this time."}]}
+            return self.send(200, json.dumps(body).encode(), "application/json")
+        if refuse:
             body = {"Errors": [{"Key": "ErrorSettings.SentinelReject", "Type": 9,
                                 "Value": "Sentinel marked this request as rejected."}]}
             return self.send(200, json.dumps(body).encode(), "application/json")
