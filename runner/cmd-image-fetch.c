@@ -90,7 +90,8 @@ static int image_fetch_path(struct job *j, const char *version, const char *lang
 		.sha256 = sha256,
 		.progress = {.fn = progress_show, .ctx = &ps},
 	};
-	log_info("fetching %s (%s)%s%s", v->name, v->title, mirror ? " from " : "", mirror ? mirror : "");
+	/* The mirror is not shown: its URL may carry credentials. */
+	log_info("fetching %s: %s%s", v->name, v->title, mirror ? ", through the mirror" : "");
 	int r = isofetch_run(j->store, &p, j->rundir->path, ret, e);
 	log_progress_end();
 	if (r < 0)

@@ -213,7 +213,7 @@ check "evaluation media: no key" '[ $rc = 0 ] && [ "$(xmllint --xpath "count(//$
 # here the mirror is a closed local port, so nothing reaches the internet.
 export OSRUN_ISO_MIRROR=https://127.0.0.1:9
 o image build --virtio-win "$T/virtio.iso"
-check "no --iso: the Windows ISO is fetched" '[ $rc = 125 ] && has_err "fetching 11 (Windows 11" && has_err "127.0.0.1:9/tags"'
+check "no --iso: the Windows ISO is fetched" '[ $rc = 125 ] && has_err "fetching 11: Windows 11" && has_err "127.0.0.1:9/tags"'
 o image build --iso "$T/nope.iso" --virtio-win "$T/virtio.iso"
 check "missing ISO file" '[ $rc = 125 ] && has_err "--iso $T/nope.iso: No such file or directory"'
 o image build --iso "$T/notes.txt" --virtio-win "$T/virtio.iso"
