@@ -139,6 +139,7 @@ static size_t span_of(const char *s, const char *set, size_t max)
 }
 
 #define HEX "0123456789abcdefABCDEF"
+#define ALNUM "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 static int session_new(char ret[static 37], struct error *e)
 {
@@ -250,9 +251,15 @@ static int locate_consumer(const struct isofetch_plan *p, char **ret, struct err
 	    (r = connector_parse("getskuinformationbyproductedition", text, &skus, e)) < 0)
 		return r;
 	const char *sku = json_pick(skus, "Skus", "Language", p->language, 0, "Id");
-	if (!sku || !span_of(sku, "0123456789", 20) || sku[strspn(sku, "0123456789")])
+	/* It goes into the next URL: letters, digits and '-' only (as Mido
+	 * filters it), and short. */
+	if (!sku)
 		return error_set(e, -ENOENT, "Windows %s: Microsoft offers no download in the language '%s'",
 				 p->version->name, p->language);
+	if (!span_of(sku, ALNUM "-", 40) || sku[strspn(sku, ALNUM "-")])
+		return error_set(e, -EPROTO,
+				 "getskuinformationbyproductedition: SKU id '%.40s' is not 1-40 letters, digits, '-'",
+				 sku);
 	free(url);
 	free(text);
 	url = text = NULL;

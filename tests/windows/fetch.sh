@@ -122,6 +122,11 @@ check "an ISO in the store is not fetched again" \
 # --- files that fail verification ----------------------------------------------------
 o image fetch --version 11 --language Klingon --cache "$T/c2" --sha256 "$(echo x | sha256sum | cut -d' ' -f1)"
 check "a language Microsoft does not offer (here) is named" '[ $rc = 125 ] && has_err "no download in the language .Klingon."'
+mode '{"skuid": "19251&SKU=1"}'
+o image fetch --cache "$T/c2"
+check "a SKU id that would change the next request is refused" \
+	'[ $rc = 125 ] && has_err "SKU id .19251&SKU=1. is not" && ! grep -q "SKU=19251&SKU=1" "$T/log"'
+mode '{}'
 o image fetch --cache "$T/c2" --sha256 "$(echo x | sha256sum | cut -d' ' -f1)"
 check "a wrong SHA-256 is refused, the file named and removed" \
 	'[ $rc = 125 ] && has_err "windows-11-english.iso.part: SHA-256 $win_sha, expected" && has_err "removed" && [ -z "$(ls -A "$T/c2/isos")" ]'

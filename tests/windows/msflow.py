@@ -31,6 +31,7 @@ Behaviour is set by a JSON control file read at each request:
   forbid: every download answers 403
   truncate: the next download sends half the file, then closes (once)
   slow: downloads send 64 KiB every 50 ms
+  skuid: the English SKU's Id (a hostile one)
 Every request goes to the log as "METHOD PATH range=RANGE".
 
 usage: msflow.py CERT KEY ROOT CONTROL LOG PORTFILE
@@ -145,7 +146,7 @@ class Handler(BaseHTTPRequestHandler):
             return self.send(200, json.dumps({"Errors": [{"Type": 1, "Value": "bad request"}]}).encode(),
                              "application/json")
         body = {"Skus": [
-            {"Id": "19251", "Language": "English", "LocalizedLanguage": "English", "Description": "Windows 11"},
+            {"Id": control().get("skuid", "19251"), "Language": "English", "LocalizedLanguage": "English", "Description": "Windows 11"},
             {"Id": "19252", "Language": "German", "LocalizedLanguage": "Deutsch", "Description": "Windows 11"},
         ]}
         self.send(200, json.dumps(body).encode(), "application/json")
