@@ -159,17 +159,21 @@ int isofetch_run(struct store *s, const struct isofetch_plan *p, const char *wor
 		return result_cached(path, ret, e);
 	int r = store_area_make(s, STORE_ISOS);
 	if (r < 0)
-		return error_errno(e, r, "%s/isos", s->root);
+		return error_errno(e, r, "the store's ISO area in %s", s->root);
 	_cleanup_close_ int fd = -1;
 	if ((r = part_open(part, &fd, e)) < 0)
 		return r;
-	/* Another fetch may have finished while we waited for nothing. */
-	if (file_exists(path))
+	/* Another fetch may have finished since we looked: the part we just
+	 * made is then empty, and goes. */
+	struct stat st;
+	if (file_exists(path)) {
+		if (fstat(fd, &st) == 0 && st.st_size == 0)
+			unlink(part);
 		return result_cached(path, ret, e);
+	}
 	struct isofetch_result res = {0};
 	if ((r = download(p, fd, part, &from, e)) < 0 || (r = verify(p, fd, part, from, work, &res, e)) < 0)
 		return r;
-	struct stat st;
 	if (fstat(fd, &st) < 0 || rename(part, path) < 0)
 		return error_errno(e, -errno, "%s", path);
 	(void)fsync_parent(path);

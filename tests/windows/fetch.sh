@@ -161,6 +161,9 @@ i=0
 while [ "$(stat -c %s "$T/c4/isos/windows-11-english.iso.part" 2>/dev/null || echo 0)" -lt 200000 ] && [ $i -lt 200 ]; do
 	sleep 0.05; i=$((i + 1))
 done
+o image fetch --cache "$T/c4"
+check "a second fetch of the same file meanwhile fails at once, saying why" \
+	'[ $rc = 125 ] && has_err "windows-11-english.iso.part: another osrun is fetching it"'
 kill -INT $pid
 wait $pid
 rc=$?
