@@ -27,6 +27,7 @@ static const struct {
 	[STORE_SESSIONS] = {"sessions", 0700, false},
 	[STORE_LOGS] = {"logs", 0700, false},
 	[STORE_OCI] = {"oci", 0700, false},
+	[STORE_ISOS] = {"isos", 0700, false},
 };
 
 char *store_default_root(void)

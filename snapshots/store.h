@@ -25,6 +25,9 @@
  *                             status.txt, screen.png (or .ppm)
  *   ROOT/provision.lock       flocked by whoever builds the test guest's
  *                             snapshot (osrun provision, a first run)
+ *   ROOT/isos/NAME.iso        an ISO osrun image fetch downloaded and verified,
+ *             NAME.iso.part   one being downloaded (flocked by its fetcher),
+ *                             kept to resume from
  *   ROOT/oci/                 the registry blob cache: an OCI image layout
  *                             (oci-layout, index.json, blobs/sha256/HEX) that
  *                             skopeo copies from and into (ocilayout.h)
@@ -62,6 +65,7 @@ enum store_area {
 	STORE_SESSIONS,
 	STORE_LOGS,
 	STORE_OCI,
+	STORE_ISOS,
 };
 
 struct store {
