@@ -22,8 +22,8 @@ static void upkeep_help(void)
 	       "\n"
 	       "--max-store-size SIZE (50G, 512M, 1T): the budget; without it,\n"
 	       "$" BUDGET_ENV " or the store's max-store-size file, which every pull\n"
-	       "applies too. Only pulled snapshots go, never one pinned, in use by a\n"
-	       "run, pool or session, or that a snapshot which stays is built on.\n"
+	       "applies too. Only pulled snapshots go: never one made here, pinned, in\n"
+	       "use by a run, pool or session, or that a snapshot which stays is on.\n"
 	       "\n"
 	       "Options: --keep-cache, --max-store-size SIZE, --json, --cache DIR, -v, -h\n");
 }
