@@ -21,6 +21,7 @@ static void run_help(void)
 	       "       osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
 	       "       osrun build [-f FILE] [-t NAME]   snapshot layers from a build file, cached\n"
 	       "       osrun doctor [--json]   can this host run osrun well, and what to fix\n"
+	       "       osrun host-info [--json]   this host's facts and node labels, for schedulers\n"
 	       "       osrun gitlab-driver config|prepare|run|cleanup   GitLab Runner's custom executor\n"
 	       "       osrun selftest [-s NAME]   check everything runs rely on; a report for an issue\n"
 	       "\n"

@@ -15,4 +15,5 @@ int cmd_session(int argc, char **argv);
 int cmd_build(int argc, char **argv);
 int cmd_gitlab(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_host_info(int argc, char **argv);
 int cmd_selftest(int argc, char **argv);

@@ -250,6 +250,15 @@ int pool_listen(const char *path, int *ret_fd, int *ret_lock)
 	return 0;
 }
 
+bool pool_alive(const char *path)
+{
+	_cleanup_free_ char *lp = NULL;
+	if (asprintf(&lp, "%s.lock", path) < 0)
+		return false;
+	_cleanup_close_ int fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
 void pool_send_exit(int conn, int code)
 {
 	char m[1 + sizeof(int)] = {POOL_MSG_EXIT};
