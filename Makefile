@@ -50,7 +50,7 @@ LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
 ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/serve.c runner/pool-keeper.c runner/session-keeper.c runner/inventory.c runner/gitlab.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c \
 	runner/selftest.c runner/selftest-checks.c runner/selftest-runs.c runner/selftest-exec.c runner/selftest-judge.c \
 	runner/selftest-report.c runner/provision.c runner/firstrun.c runner/doctor.c runner/doctor-host.c runner/doctor-store.c runner/registry.c \
-	runner/hostinfo.c runner/labels.c \
+	runner/hostinfo.c runner/labels.c runner/budget.c \
 	runner/isofetch.c runner/isofetch-flow.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)

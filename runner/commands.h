@@ -7,6 +7,8 @@ int cmd_provision(int argc, char **argv);
 int cmd_snapshot(int argc, char **argv);
 /* snapshot push and pull (cmd-registry.c), which cmd_snapshot hands on. */
 int cmd_snapshot_transfer(int argc, char **argv);
+/* snapshot gc, pin and unpin (cmd-upkeep.c), likewise. */
+int cmd_snapshot_upkeep(int argc, char **argv);
 int cmd_image(int argc, char **argv);
 /* image fetch (cmd-image-fetch.c), which cmd_image hands on; and for image
  * build, the ISOs it was not given (*io_iso, *io_virtio NULL), from the

@@ -193,6 +193,8 @@ static int warm_open(const struct run_plan *p, struct warm *w, struct error *e)
 	r = snapshot_open(j->store, p->snapshot, &w->sn);
 	if (r < 0)
 		return snapshot_error(j->store, p->snapshot, r, e);
+	/* What a store size budget removes last (budget.h). */
+	snapshot_use_mark(w->sn);
 	enum accel accel;
 	if ((r = job_accel(&accel, e)) < 0 || (r = check_machine(p, w->sn, accel, e)) < 0)
 		return r;

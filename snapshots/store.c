@@ -158,6 +158,20 @@ int store_provision_lock(struct store *s, int *ret_fd)
 	return 0;
 }
 
+int store_setting_read(struct store *s, const char *name, char **ret)
+{
+	_cleanup_free_ char *path = path_join(s->root, name), *text = NULL;
+	size_t n;
+	if (!path)
+		return -ENOMEM;
+	int r = read_file_untrusted(path, 256, &text, &n);
+	if (r < 0)
+		return r;
+	text[strcspn(text, "\n\r")] = 0;
+	*ret = TAKE_PTR(text);
+	return 0;
+}
+
 int store_scratch_file(struct store *s, int *ret_fd)
 {
 	int fd = open(s->root, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
