@@ -9,7 +9,7 @@ ARG WITH_NOVNC=0
 
 FROM ${BASE} AS build
 RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev make pkg-config libjson-c-dev \
-    libxml2-dev libwim-dev libarchive-dev libssl-dev libnbd-dev ntfs-3g-dev libzstd-dev \
+    libxml2-dev libwim-dev libarchive-dev libcurl4-openssl-dev libssl-dev libnbd-dev ntfs-3g-dev libzstd-dev \
     && rm -rf /var/lib/apt/lists/*
 COPY Makefile /src/
 COPY runner /src/runner
@@ -50,10 +50,11 @@ ARG WITH_NOVNC
 # wimtools and xorriso are for the Windows image builder; libnss-wrapper gives
 # QEMU a user name under `docker run --user UID:GID` (no passwd entry);
 # qemu-utils' qemu-nbd, libnbd0 and libntfs-3g89 read a failed stage's disk;
-# skopeo and libzstd1 push and pull snapshots (docs/registry.md).
+# skopeo and libzstd1 push and pull snapshots (docs/registry.md); libcurl4
+# and ca-certificates fetch ISOs (osrun image fetch).
 RUN apt-get update && apt-get install -y --no-install-recommends qemu-system-x86 qemu-utils samba libjson-c5 \
     libxml2 libwim15 libarchive13 libssl3 libnbd0 libntfs-3g89 libnss-wrapper wimtools xorriso \
-    skopeo libzstd1 \
+    skopeo libzstd1 libcurl4 ca-certificates \
     $(if [ "$WITH_NOVNC" = 1 ]; then echo novnc websockify; fi) \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /src/build/osrun /usr/local/bin/osrun

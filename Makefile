@@ -22,8 +22,8 @@ OSRUN_NETGUARD_DEFAULT ?= $(abspath $(NETGUARD))
 # Expanded when a compiler runs, not when make reads this file: `make deps
 # demo` on a fresh machine installs the libraries first.
 # libnbd and libntfs-3g read a failed build stage's disk (runner/lib/diskfiles.c).
-JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g libzstd)
-JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g libzstd) -lwim
+JSONC_CFLAGS = $(shell $(PKG_CONFIG) --cflags json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g libzstd libcurl)
+JSONC_LIBS = $(shell $(PKG_CONFIG) --libs json-c libxml-2.0 libarchive libcrypto libnbd libntfs-3g libzstd libcurl) -lwim
 
 CFLAGS ?= -O2 -g
 # The commit osrun is built from, for `osrun selftest`'s report (none
@@ -50,7 +50,8 @@ LIB_SRC := $(wildcard runner/lib/*.c snapshots/*.c iso-builder/*.c)
 ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/volume.c runner/pool.c runner/session.c runner/serve.c runner/pool-keeper.c runner/session-keeper.c runner/inventory.c runner/gitlab.c runner/job.c runner/build.c runner/evidence.c runner/final.c runner/layers.c runner/buildstate.c \
 	runner/selftest.c runner/selftest-checks.c runner/selftest-runs.c runner/selftest-exec.c runner/selftest-judge.c \
 	runner/selftest-report.c runner/provision.c runner/firstrun.c runner/doctor.c runner/doctor-host.c runner/doctor-store.c runner/registry.c \
-	runner/registry-use.c
+	runner/registry-use.c runner/hostinfo.c runner/labels.c runner/budget.c \
+	runner/isofetch.c runner/isofetch-flow.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 
@@ -65,7 +66,7 @@ GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DU
 	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
 GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
+.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
 
@@ -176,9 +177,16 @@ valgrind: $(VALGRIND_TESTS)
 integration: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) sh tests/integration/run.sh
 
+# The fleet files in contrib/ (docs/fleet.md): they parse, and every osrun
+# command line in them passes the built osrun's option parser. No
+# scheduler runs here.
+fleet-check: $(BUILD)/osrun
+	OSRUN=$(abspath $(BUILD)/osrun) python3 tests/fleet/check.py
+
 # The Windows image builder, offline: a synthetic Windows-layout ISO.
 windows-offline: $(BUILD)/osrun $(GUEST_EXE)
 	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/run.sh
+	OSRUN=$(abspath $(BUILD)/osrun) sh tests/windows/fetch.sh
 
 # The Windows helper run under wine64, against shares written and read by
 # the host's own code (wine-run links runner/lib).
@@ -201,7 +209,7 @@ layout:
 install-test:
 	@sh tests/install.sh
 
-check: layout install-test unit fuzz-short windows-offline windows-wine integration
+check: layout install-test unit fuzz-short fleet-check windows-offline windows-wine integration
 
 image-test:
 	sh tests/image/run.sh

@@ -61,8 +61,7 @@ _printf_(3, 4) static int editions_error(struct error *e, const struct edition_l
 	return -ENOENT;
 }
 
-int medium_pick_edition(const struct medium_inputs *in, const char *work, struct edition_list *l,
-			const struct edition **ret, struct error *e)
+int medium_read_editions(const char *opt, const char *iso, const char *work, struct edition_list *l, struct error *e)
 {
 	static const char *const candidates[] = {"/sources/install.wim", "/sources/install.esd"};
 	_cleanup_free_ char *wim = NULL;
@@ -71,21 +70,32 @@ int medium_pick_edition(const struct medium_inputs *in, const char *work, struct
 		free(wim);
 		if (!(wim = path_join(work, strrchr(candidates[i], '/') + 1)))
 			return error_errno(e, -ENOMEM, "paths");
-		r = extract("--iso", in->iso, candidates[i], wim, e);
+		r = extract(opt, iso, candidates[i], wim, e);
 	}
 	if (r == -ENOENT)
-		return error_set(
-			e, r, "--iso %s: no sources/install.wim or install.esd in ISO (expected a Windows install ISO)",
-			in->iso);
-	if (r < 0)
+		return error_set(e, r,
+				 "%s %s: no sources/install.wim or install.esd in ISO (expected a Windows install ISO)",
+				 opt, iso);
+	if (r < 0) {
+		unlink(wim);
 		return r;
+	}
 	r = wim_read_editions(wim, l);
 	unlink(wim); /* gigabytes; only its XML was needed */
 	if (r == -EMEDIUMTYPE)
-		return error_set(e, r, "--iso %s: %s is not a WIM/ESD image wimlib can read", in->iso,
+		return error_set(e, r, "%s %s: %s is not a WIM/ESD image wimlib can read", opt, iso,
 				 strrchr(wim, '/') + 1);
 	if (r < 0)
-		return error_errno(e, r, "--iso %s: reading the install image", in->iso);
+		return error_errno(e, r, "%s %s: reading the install image", opt, iso);
+	return 0;
+}
+
+int medium_pick_edition(const struct medium_inputs *in, const char *work, struct edition_list *l,
+			const struct edition **ret, struct error *e)
+{
+	int r = medium_read_editions("--iso", in->iso, work, l, e);
+	if (r < 0)
+		return r;
 	int picked = edition_pick(l, in->edition, ret);
 	if (picked == -ENOENT && in->edition)
 		return editions_error(e, l, "--edition '%s': not in %s; it has:", in->edition, in->iso);

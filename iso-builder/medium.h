@@ -27,6 +27,10 @@ void medium_password(const unsigned char raw[MEDIUM_PASSWORD_LEN], char pw[MEDIU
 
 /* Both media are ISO 9660 images. */
 int medium_check_isos(const struct medium_inputs *in, struct error *e);
+/* The editions of iso's install image (sources/install.wim or .esd,
+ * extracted into work, read by wimlib, then removed); messages start with
+ * "opt iso". */
+int medium_read_editions(const char *opt, const char *iso, const char *work, struct edition_list *l, struct error *e);
 /* Reads the install image's editions (extracted into work, then removed)
  * and picks the one to install (1: an edition id several images share
  * picked the Desktop Experience one, edition_pick); a failure lists what

@@ -93,6 +93,8 @@ int cmd_gitlab(int argc, char **argv)
 		error_set(&e, -EINVAL, "gitlab-driver: expected config, prepare, run SCRIPT STAGE or cleanup");
 		return options_report(&e), system_fail;
 	}
+	if (options_parse_only())
+		return 0;
 	_cleanup_(gitlab_job_release) struct gitlab_job j = {0};
 	int build = 0, r = gitlab_stage(stage, argc, argv, &j, &build, &e);
 	if (r < 0) {

@@ -8,6 +8,7 @@
 #include "../iso-builder/medium.h"
 #include "build.h"
 #include "commands.h"
+#include "isofetch.h"
 #include "options.h"
 
 #ifndef OSRUN_WINDOWS_DIR
@@ -17,6 +18,7 @@
 struct image_plan {
 	struct common_opts common;
 	struct medium_inputs in;
+	const char *version, *language; /* what to fetch without --iso */
 	const char *name;
 	unsigned memory_mib;
 	unsigned cpus;
@@ -34,7 +36,8 @@ static const char *const stage_scripts[] = {"configure.ps1", "cleanup.ps1"};
 
 static void image_help(void)
 {
-	printf("Usage: osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso [OPTIONS]\n"
+	printf("Usage: osrun image build [--iso WINDOWS.iso] [--virtio-win VIRTIO-WIN.iso] [OPTIONS]\n"
+
 	       "\n"
 	       "Installs Windows with nobody at the keyboard and saves the snapshot runs\n"
 	       "start from. The Windows ISO is not changed: a small second medium carries\n"
@@ -44,8 +47,10 @@ static void image_help(void)
 	       "reasonable time (about 30-60 min); under TCG it takes many hours.\n"
 	       "\n"
 	       "Options:\n"
-	       "      --iso PATH           a Windows 10/11 or Server 2019/2022/2025 ISO\n"
-	       "      --virtio-win PATH    the virtio-win ISO (drivers and qemu-ga MSI)\n"
+	       "      --iso PATH           a Windows 10/11 or Server 2019-2025 ISO (default: fetched\n"
+	       "                           into the store as 'osrun image fetch --help' says)\n"
+	       "      --version V          what to fetch without --iso (default: 11), --language L\n"
+	       "      --virtio-win PATH    the virtio-win ISO (default: fetched from Fedora)\n"
 	       "      --edition NAME|INDEX|ID  the edition to install: an image's index or name,\n"
 	       "                           or an edition id such as ServerDatacenter (default:\n"
 	       "                           Pro; on Server media Standard, Desktop Experience)\n"
@@ -77,15 +82,9 @@ static void image_help(void)
 
 static int image_check(const struct image_plan *p, struct error *e)
 {
-	if (!p->in.iso)
-		return error_set(e, -EINVAL,
-				 "image build: --iso is required (a Windows 10/11 or Server 2019/2022/2025 ISO)");
-	if (!p->in.virtio)
-		return error_set(e, -EINVAL,
-				 "image build: --virtio-win is required (the virtio-win ISO: drivers and guest agent)");
-	if (p->in.password && !*p->in.password)
-		return error_set(e, -EINVAL, "--admin-password: empty");
-	return 0;
+	if (p->in.iso && p->version)
+		return error_set(e, -EINVAL, "image build: --version picks an ISO to fetch; --iso names one already");
+	return p->in.password && !*p->in.password ? error_set(e, -EINVAL, "--admin-password: empty") : 0;
 }
 
 /* 0: go on; 1: --help said all. */
@@ -95,6 +94,8 @@ static int image_parse(int argc, char **argv, struct image_plan *p, struct error
 	const struct opt table[] = {
 		{"iso", 0, OPT_STRING, &in->iso, 0, 0, NULL},
 		{"virtio-win", 0, OPT_STRING, &in->virtio, 0, 0, NULL},
+		{"version", 0, OPT_STRING, &p->version, 0, 0, NULL},
+		{"language", 0, OPT_STRING, &p->language, 0, 0, NULL},
 		{"edition", 0, OPT_STRING, &in->edition, 0, 0, NULL},
 		{"name", 0, OPT_STRING, &p->name, 0, 0, NULL},
 		{"size", 0, OPT_UINT, &in->size_gib, 16, 65536, "expected GiB, 16 or more"},
@@ -189,13 +190,15 @@ static int image_install(struct job *j, const struct image_plan *p, enum accel a
 	return r < 0 ? r : build_print_final(j, &b, &f, p->name, stdout, e);
 }
 
-static int image_execute(const struct image_plan *p, struct error *e)
+static int image_execute(struct image_plan *p, struct error *e)
 {
 	_cleanup_(job_release) struct job j = {0};
+	_cleanup_(isofetch_result_release) struct isofetch_result iso = {0}, virtio = {0};
 	enum accel accel;
 	int r;
-	if ((r = medium_check_isos(&p->in, e)) < 0 || (r = check_guest_init(p, e)) < 0 ||
-	    (r = job_open_store(&j, p->common.cache, !p->dry_run, e)) < 0 || (r = job_make_rundir(&j, e)) < 0 ||
+	if ((r = job_open_store(&j, p->common.cache, !p->dry_run, e)) < 0 || (r = job_make_rundir(&j, e)) < 0 ||
+	    (r = image_fetch_missing(&j, p->version, p->language, &p->in.iso, &p->in.virtio, &iso, &virtio, e)) < 0 ||
+	    (r = medium_check_isos(&p->in, e)) < 0 || (r = check_guest_init(p, e)) < 0 ||
 	    (r = job_accel(&accel, e)) < 0)
 		return r;
 	_cleanup_(edition_list_release) struct edition_list editions = {0};
@@ -224,8 +227,11 @@ int cmd_image(int argc, char **argv)
 	}
 	struct image_plan p = {0};
 	struct error e = {0};
+	if (!strcmp(argv[1], "fetch"))
+		return cmd_image_fetch(argc - 1, argv + 1);
 	int r = strcmp(argv[1], "build")
-			? error_set(&e, -EINVAL, "image: unknown subcommand '%s' (expected 'build')", argv[1])
+			? error_set(&e, -EINVAL, "image: unknown subcommand '%s' (expected 'build' or 'fetch')",
+				    argv[1])
 			: image_parse(argc - 1, argv + 1, &p, &e);
 	if (r == 0)
 		r = image_execute(&p, &e);

@@ -59,6 +59,10 @@ static void print_result(const char *action, const char *ref, const struct regis
 	if (pull) {
 		json_object_object_add(o, "blobs_fetched", json_object_new_int64((int64_t)r->blobs_fetched));
 		json_object_object_add(o, "blobs_cached", json_object_new_int64((int64_t)r->blobs_kept));
+		json_object *evicted = json_object_new_array();
+		for (char **p = r->evicted; p && *p; p++)
+			json_object_array_add(evicted, json_object_new_string(*p));
+		json_object_object_add(o, "evicted", evicted);
 	}
 	printf("%s\n", json_object_to_json_string_ext(o, JSON_C_TO_STRING_SPACED | JSON_C_TO_STRING_NOSLASHESCAPE));
 	json_object_put(o);

@@ -11,7 +11,8 @@ static void snapshot_help(void)
 	printf("Usage: osrun snapshot list [--json] [--cache-volumes]\n"
 	       "       osrun snapshot inspect NAME [--json]\n"
 	       "       osrun snapshot rm NAME [--json] [--cache-volumes]\n"
-	       "       osrun snapshot gc [--json]\n"
+	       "       osrun snapshot gc [--keep-cache] [--max-store-size SIZE] [--json]\n"
+	       "       osrun snapshot pin NAME | unpin NAME  (see gc --help)\n"
 	       "       osrun snapshot push NAME REF | pull REF [NAME] | source NAME [REF]  (see push --help)\n"
 	       "\n"
 	       "list     every snapshot: name, parent, bytes on disk of its own and shared\n"
@@ -19,7 +20,10 @@ static void snapshot_help(void)
 	       "inspect  one snapshot's metadata and files\n"
 	       "rm       remove a snapshot (refused while a run uses it or another\n"
 	       "         snapshot is built on it)\n"
-	       "gc       remove killed runs' leftovers and build layers no snapshot is on\n"
+	       "gc       remove killed runs' leftovers, build layers no snapshot is on,\n"
+	       "         the registry blob cache; with a size budget, least recently used\n"
+	       "         pulled snapshots\n"
+	       "pin      keep a snapshot from the size budget (unpin: no longer)\n"
 	       "\n"
 	       "With --cache-volumes, list and rm act on cache volumes instead (what\n"
 	       "'osrun --cache-volume NAME:PATH' keeps); rm is refused while a run uses one.\n"
@@ -60,7 +64,8 @@ static void print_snapshots(json_object *arr)
 		int n = (int)strlen(json_string(json_object_array_get_idx(arr, i), "name"));
 		w = n > w ? n : w;
 	}
-	printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, "NAME", w, "PARENT", "OWN", "SHARED", "CREATED", "MADE BY/FROM");
+	printf("%-*s %-*s %10s %10s  %-3s  %-20s  %s\n", w, "NAME", w, "PARENT", "OWN", "SHARED", "PIN", "CREATED",
+	       "MADE BY/FROM");
 	for (size_t i = 0; i < json_object_array_length(arr); i++) {
 		json_object *o = json_object_array_get_idx(arr, i);
 		char own[32], shared[32];
@@ -68,8 +73,9 @@ static void print_snapshots(json_object *arr)
 		human_size(json_object_get_uint64(json_object_object_get(o, "shared_bytes")), shared, sizeof shared);
 		const char *parent = json_string(o, "parent"), *created = json_string(o, "created"),
 			   *made_by = json_string(o, "pulled_from") ?: json_string(o, "made_by");
-		printf("%-*s %-*s %10s %10s  %-20s  %s\n", w, json_string(o, "name"), w, parent ? parent : "-", own,
-		       shared, created ? created : "", made_by ? made_by : "");
+		bool pinned = json_object_get_boolean(json_object_object_get(o, "pinned"));
+		printf("%-*s %-*s %10s %10s  %-3s  %-20s  %s\n", w, json_string(o, "name"), w, parent ? parent : "-",
+		       own, shared, pinned ? "yes" : "-", created ? created : "", made_by ? made_by : "");
 	}
 }
 
@@ -161,30 +167,6 @@ static int do_rm(struct job *j, const char *name, bool json, bool cache, struct 
 	return 0;
 }
 
-static int do_gc(struct job *j, bool json, struct error *e)
-{
-	json_object *o;
-	int r = inventory_gc(j->store, &o, e);
-	if (r < 0)
-		return r;
-	if (json)
-		return print_json(o, 0), 0;
-	json_object *removed = json_object_object_get(o, "removed"), *layers = json_object_object_get(o, "layers");
-	int runs = json_object_get_int(json_object_object_get(o, "run_directories"));
-	for (size_t i = 0; i < json_object_array_length(removed); i++)
-		printf("removed %s/%s\n", j->store->root,
-		       json_object_get_string(json_object_array_get_idx(removed, i)));
-	for (size_t i = 0; i < json_object_array_length(layers); i++)
-		printf("removed layer %s (no named snapshot is built on it)\n",
-		       json_object_get_string(json_object_array_get_idx(layers, i)));
-	if (runs > 0)
-		printf("removed %d run directories of killed runs\n", runs);
-	if (!json_object_array_length(removed) && !json_object_array_length(layers) && runs <= 0)
-		printf("nothing to remove\n");
-	json_object_put(o);
-	return 0;
-}
-
 /* The action and, for inspect and rm, the snapshot it names. */
 static int snapshot_parse(int argc, char **argv, const char **ret_action, const char **ret_name, struct common_opts *c,
 			  bool *json, bool *caches, struct error *e)
@@ -199,11 +181,14 @@ static int snapshot_parse(int argc, char **argv, const char **ret_action, const 
 		return r;
 	if (first >= argc)
 		return error_set(e, -EINVAL,
-				 "snapshot: which action? list, inspect, rm or gc (see 'osrun snapshot --help')");
+				 "snapshot: which action? list, inspect, rm, gc, pin, unpin, push or pull (see "
+				 "'osrun snapshot --help')");
 	const char *action = argv[first++];
 	bool needs_name = !strcmp(action, "inspect") || !strcmp(action, "rm");
-	if (!needs_name && strcmp(action, "list") && strcmp(action, "gc"))
-		return error_set(e, -EINVAL, "snapshot: unknown action '%s' (list, inspect, rm or gc)", action);
+	if (!needs_name && strcmp(action, "list"))
+		return error_set(e, -EINVAL,
+				 "snapshot: unknown action '%s' (list, inspect, rm, gc, pin, unpin, push, pull)",
+				 action);
 	if (needs_name && first >= argc)
 		return error_set(e, -EINVAL, "snapshot %s: which snapshot?", action);
 	if (argc - first > (needs_name ? 1 : 0))
@@ -217,7 +202,7 @@ static int snapshot_execute(const char *action, const char *name, const struct c
 			    struct error *e)
 {
 	_cleanup_(job_release) struct job j = {0};
-	int r = job_open_store(&j, c->cache, strcmp(action, "gc") != 0, e);
+	int r = job_open_store(&j, c->cache, true, e);
 	if (r < 0)
 		return r;
 	if (caches && strcmp(action, "list") && strcmp(action, "rm"))
@@ -226,9 +211,7 @@ static int snapshot_execute(const char *action, const char *name, const struct c
 		return do_list(&j, json, caches, e);
 	if (!strcmp(action, "inspect"))
 		return do_inspect(&j, name, json, e);
-	if (!strcmp(action, "rm"))
-		return do_rm(&j, name, json, caches, e);
-	return do_gc(&j, json, e);
+	return do_rm(&j, name, json, caches, e);
 }
 
 int cmd_snapshot(int argc, char **argv)
@@ -238,6 +221,8 @@ int cmd_snapshot(int argc, char **argv)
 		i++;
 	if (i < argc && (!strcmp(argv[i], "push") || !strcmp(argv[i], "pull") || !strcmp(argv[i], "source")))
 		return cmd_snapshot_transfer(argc, argv);
+	if (i < argc && (!strcmp(argv[i], "gc") || !strcmp(argv[i], "pin") || !strcmp(argv[i], "unpin")))
+		return cmd_snapshot_upkeep(argc, argv);
 	struct common_opts c = {0};
 	struct error e = {0};
 	const char *action = NULL, *name = NULL;

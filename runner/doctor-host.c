@@ -62,18 +62,6 @@ static int kvm_unopened(struct doctor_report *r, int err)
 	return doctor_add(r, "kvm", DOCTOR_WARN, fix, "no /dev/kvm: runs use TCG, slowly");
 }
 
-/* A tool's first output line ("QEMU emulator version 7.2.19"). */
-static int tool_version(const char *bin, const char *flag, char **ret)
-{
-	char *const argv[] = {(char *)bin, (char *)flag, NULL};
-	_cleanup_free_ char *out = NULL;
-	int r = proc_run(argv, 10 * USEC_PER_SEC, &out);
-	if (r != 0)
-		return r < 0 ? r : -EIO;
-	*ret = strndup(out ? out : "", out ? strcspn(out, "\n") : 0);
-	return *ret ? 0 : -ENOMEM;
-}
-
 static int check_kvm(struct doctor_report *r)
 {
 	const char *forced = getenv("OSRUN_ACCEL");
@@ -84,7 +72,7 @@ static int check_kvm(struct doctor_report *r)
 		return kvm_unopened(r, errno);
 	close(fd);
 	_cleanup_free_ char *why = NULL, *version = NULL;
-	int k = tool_version(accel_qemu_binary(), "--version", &version);
+	int k = proc_version_line(accel_qemu_binary(), &version);
 	if (k == -ENOMEM)
 		return k;
 	if (k < 0)
@@ -112,7 +100,7 @@ static int check_kvm(struct doctor_report *r)
 static int check_tools(struct doctor_report *r)
 {
 	_cleanup_free_ char *qemu = NULL, *smbd = NULL;
-	int k = tool_version(accel_qemu_binary(), "--version", &qemu);
+	int k = proc_version_line(accel_qemu_binary(), &qemu);
 	k = k == -ENOMEM ? k
 	    : k < 0	 ? doctor_add(r, "qemu", DOCTOR_FAIL,
 				      "apt-get install qemu-system-x86 qemu-utils (or set OSRUN_QEMU)",
@@ -120,7 +108,7 @@ static int check_tools(struct doctor_report *r)
 			 : doctor_add(r, "qemu", DOCTOR_OK, NULL, "%s (tested: 7.2)", qemu);
 	if (k < 0)
 		return k;
-	k = tool_version(smb_binary(), "--version", &smbd);
+	k = proc_version_line(smb_binary(), &smbd);
 	if (k == -ENOMEM)
 		return k;
 	if (k < 0)

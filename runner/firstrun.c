@@ -7,7 +7,8 @@
 #include "provision.h"
 #include "../snapshots/snapshot.h"
 
-#define IMAGE_BUILD "osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso"
+/* It fetches Windows 11 and virtio-win into the store unless given ISOs. */
+#define IMAGE_BUILD "osrun image build"
 
 bool firstrun_disabled_by_env(void)
 {
@@ -25,7 +26,7 @@ static int firstrun_refuse_windows(const struct store *s, const char *name, stru
 		return 0;
 	return error_set(e, -ENOENT,
 			 "snapshot '%s': not found in %s, a store for Windows (it has %s): build the image with "
-			 "'" IMAGE_BUILD "'",
+			 "'" IMAGE_BUILD "' (it fetches the ISOs; --iso FILE takes yours)",
 			 name, s->root, win);
 }
 

@@ -4,11 +4,15 @@
 
 #include <ftw.h>
 #include <string.h>
+#include <sys/file.h>
+#include <time.h>
 
 #include "../snapshots/artifact.h"
 #include "../snapshots/layer.h"
 #include "../snapshots/source.h"
+#include "budget.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 
 json_object *inventory_snapshot(const struct snapshot *sn, bool files)
 {
@@ -27,6 +31,12 @@ json_object *inventory_snapshot(const struct snapshot *sn, bool files)
 		json_object_object_add(o, "pulled_from", json_object_new_string(ref));
 		json_object_object_add(o, "pulled_digest", json_object_new_string(digest));
 	}
+	json_object_object_add(o, "pinned", json_object_new_boolean(snapshot_pinned(sn)));
+	char used[32];
+	time_t t = (time_t)(snapshot_last_used(sn) / 1000000000);
+	struct tm tm;
+	if (gmtime_r(&t, &tm) && strftime(used, sizeof used, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		json_object_object_add(o, "last_used", json_object_new_string(used));
 	/* One walk of the entry: its size is what it owns and shares. */
 	uint64_t own = 0, shared = 0;
 	bool counted = store_entry_bytes(sn->dir, &own, &shared) == 0;
@@ -113,7 +123,68 @@ static json_object *strv_to_json(char **v)
 	return arr;
 }
 
-int inventory_gc(struct store *s, json_object **ret, struct error *e)
+/* The blob cache, locked: a push or pull holding it is waited for, and
+ * Ctrl-C ends the wait. */
+static int cache_open(struct store *s, struct oci_layout **ret, struct error *e)
+{
+	int fd, r = oci_layout_lock_fd(s, &fd);
+	bool waited;
+	if (r < 0)
+		return error_errno(e, r, "the blob cache in %s", s->root);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0)
+		log_info("waiting for a push or pull to finish with the blob cache");
+	if ((r = proc_flock_wait(fd, &waited)) < 0) {
+		close(fd);
+		return r == -ECANCELED ? error_interrupted(e) : error_errno(e, r, "locking the blob cache");
+	}
+	r = oci_layout_open_locked(s, fd, ret);
+	return r < 0 ? error_errno(e, r, "the blob cache in %s", s->root) : 0;
+}
+
+/* The blob cache: all of it, or with keep_cache what the store's
+ * snapshots stand for; then the budget. */
+static int cache_and_budget(struct store *s, const struct gc_opts *o, json_object *out, struct error *e)
+{
+	_cleanup_(oci_layout_freep) struct oci_layout *l = NULL;
+	_cleanup_strv_free_ char **keep = NULL;
+	struct oci_gc g = {0};
+	struct budget_result b = {0};
+	uint64_t max = o->max;
+	int r = cache_open(s, &l, e);
+	if (r == 0 && o->keep_cache && (r = artifact_cache_needed(s, l, &keep)) < 0)
+		r = error_errno(e, r, "the blob cache in %s", s->root);
+	if (r == 0 && (r = oci_layout_gc(l, keep, &g)) < 0)
+		r = error_errno(e, r, "the blob cache in %s", s->root);
+	if (r == 0 && max == 0)
+		r = budget_configured(s, &max, e);
+	if (r == 0 && max > 0)
+		r = budget_apply(s, l, max, NULL, &b, e);
+	if (r < 0) {
+		oci_gc_release(&g);
+		return r;
+	}
+	json_object *cache = json_object_new_object(), *removed = strv_to_json(g.removed);
+	for (char **v = b.cache.removed; v && *v; v++)
+		json_object_array_add(removed, json_object_new_string(*v));
+	json_object_object_add(cache, "blobs_removed", removed);
+	json_object_object_add(cache, "bytes_freed", json_object_new_uint64(g.bytes + b.cache.bytes));
+	json_object_object_add(cache, "index_dropped", strv_to_json(g.dropped));
+	json_object_object_add(out, "cache", cache);
+	if (max > 0) {
+		json_object *o2 = json_object_new_object();
+		json_object_object_add(o2, "max_store_size", json_object_new_uint64(max));
+		json_object_object_add(o2, "store_bytes_before", json_object_new_uint64(b.before));
+		json_object_object_add(o2, "store_bytes", json_object_new_uint64(b.after));
+		json_object_object_add(o2, "evicted", strv_to_json(b.evicted));
+		json_object_object_add(o2, "over_budget", json_object_new_boolean(b.over));
+		json_object_object_add(out, "budget", o2);
+	}
+	oci_gc_release(&g);
+	budget_result_release(&b);
+	return 0;
+}
+
+int inventory_gc(struct store *s, const struct gc_opts *o, json_object **ret, struct error *e)
 {
 	_cleanup_strv_free_ char **removed = NULL, **layers = NULL, **busy = NULL;
 	int r = store_sweep(s, &removed);
@@ -124,10 +195,14 @@ int inventory_gc(struct store *s, json_object **ret, struct error *e)
 	for (char **b = busy; *b; b++)
 		log_info("kept %s: a run is using it", *b);
 	int runs = rundir_sweep();
-	json_object *o = json_object_new_object();
-	json_object_object_add(o, "removed", strv_to_json(removed));
-	json_object_object_add(o, "layers", strv_to_json(layers));
-	json_object_object_add(o, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
-	*ret = o;
+	json_object *out = json_object_new_object();
+	json_object_object_add(out, "removed", strv_to_json(removed));
+	json_object_object_add(out, "layers", strv_to_json(layers));
+	json_object_object_add(out, "run_directories", json_object_new_int(runs < 0 ? 0 : runs));
+	if ((r = cache_and_budget(s, o, out, e)) < 0) {
+		json_object_put(out);
+		return r;
+	}
+	*ret = out;
 	return 0;
 }

@@ -54,6 +54,11 @@ struct opt {
  * or version printed; <0: e says what is wrong. Sets the log level for -v. */
 int options_parse(const struct opt *table, void (*help)(void), bool in_order, int argc, char **argv, int *ret_optind,
 		  struct error *e);
+/* OSRUN_PARSE_ONLY=1: options_parse stops a command once its options are
+ * parsed (returns 1: exit 0, nothing done); a bad option still fails.
+ * For checking the osrun command lines a script or a manifest holds
+ * without running them (tests/fleet); operands are not checked. */
+bool options_parse_only(void);
 /* -EINVAL naming the first operand from optind on, when there is one. */
 int options_no_operands(const char *command, int argc, char **argv, int optind, struct error *e);
 /* "snapshot name 'x' contains '/'" */

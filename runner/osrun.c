@@ -17,6 +17,7 @@ static const struct {
 	{"provision", cmd_provision},  {"snapshot", cmd_snapshot}, {"pool", cmd_pool},
 	{"session", cmd_session},      {"image", cmd_image},	   {"build", cmd_build},
 	{"gitlab-driver", cmd_gitlab}, {"doctor", cmd_doctor},	   {"selftest", cmd_selftest},
+	{"host-info", cmd_host_info},
 };
 
 int main(int argc, char **argv)

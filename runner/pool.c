@@ -200,6 +200,15 @@ static int socket_address(const char *path, struct sockaddr_un *ret)
 	return 0;
 }
 
+bool pool_running(const char *root, const char *name)
+{
+	_cleanup_free_ char *sock = store_pool_socket(root, name), *lp = NULL;
+	if (!sock || asprintf(&lp, "%s.lock", sock) < 0)
+		return false;
+	_cleanup_close_ int fd = open(lp, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+}
+
 int pool_listen(const char *path, int *ret_fd, int *ret_lock)
 {
 	struct sockaddr_un sa;
@@ -239,6 +248,15 @@ int pool_listen(const char *path, int *ret_fd, int *ret_lock)
 	if (ret_lock)
 		*ret_lock = TAKE_FD(lock);
 	return 0;
+}
+
+bool pool_alive(const char *path)
+{
+	_cleanup_free_ char *lp = NULL;
+	if (asprintf(&lp, "%s.lock", path) < 0)
+		return false;
+	_cleanup_close_ int fd = open(lp, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	return fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 void pool_send_exit(int conn, int code)

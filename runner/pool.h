@@ -49,7 +49,14 @@ int pool_request_decode(const char *buf, size_t len, struct pool_request *ret);
  * it forks without exec must close it); without, a live owner is one that
  * accepts a connection. */
 int pool_listen(const char *path, int *ret_fd, int *ret_lock);
+/* Whether a keeper holds the lock of the pool socket at path (one that
+ * pool_listen made with ret_lock): asked without connecting, which would
+ * spend a warm clone. */
+bool pool_alive(const char *path);
 void pool_send_exit(int conn, int code);
+/* Whether a pool for snapshot name runs in the store at root (its
+ * keeper holds the socket's lock). */
+bool pool_running(const char *root, const char *name);
 
 /* Runs p in a pool's warm clone when a pool serves p's snapshot and has
  * one ready: 0 with *ret_status the exit code the member sent. -EAGAIN: no

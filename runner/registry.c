@@ -7,6 +7,7 @@
 
 #include "lib/log.h"
 #include "lib/proc.h"
+#include "budget.h"
 #include "registry.h"
 
 #define REF_MAX 512
@@ -19,6 +20,7 @@ void registry_result_release(struct registry_result *r)
 	free(r->name);
 	strv_free(r->chain);
 	strv_free(r->fetched_parents);
+	strv_free(r->evicted);
 	*r = (struct registry_result){0};
 }
 
@@ -443,6 +445,8 @@ int registry_pull(struct store *s, const char *ref, const char *name, const stru
 	if (!(res.name = strdup(name)))
 		return error_errno(e, -ENOMEM, "pull");
 	r = pull_one(s, l, ref, repo, name, o, 0, &res, e);
+	if (r == 0)
+		budget_after_pull(s, l, name, &res.evicted);
 	if (r < 0) {
 		registry_result_release(&res);
 		return r;

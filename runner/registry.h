@@ -33,6 +33,7 @@ struct registry_result {
 	char **chain;			  /* its parents, nearest first, as "NAME DIGEST" */
 	char **fetched_parents;		  /* pull: parents it had to pull too */
 	size_t blobs_fetched, blobs_kept; /* pull: blobs skopeo fetched, those the cache had */
+	char **evicted;			  /* pull: snapshots the store's size budget removed */
 };
 void registry_result_release(struct registry_result *r);
 
@@ -46,6 +47,7 @@ int registry_ref_split(const char *ref, char **ret_repo, char **ret_last);
 int registry_push(struct store *s, const char *name, const char *ref, const struct registry_opts *o,
 		  struct registry_result *ret, struct error *e);
 /* Pulls ref as snapshot name, and its parents the store lacks under the
- * names the artifact gives them. */
+ * names the artifact gives them; then applies the store's size budget
+ * (budget.h), if it has one. */
 int registry_pull(struct store *s, const char *ref, const char *name, const struct registry_opts *o,
 		  struct registry_result *ret, struct error *e);

@@ -55,28 +55,14 @@ static int check_machine(const struct run_plan *p, const struct snapshot *sn, en
 				 "snapshot '%s' was saved with %u MiB of guest memory; it cannot be restored into a %u "
 				 "MiB machine",
 				 sn->name, m->memory_mib, p->memory_mib);
-	if (m->accel != accel)
-		return error_set(e, -EINVAL,
-				 "snapshot '%s' was saved under %s and this host runs %s; make a new one here, or set "
-				 "OSRUN_ACCEL=%s",
-				 sn->name, accel_to_string(m->accel), accel_to_string(accel),
-				 accel_to_string(m->accel));
-	if (!profile_find(m->profile))
-		return error_set(e, -EINVAL, "snapshot '%s' needs machine profile '%s', which this osrun does not have",
-				 sn->name, m->profile);
+	int r = machine_check_host(m, sn->name, accel, "/proc/cpuinfo", e);
+	if (r < 0)
+		return r;
 	if (p->as_user && strcmp(m->profile, "windows"))
 		return error_set(e, -EINVAL,
 				 "--user runs the command as a Windows guest's logged-on user; snapshot '%s' is a %s "
 				 "guest, whose commands run as root",
 				 sn->name, m->profile);
-	/* Refused here, not by QEMU's load or by a guest that crashes later. */
-	char cpu[sizeof m->cpu];
-	if (accel == ACCEL_KVM && *m->cpu && accel_host_cpu("/proc/cpuinfo", cpu, sizeof cpu) == 0 &&
-	    strcmp(cpu, m->cpu))
-		return error_set(e, -EINVAL,
-				 "snapshot '%s' was saved under KVM on a %s; this host's CPU is a %s, and a guest's "
-				 "state does not move between CPU models: make a new snapshot on this host",
-				 sn->name, m->cpu, cpu);
 	return 0;
 }
 
@@ -207,6 +193,8 @@ static int warm_open(const struct run_plan *p, struct warm *w, struct error *e)
 	r = snapshot_open(j->store, p->snapshot, &w->sn);
 	if (r < 0)
 		return snapshot_error(j->store, p->snapshot, r, e);
+	/* What a store size budget removes last (budget.h). */
+	snapshot_use_mark(w->sn);
 	enum accel accel;
 	if ((r = job_accel(&accel, e)) < 0 || (r = check_machine(p, w->sn, accel, e)) < 0)
 		return r;

@@ -63,3 +63,8 @@ int artifact_install(struct store *s, struct oci_layout *l, const struct artifac
 
 /* Where a pulled snapshot came from: -ENOENT for one made here. */
 int snapshot_origin_read(const struct snapshot *sn, char **ret_ref, char **ret_digest);
+
+/* The manifests in l that the store's snapshots stand for: the one each
+ * pulled snapshot was pulled as, and those in index.json whose config is
+ * a snapshot's meta.json byte for byte (a push's). */
+int artifact_cache_needed(struct store *s, struct oci_layout *l, char ***ret);

@@ -95,24 +95,52 @@ static int layout_make(struct oci_layout *l)
 	return l->blobs_fd < 0 ? -errno : 0;
 }
 
-int oci_layout_open(struct store *s, struct oci_layout **ret)
+int oci_layout_lock_fd(struct store *s, int *ret_fd)
 {
-	_cleanup_(oci_layout_freep) struct oci_layout *l = calloc(1, sizeof *l);
-	if (!l)
-		return -ENOMEM;
-	l->blobs_fd = l->lock_fd = -1;
 	int r = store_area_make(s, STORE_OCI);
 	if (r < 0)
 		return r;
+	_cleanup_free_ char *dir = store_path(s, STORE_OCI, NULL, NULL);
+	if (!dir)
+		return -ENOMEM;
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	*ret_fd = fd;
+	return 0;
+}
+
+int oci_layout_open_locked(struct store *s, int lock_fd, struct oci_layout **ret)
+{
+	_cleanup_(oci_layout_freep) struct oci_layout *l = calloc(1, sizeof *l);
+	if (!l) {
+		close(lock_fd);
+		return -ENOMEM;
+	}
+	l->blobs_fd = -1;
+	l->lock_fd = lock_fd;
 	if (!(l->dir = store_path(s, STORE_OCI, NULL, NULL)))
 		return -ENOMEM;
-	if ((r = store_lock_dir(l->dir, LOCK_EX, &l->lock_fd)) < 0)
-		return r;
-	if ((r = layout_make(l)) < 0)
+	int r = layout_make(l);
+	if (r < 0)
 		return r;
 	blobs_sweep(l->blobs_fd);
 	*ret = TAKE_PTR(l);
 	return 0;
+}
+
+int oci_layout_open(struct store *s, struct oci_layout **ret)
+{
+	int fd, r = oci_layout_lock_fd(s, &fd);
+	if (r < 0)
+		return r;
+	while (flock(fd, LOCK_EX) < 0)
+		if (errno != EINTR) {
+			r = -errno;
+			close(fd);
+			return r;
+		}
+	return oci_layout_open_locked(s, fd, ret);
 }
 
 struct oci_layout *oci_layout_free(struct oci_layout *l)
@@ -312,4 +340,141 @@ int oci_tag_get(struct oci_layout *l, const char *tag, char ret_digest[static OC
 	}
 	json_object_put(o);
 	return r;
+}
+
+static bool strv_contains(char *const *v, const char *s)
+{
+	for (; v && *v; v++)
+		if (!strcmp(*v, s))
+			return true;
+	return false;
+}
+
+void oci_gc_release(struct oci_gc *g)
+{
+	strv_free(g->removed);
+	strv_free(g->dropped);
+	*g = (struct oci_gc){0};
+}
+
+int oci_index_digests(struct oci_layout *l, char ***ret)
+{
+	json_object *o = NULL;
+	int r = index_read(l, &o);
+	if (r < 0)
+		return r;
+	json_object *list = json_object_object_get(o, "manifests"), *d;
+	char **v = calloc(1, sizeof *v);
+	for (size_t i = 0; v && i < json_object_array_length(list); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(list, i), "digest", &d) &&
+		    oci_digest_check(json_object_get_string(d)) == 0)
+			v = strv_append(v, json_object_get_string(d));
+	json_object_put(o);
+	if (!v)
+		return -ENOMEM;
+	*ret = v;
+	return 0;
+}
+
+int oci_manifest_read(struct oci_layout *l, const char *digest, json_object **ret)
+{
+	struct stat st;
+	if (oci_digest_check(digest) < 0)
+		return -EINVAL;
+	if (fstatat(l->blobs_fd, digest + 7, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		return -errno;
+	_cleanup_free_ char *text = NULL;
+	int r = oci_blob_read(l, digest, (uint64_t)st.st_size, OCI_MANIFEST_MAX, (void **)&text);
+	if (r < 0)
+		return r;
+	struct json_tokener *tok = json_tokener_new();
+	json_object *o = tok ? json_tokener_parse_ex(tok, text, (int)st.st_size) : NULL;
+	json_tokener_free(tok);
+	if (!o || !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return -EBADMSG;
+	}
+	*ret = o;
+	return 0;
+}
+
+/* A manifest and the blobs it names (config, layers) appended to v. */
+static char **manifest_refs(struct oci_layout *l, const char *digest, char **v)
+{
+	json_object *m = NULL, *d;
+	if (oci_manifest_read(l, digest, &m) < 0)
+		return v; /* gone or damaged: nothing of it can be used */
+	v = strv_append(v, digest);
+	json_object *config = json_object_object_get(m, "config"), *layers = json_object_object_get(m, "layers");
+	if (v && json_object_object_get_ex(config, "digest", &d) && oci_digest_check(json_object_get_string(d)) == 0)
+		v = strv_append(v, json_object_get_string(d));
+	for (size_t i = 0; v && i < json_object_array_length(layers); i++)
+		if (json_object_object_get_ex(json_object_array_get_idx(layers, i), "digest", &d) &&
+		    oci_digest_check(json_object_get_string(d)) == 0)
+			v = strv_append(v, json_object_get_string(d));
+	json_object_put(m);
+	return v;
+}
+
+/* index.json without the entries whose manifest is not in keep. */
+static int index_keep(struct oci_layout *l, char *const *keep, char ***dropped)
+{
+	json_object *o = NULL, *d;
+	int r = index_read(l, &o);
+	if (r < 0)
+		return r;
+	json_object *old = json_object_object_get(o, "manifests"), *list = json_object_new_array();
+	for (size_t i = 0; r == 0 && i < json_object_array_length(old); i++) {
+		json_object *e = json_object_array_get_idx(old, i);
+		const char *digest = json_object_object_get_ex(e, "digest", &d) ? json_object_get_string(d) : "";
+		if (strv_contains(keep, digest))
+			json_object_array_add(list, json_object_get(e));
+		else if (!(*dropped = strv_append(*dropped, entry_tag(e) ? entry_tag(e) : digest)))
+			r = -ENOMEM;
+	}
+	bool changed = json_object_array_length(old) != json_object_array_length(list);
+	json_object_object_add(o, "manifests", list);
+	_cleanup_free_ char *path = path_join(l->dir, "index.json");
+	const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+	if (r == 0 && changed)
+		r = path ? write_file_atomic(path, text, strlen(text), 0600) : -ENOMEM;
+	json_object_put(o);
+	return r;
+}
+
+int oci_layout_gc(struct oci_layout *l, char *const *keep, struct oci_gc *ret)
+{
+	struct oci_gc g = {.removed = calloc(1, sizeof(char *)), .dropped = calloc(1, sizeof(char *))};
+	_cleanup_strv_free_ char **blobs = calloc(1, sizeof(char *));
+	for (char *const *k = keep; blobs && k && *k; k++)
+		blobs = manifest_refs(l, *k, blobs);
+	/* The index first: stopped between the two, the blobs left are ones
+	 * nothing names, and the next gc removes them. */
+	int r = !blobs || !g.removed || !g.dropped ? -ENOMEM : index_keep(l, keep, &g.dropped);
+	DIR *d = r == 0 ? blobs_dir(l->blobs_fd) : NULL;
+	if (r == 0 && !d)
+		r = -errno;
+	char digest[OCI_DIGEST_LEN + 1] = "sha256:";
+	for (struct dirent *de; r == 0 && (de = readdir(d));) {
+		struct stat st;
+		if (de->d_name[0] == '.' || strlen(de->d_name) != OCI_DIGEST_LEN - 7)
+			continue;
+		memcpy(digest + 7, de->d_name, OCI_DIGEST_LEN - 7 + 1);
+		if (strv_contains(blobs, digest) || fstatat(l->blobs_fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (unlinkat(l->blobs_fd, de->d_name, 0) < 0)
+			r = errno == ENOENT ? 0 : -errno;
+		else if (!(g.removed = strv_append(g.removed, digest)))
+			r = -ENOMEM;
+		else
+			g.bytes += (uint64_t)st.st_blocks * 512;
+	}
+	if (d)
+		closedir(d);
+	if (r < 0) {
+		oci_gc_release(&g);
+		return r;
+	}
+	*ret = g;
+	return 0;
 }

@@ -4,6 +4,8 @@
  * that is there is never written or fetched again. Whoever opens it holds
  * an exclusive lock until oci_layout_free. */
 #pragma once
+#include <json-c/json.h>
+
 #include "store.h"
 
 /* "sha256:" and 64 hex digits. */
@@ -23,6 +25,11 @@ struct oci_layout {
 /* Makes the layout if missing, locks it, and removes what a killed copy
  * left in blobs/sha256 (anything not named by a digest). */
 int oci_layout_open(struct store *s, struct oci_layout **ret);
+/* ROOT/oci (made if missing) opened but not locked, for a wait on its
+ * lock that Ctrl-C can end; then oci_layout_open_locked, which owns the
+ * descriptor from then on, even when it fails. */
+int oci_layout_lock_fd(struct store *s, int *ret_fd);
+int oci_layout_open_locked(struct store *s, int lock_fd, struct oci_layout **ret);
 struct oci_layout *oci_layout_free(struct oci_layout *l);
 static inline void oci_layout_freep(struct oci_layout **l) { oci_layout_free(*l); }
 
@@ -50,3 +57,22 @@ int oci_layout_bytes(struct oci_layout *l, uint64_t *ret);
 /* index.json: tag names the manifest digest (of size bytes). */
 int oci_tag_set(struct oci_layout *l, const char *tag, const char *digest, uint64_t size);
 int oci_tag_get(struct oci_layout *l, const char *tag, char ret_digest[static OCI_DIGEST_LEN + 1], uint64_t *ret_size);
+
+/* A manifest read from its blob (bounded, checked against its digest),
+ * as JSON: -ENOENT, -EBADMSG. */
+#define OCI_MANIFEST_MAX (4u << 20)
+int oci_manifest_read(struct oci_layout *l, const char *digest, json_object **ret);
+/* The manifest digests index.json names. */
+int oci_index_digests(struct oci_layout *l, char ***ret);
+
+struct oci_gc {
+	char **removed; /* the blobs removed, by digest */
+	char **dropped; /* the index.json entries dropped, by tag */
+	uint64_t bytes; /* the disk blocks the removed blobs had */
+};
+void oci_gc_release(struct oci_gc *g);
+/* Keeps the manifests keep names and the blobs they name (config,
+ * layers); drops index.json's other entries and removes every other
+ * blob. The index is written first, so that a gc stopped halfway leaves
+ * only blobs that nothing names. */
+int oci_layout_gc(struct oci_layout *l, char *const *keep, struct oci_gc *ret);

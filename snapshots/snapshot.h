@@ -28,6 +28,22 @@ int snapshot_new_commit(struct snapshot_new *n, const struct snapshot_meta *meta
  * before its name is known). -EINVAL for a bad name. */
 int snapshot_new_rename(struct snapshot_new *n, const char *name);
 
+/* Markers beside a snapshot's files, which are not part of it (never
+ * pushed, linked or hashed): "pinned" keeps it from a store size budget;
+ * "used", touched by every run from it, says when it was last used. */
+/* Pins (pin) or unpins snapshot name: -ENOENT if there is none. */
+int snapshot_pin(struct store *s, const char *name, bool pin);
+bool snapshot_pinned(const struct snapshot *sn);
+/* Records a run from sn: the marker's time, set without a write to the
+ * snapshot's own files. Best effort: a store this user may not write
+ * (mounted read-only) records nothing. */
+void snapshot_use_mark(const struct snapshot *sn);
+/* When sn was last run from, else when it was made or pulled: in
+ * nanoseconds since the epoch. */
+int64_t snapshot_last_used(const struct snapshot *sn);
+/* Whether a run, pool member or session reads sn now (its shared lock). */
+bool snapshot_busy(const struct snapshot *sn);
+
 /* Names of all snapshots, sorted. */
 int snapshot_list(struct store *s, char ***ret);
 /* Removes a snapshot: -EBUSY if a run reads it, -ENOTEMPTY with

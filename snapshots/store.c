@@ -27,6 +27,7 @@ static const struct {
 	[STORE_SESSIONS] = {"sessions", 0700, false},
 	[STORE_LOGS] = {"logs", 0700, false},
 	[STORE_OCI] = {"oci", 0700, false},
+	[STORE_ISOS] = {"isos", 0700, false},
 	[STORE_SOURCES] = {"sources", 0700, false},
 };
 
@@ -155,6 +156,20 @@ int store_provision_lock(struct store *s, int *ret_fd)
 	if (fd < 0)
 		return -errno;
 	*ret_fd = fd;
+	return 0;
+}
+
+int store_setting_read(struct store *s, const char *name, char **ret)
+{
+	_cleanup_free_ char *path = path_join(s->root, name), *text = NULL;
+	size_t n;
+	if (!path)
+		return -ENOMEM;
+	int r = read_file_untrusted(path, 256, &text, &n);
+	if (r < 0)
+		return r;
+	text[strcspn(text, "\n\r")] = 0;
+	*ret = TAKE_PTR(text);
 	return 0;
 }
 

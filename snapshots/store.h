@@ -6,7 +6,9 @@
  *                             (device state, RAM left out); a build layer
  *                             (layer-KEY) has memory.delta (the RAM pages
  *                             that differ from the parent's) and memory only
- *                             once a run has needed it, and build.log
+ *                             once a run has needed it, and build.log;
+ *                             markers beside its files, not part of it
+ *                             (snapshot.h): pinned, used
  *   ROOT/images/ID/           what a profile boots from (kernel, initrd, disk):
  *                             imported (linux-HASH) or built by stages (build-KEY)
  *   ROOT/stages/NAME-KEY/     a build stage's disk layer, kept for reuse; also
@@ -26,6 +28,11 @@
  *   ROOT/provision.lock       flocked by whoever builds the test guest's
  *                             snapshot (osrun provision, a first run) or
  *                             pulls one a run needs (registry-use.h)
+ *   ROOT/isos/NAME.iso        an ISO osrun image fetch downloaded and verified,
+ *             NAME.iso.part   one being downloaded (flocked by its fetcher),
+ *                             kept to resume from
+ *   ROOT/max-store-size       the store's size budget, if it has one
+ *                             (runner/budget.h)
  *   ROOT/oci/                 the registry blob cache: an OCI image layout
  *                             (oci-layout, index.json, blobs/sha256/HEX) that
  *                             skopeo copies from and into (ocilayout.h)
@@ -39,7 +46,8 @@
  *                             maker has locked it
  *   AREA/.new-NAME.XXXXXX/    an entry being made, locked by its maker
  *
- * Locking. An entry never changes once made. It appears by rename(), so a
+ * Locking. An entry never changes once made (a snapshot's two markers
+ * aside: their presence and times say nothing about its content). It appears by rename(), so a
  * reader sees all of it or nothing. A run holds a shared flock on the
  * snapshots and stages it reads; removal takes an exclusive one and renames
  * the entry out of the namespace before deleting it. An entry being made
@@ -65,6 +73,7 @@ enum store_area {
 	STORE_SESSIONS,
 	STORE_LOGS,
 	STORE_OCI,
+	STORE_ISOS,
 	STORE_SOURCES,
 };
 
@@ -128,6 +137,13 @@ int store_list_area(struct store *s, enum store_area a, char ***ret);
 /* Removes leftovers of killed makers; *ret_removed lists them, relative to
  * the root ("snapshots/.new-x.123456"). */
 int store_sweep(struct store *s, char ***ret_removed);
+
+/* ROOT/NAME, a setting of this store (max-store-size), its first line
+ * (at most 256 bytes): -ENOENT when it has none. */
+int store_setting_read(struct store *s, const char *name, char **ret);
+/* The disk blocks everything under the root has, in bytes: a file with
+ * several links counts once, a sparse one what it holds. */
+int store_usage(struct store *s, uint64_t *ret_bytes);
 
 /* Copies a profile's boot files into ROOT/images/ID (once: ID comes from
  * their content). */

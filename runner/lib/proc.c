@@ -241,6 +241,17 @@ int proc_run(char *const *argv, usec_t timeout, char **ret_output)
 	return proc_run_input(argv, NULL, timeout, ret_output);
 }
 
+int proc_version_line(const char *bin, char **ret)
+{
+	char *const argv[] = {(char *)bin, "--version", NULL};
+	_cleanup_free_ char *out = NULL;
+	int r = proc_run(argv, 10 * USEC_PER_SEC, &out);
+	if (r != 0)
+		return r < 0 ? r : -EIO;
+	*ret = strndup(out ? out : "", out ? strcspn(out, "\n") : 0);
+	return *ret ? 0 : -ENOMEM;
+}
+
 /* input goes whole into a pipe before the child starts: it must fit the
  * pipe's buffer (64 KiB), which a few commands do. */
 static int input_pipe(const char *input, int *ret_fd)

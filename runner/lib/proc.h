@@ -37,6 +37,9 @@ int proc_kill_and_reap(pid_t pid, usec_t grace);
 int proc_run(char *const *argv, usec_t timeout, char **ret_output);
 /* The same with input (at most 4 KiB) on its stdin. */
 int proc_run_input(char *const *argv, const char *input, usec_t timeout, char **ret_output);
+/* The first line `bin --version` prints ("QEMU emulator version 7.2.19 ...");
+ * -EIO when it exits non-zero. */
+int proc_version_line(const char *bin, char **ret);
 
 /* flock(fd, LOCK_EX), waiting while the cancel fd stays quiet: the wait
  * happens in a child sharing fd's open file, whose lock is then ours. 0

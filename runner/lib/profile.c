@@ -315,3 +315,24 @@ int machine_record_cpu(struct machine *m, const char *cpuinfo)
 	memcpy(m->cpu, cpu, sizeof cpu);
 	return 0;
 }
+
+int machine_check_host(const struct machine *m, const char *name, enum accel accel, const char *cpuinfo,
+		       struct error *e)
+{
+	if (m->accel != accel)
+		return error_set(e, -EINVAL,
+				 "snapshot '%s' was saved under %s and this host runs %s; make a new one here, or set "
+				 "OSRUN_ACCEL=%s",
+				 name, accel_to_string(m->accel), accel_to_string(accel), accel_to_string(m->accel));
+	if (!profile_find(m->profile))
+		return error_set(e, -EINVAL, "snapshot '%s' needs machine profile '%s', which this osrun does not have",
+				 name, m->profile);
+	/* Refused here, not by QEMU's load or by a guest that crashes later. */
+	char cpu[sizeof m->cpu];
+	if (accel == ACCEL_KVM && *m->cpu && accel_host_cpu(cpuinfo, cpu, sizeof cpu) == 0 && strcmp(cpu, m->cpu))
+		return error_set(e, -EINVAL,
+				 "snapshot '%s' was saved under KVM on a %s; this host's CPU is a %s, and a guest's "
+				 "state does not move between CPU models: make a new snapshot on this host",
+				 name, m->cpu, cpu);
+	return 0;
+}

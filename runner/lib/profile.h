@@ -5,6 +5,7 @@
 #pragma once
 #include "accel.h"
 #include "diskfiles.h"
+#include "error.h"
 #include "qga.h"
 #include "smb.h"
 #include "util.h"
@@ -25,6 +26,13 @@ struct machine {
  * accel_host_cpu() under KVM, "" under TCG. What a snapshot records, and
  * what a rebuild compares it with. */
 int machine_record_cpu(struct machine *m, const char *cpuinfo);
+
+/* Whether a host that runs accel (and whose cpuinfo is given) can restore
+ * snapshot name, saved on machine m: the same accelerator, a profile this
+ * osrun has, and under KVM the same CPU model. 0, or -EINVAL with e saying
+ * why. A run refuses a snapshot with this; `osrun host-info` reports it. */
+int machine_check_host(const struct machine *m, const char *name, enum accel accel, const char *cpuinfo,
+		       struct error *e);
 
 struct profile {
 	const char *name;

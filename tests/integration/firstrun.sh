@@ -39,7 +39,7 @@ t_first_run_no_provision() {
 	OSRUN_CACHE="$T/first-win" o 'dir'
 	expect_rc 125
 	expect_err_has "snapshot 'provisioned': not found in $T/first-win, a store for Windows"
-	expect_err_has "'osrun image build --iso WINDOWS.iso --virtio-win VIRTIO-WIN.iso'"
+	expect_err_has "'osrun image build' (it fetches the ISOs; --iso FILE takes yours)"
 	one_line_err
 	[ -z "$(ls -A "$T/first-win/images")" ] || err "the Windows store got an image"
 	# No test guest to build from: what to run.

@@ -47,7 +47,8 @@ leftovers() {
 
 run_test() {
 	current=$1 current_failed=0 current_skip=""
-	"$1"
+	# A misspelt name on the command line must not print "ok".
+	if command -v "$1" >/dev/null 2>&1; then "$1"; else err "no such test: $1"; fi
 	leftovers
 	if [ -n "$current_skip" ] && [ "$current_failed" = 0 ] && ! skip_allowed "integration: $current_skip"; then
 		err "a skip CI does not allow (tests/allowed-skips): $current_skip"
@@ -1003,10 +1004,18 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/firstrun.sh"
 . "$(dirname "$0")/selftest.sh"
 . "$(dirname "$0")/registry.sh"
+. "$(dirname "$0")/hostinfo.sh"
 ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
-ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY"
+ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY $ALL_HOSTINFO"
 
 tests=${*:-$ALL}
+# A test defined in a file but in no list would never run in CI.
+if [ $# = 0 ]; then
+	all=" $(echo $ALL) "
+	for t in $(sed -n 's/^\(t_[a-z0-9_]*\)() *{.*/\1/p' "$(dirname "$0")"/*.sh); do
+		case "$all" in *" $t "*) ;; *) echo "not ok - $t is defined but in no list of run.sh"; fail=$((fail + 1)) ;; esac
+	done
+fi
 case " $tests " in *" t_provision "*) ;; *) tests="t_provision $tests" ;; esac
 for t in $tests; do run_test "$t"; done
 [ -n "$failed_names" ] && echo "# failed:$failed_names"

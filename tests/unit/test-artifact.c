@@ -168,6 +168,53 @@ static void test_tampered_manifest(struct oci_layout *l, const char *digest, uin
 	free(p);
 }
 
+/* gc of the cache (oci_layout_gc over artifact_cache_needed): a stray
+ * blob goes (and the forged manifest); a pushed artifact whose snapshot is here stays whole, found
+ * by its config (base's meta.json) once the pulled copy is gone; with
+ * base gone too, the index entry and every blob go. */
+static void test_cache_gc(struct store *s, struct oci_layout *l, const char *digest)
+{
+	char *p = blob_path(l, digest), again[OCI_DIGEST_LEN + 1], stray[OCI_DIGEST_LEN + 1], **keep = NULL,
+	     *why = NULL;
+	struct snapshot *sn = NULL;
+	struct artifact *a = NULL;
+	struct oci_gc g = {0};
+	uint64_t size;
+	size_t n = 0, all = 0;
+	unlink(p); /* the tampered one */
+	is_int(snapshot_open(s, "base", &sn), 0, "base opened");
+	is_int(artifact_write(s, l, sn, NULL, again, &size), 0, "its artifact written again");
+	sn = snapshot_free(sn);
+	is_int(oci_tag_set(l, "sha256-base", again, size), 0, "and tagged as a push tags it");
+	is_int(oci_blob_put(l, "stray", 5, stray), 0, "a blob nothing names");
+	is_int(snapshot_remove(s, "copy", NULL), 0, "the pulled copy removed");
+	is_int(oci_blob_count(l, &all), 0, "blobs counted");
+	is_int(artifact_cache_needed(s, l, &keep), 0, "what the store stands for");
+	ok(keep && keep[0] && !strcmp(keep[0], again) && !keep[1], "base's manifest, found by its config");
+	is_int(oci_layout_gc(l, keep, &g), 0, "gc");
+	/* The other: test_tampered_manifest's forgery, which nothing names. */
+	ok(strv_length(g.removed) == 2 && (!strcmp(g.removed[0], stray) || !strcmp(g.removed[1], stray)),
+	   "removed the stray blob and the forged manifest");
+	ok(g.bytes > 0, "and counted its blocks");
+	is_int(artifact_read(l, again, size, &a, &why), 0, "base's artifact is whole");
+	oci_gc_release(&g);
+	strv_free(keep);
+	keep = NULL;
+	is_int(snapshot_remove(s, "base", NULL), 0, "base removed");
+	is_int(artifact_cache_needed(s, l, &keep), 0, "what the store stands for");
+	ok(keep && !keep[0], "nothing");
+	is_int(oci_layout_gc(l, keep, &g), 0, "gc");
+	is_int((int)strv_length(g.removed), (int)all - 2, "every other blob removed");
+	ok(g.dropped && g.dropped[0] && !strcmp(g.dropped[0], "sha256-base"), "and its index entry dropped");
+	is_int(oci_blob_count(l, &n), 0, "blobs counted");
+	is_int((int)n, 0, "none left");
+	oci_gc_release(&g);
+	strv_free(keep);
+	artifact_free(a);
+	free(why);
+	free(p);
+}
+
 int main(void)
 {
 	char t[] = "/tmp/osrun-unit.XXXXXX";
@@ -189,6 +236,7 @@ int main(void)
 	test_round_trip(s, l, digest, &size);
 	test_tampered_chunk(s, l, digest, size);
 	test_tampered_manifest(l, digest, size);
+	test_cache_gc(s, l, digest);
 	oci_layout_free(l);
 	store_free(s);
 	rm_rf(tmp);

@@ -32,39 +32,7 @@ export OSRUN_ACCEL=tcg
 no_qemu() { [ ! -e "$T/qemu-starts" ]; }
 
 # --- the synthetic media -------------------------------------------------
-w=$T/win
-mkdir -p "$w/boot" "$w/efi/microsoft/boot" "$w/sources" "$T/img1/Windows/System32" "$T/img2/Windows/System32"
-echo home >"$T/img1/Windows/System32/edition.txt"
-echo pro >"$T/img2/Windows/System32/edition.txt"
-head -c 2048 /dev/zero >"$w/boot/etfsboot.com"
-head -c 2048 /dev/zero >"$w/efi/microsoft/boot/efisys.bin"
-: >"$w/bootmgr"
-: >"$w/sources/boot.wim"
-wimlib-imagex capture "$T/img1" "$w/sources/install.wim" "Windows 11 Home" >/dev/null
-wimlib-imagex append "$T/img2" "$w/sources/install.wim" "Windows 11 Pro" >/dev/null
-for i in 1 2; do
-	id=Core; [ $i = 2 ] && id=Professional
-	wimlib-imagex info "$w/sources/install.wim" $i --image-property WINDOWS/EDITIONID=$id \
-		--image-property WINDOWS/VERSION/BUILD=26100 --image-property WINDOWS/INSTALLATIONTYPE=Client >/dev/null
-done
-xorriso -as mkisofs -quiet -J -joliet-long -R -V CCCOMA_X64FRE_EN-US_DV9 -o "$T/win.iso" "$w" 2>/dev/null
-
-v=$T/virtio
-for d in viostor NetKVM vioserial; do
-	mkdir -p "$v/$d/w11/amd64" "$v/$d/w10/amd64"
-	echo "[Version]" >"$v/$d/w11/amd64/$d.inf"
-	echo "[Version]" >"$v/$d/w10/amd64/$d.inf"
-done
-mkdir -p "$v/guest-agent"
-echo "MSI placeholder" >"$v/guest-agent/qemu-ga-x86_64.msi"
-xorriso -as mkisofs -quiet -J -R -V virtio-win -o "$T/virtio.iso" "$v" 2>/dev/null
-
-# An ISO without an install image, and one without drivers for Windows 11.
-mkdir -p "$T/nowim/sources" "$T/oldvirtio/viostor/w10/amd64"
-: >"$T/nowim/sources/boot.wim"
-xorriso -as mkisofs -quiet -J -R -V EMPTY -o "$T/nowim.iso" "$T/nowim" 2>/dev/null
-xorriso -as mkisofs -quiet -J -R -V old -o "$T/oldvirtio.iso" "$T/oldvirtio" 2>/dev/null
-echo "not an image" >"$T/notes.txt"
+. "$(dirname "$0")/media.sh"
 
 # --- a dry run ---------------------------------------------------------------
 o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --dry-run
@@ -241,8 +209,11 @@ xorriso -osirrox on -indev "$eval_medium" -extract /autounattend.xml "$T/eval.xm
 check "evaluation media: no key" '[ $rc = 0 ] && [ "$(xmllint --xpath "count(//$(n ProductKey))" "$T/eval.xml")" = 0 ]'
 
 # --- wrong inputs: a clear message, nothing started --------------------------
+# Without --iso or --virtio-win osrun fetches them (tests/windows/fetch.sh);
+# here the mirror is a closed local port, so nothing reaches the internet.
+export OSRUN_ISO_MIRROR=https://127.0.0.1:9
 o image build --virtio-win "$T/virtio.iso"
-check "no --iso" '[ $rc = 125 ] && has_err "--iso is required"'
+check "no --iso: the Windows ISO is fetched" '[ $rc = 125 ] && has_err "fetching 11: Windows 11" && has_err "127.0.0.1:9/tags"'
 o image build --iso "$T/nope.iso" --virtio-win "$T/virtio.iso"
 check "missing ISO file" '[ $rc = 125 ] && has_err "--iso $T/nope.iso: No such file or directory"'
 o image build --iso "$T/notes.txt" --virtio-win "$T/virtio.iso"
@@ -252,7 +223,10 @@ check "no WIM inside" '[ $rc = 125 ] && has_err "no sources/install.wim or insta
 o image build --iso "$T/win.iso" --virtio-win "$T/virtio.iso" --edition Enterprise
 check "unknown edition, with the list" '[ $rc = 125 ] && has_err "--edition .Enterprise.: not in" && has_err "2: Windows 11 Pro (Professional)"'
 o image build --iso "$T/win.iso"
-check "no --virtio-win" '[ $rc = 125 ] && has_err "--virtio-win is required"'
+check "no --virtio-win: it is fetched" '[ $rc = 125 ] && has_err "fetching virtio-win" && has_err "127.0.0.1:9/groups/virt/virtio-win"'
+o image build --iso "$T/win.iso" --version 10
+check "--version with --iso is refused" '[ $rc = 125 ] && has_err "\-\-version picks an ISO to fetch"'
+unset OSRUN_ISO_MIRROR
 o image build --iso "$T/win.iso" --virtio-win "$T/nope-virtio.iso"
 check "missing virtio-win file" '[ $rc = 125 ] && has_err "--virtio-win $T/nope-virtio.iso: No such file"'
 o image build --iso "$T/win.iso" --virtio-win "$T/oldvirtio.iso"
