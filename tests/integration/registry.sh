@@ -153,6 +153,143 @@ t_registry_pull_interrupted() {
 	reg_stop
 }
 
+# Blobs of the host2 cache that manifest $1 names (itself, config,
+# layers) and its parent's do not, sorted.
+reg_own_blobs() {
+	python3 - "$T/host2/oci/blobs/sha256" "$1" <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def refs(m):
+    j = json.load(open(os.path.join(d, m[7:])))
+    return j, {m, j["config"]["digest"]} | {l["digest"] for l in j["layers"]}
+kid, own = refs(sys.argv[2])
+parent = kid.get("annotations", {}).get("org.osrun.parent")
+print(" ".join(sorted(own - (refs(parent)[1] if parent else set()))))
+PY
+}
+# A list in the JSON object in $T/out, by path ("cache blobs_removed").
+json_path() { python3 -c 'import json,sys
+v = json.load(open(sys.argv[1]))
+for k in sys.argv[2:]: v = v[k]
+print(" ".join(sorted(v)) if isinstance(v, list) else v)' "$T/out" "$@" 2>/dev/null; }
+cache_blobs() { ls "$T/host2/oci/blobs/sha256" | wc -l | tr -d ' '; }
+
+# gc --keep-cache removes exactly the blobs of an artifact whose snapshot
+# is gone (the child's own, not its parent's), and what it keeps is
+# enough: the parent pulled again fetches nothing. Plain gc empties the
+# cache and index.json, and the snapshots stay.
+t_registry_gc_cache() {
+	reg_start || return 0
+	reg_child
+	o snapshot push reg-child "$reg/team/linux:child" --tls-verify=false --json
+	expect_rc 0
+	child=$(json_field digest) base=$(json_field parents | cut -d' ' -f2)
+	on_host host2 snapshot pull "$reg/team/linux:child" kid --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot rm kid
+	expect_rc 0
+	before=$(cache_blobs) expected=$(reg_own_blobs "$child")
+	on_host host2 snapshot gc --keep-cache --json
+	expect_rc 0
+	removed=$(json_path cache blobs_removed)
+	[ -n "$expected" ] && [ "$removed" = "$expected" ] ||
+		err "gc removed '$removed', expected the child's own blobs '$expected'"
+	[ $((before - $(cache_blobs))) = "$(echo "$expected" | wc -w)" ] ||
+		err "the cache went from $before to $(cache_blobs) blobs, expected $(echo "$expected" | wc -w) fewer"
+	on_host host2 snapshot pull "$reg/team/linux@$base" again --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_field blobs_fetched)" = 0 ] && [ "$(json_field blobs_cached)" -gt 0 ] ||
+		err "the parent pulled again fetched blobs: $(cat "$T/out")"
+	on_host host2 snapshot gc --json
+	expect_rc 0
+	[ "$(cache_blobs)" = 0 ] || err "plain gc left $(cache_blobs) blobs in the cache"
+	python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["manifests"] == []' "$T/host2/oci/index.json" ||
+		err "index.json still names manifests: $(cat "$T/host2/oci/index.json")"
+	on_host host2 snapshot list --json
+	[ "$(python3 -c 'import json,sys; print(" ".join(x["name"] for x in json.load(open(sys.argv[1]))))' "$T/out")" = \
+		"again provisioned" ] || err "the snapshots changed: $(cat "$T/out")"
+	reg_stop
+}
+
+# A size budget: the least recently used pulled snapshot goes first;
+# never a pinned one, its parent, or one a session runs; a pull applies
+# the configured budget and keeps what it pulled.
+t_registry_budget() {
+	reg_start || return 0
+	reg_child
+	o snapshot push reg-child "$reg/team/linux:child" --tls-verify=false --json
+	expect_rc 0
+	base=$(json_field parents | cut -d' ' -f2)
+	# a is pulled before b, and then run from: used more recently.
+	for n in s a b; do
+		on_host host2 snapshot pull "$reg/team/linux@$base" $n --tls-verify=false
+		expect_rc 0
+	done
+	on_host host2 snapshot pull "$reg/team/linux:child" kid --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot pin kid
+	expect_rc 0
+	on_host host2 -s a true
+	expect_rc 0
+	on_host host2 session start -s s --name gc1
+	expect_rc 0
+	on_host host2 snapshot list --json
+	python3 -c 'import json,sys; s = {x["name"]: x for x in json.load(open(sys.argv[1]))}; assert s["kid"]["pinned"] and not s["a"]["pinned"], s' \
+		"$T/out" || err "list does not show the pin: $(cat "$T/out")"
+	on_host host2 snapshot gc --max-store-size 1T --json
+	size=$(json_path budget store_bytes)
+	on_host host2 snapshot gc --max-store-size $((size - 1)) --json
+	expect_rc 0
+	[ "$(json_path budget evicted)" = b ] || err "one byte over: evicted '$(json_path budget evicted)', expected the least recently used, b"
+	OSRUN_MAX_STORE_SIZE=1 on_host host2 snapshot pull "$reg/team/linux@$base" c --tls-verify=false --json
+	expect_rc 0
+	[ "$(json_path evicted)" = a ] || err "a pull over the budget evicted '$(json_path evicted)', expected a"
+	expect_err_has "over its budget"
+	on_host host2 snapshot list --json
+	names=$(python3 -c 'import json,sys; print(" ".join(x["name"] for x in json.load(open(sys.argv[1]))))' "$T/out")
+	[ "$names" = "c kid provisioned s" ] || err "kept '$names', expected c (just pulled), kid (pinned), provisioned (its parent), s (a session's)"
+	on_host host2 session exec gc1 'echo still-here'
+	expect_out still-here
+	on_host host2 session stop gc1
+	expect_rc 0
+	on_host host2 snapshot unpin kid
+	on_host host2 snapshot gc --max-store-size 1 --json
+	[ "$(json_path budget evicted)" = "c kid provisioned s" ] ||
+		err "unpinned, the session gone: evicted '$(json_path budget evicted)'"
+	reg_stop
+}
+
+# Ctrl-C in gc while a pull holds the blob cache: gc waits for it, stops
+# at once (130), and the store is as it was; the pull then ends and the
+# next gc does its work.
+t_registry_gc_interrupted() {
+	reg_start || return 0
+	o snapshot push provisioned "$reg/team/linux:1" --tls-verify=false
+	expect_rc 0
+	on_host host2 snapshot pull "$reg/team/linux:1" one --tls-verify=false
+	expect_rc 0
+	blobs=$(cache_blobs) index=$(cat "$T/host2/oci/index.json")
+	kill -STOP "$reg_pid"
+	OSRUN_CACHE="$T/host2" "$OSRUN" snapshot pull "$reg/team/linux:1" two --tls-verify=false >/dev/null 2>&1 &
+	puller=$!
+	i=0; while ! pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	OSRUN_CACHE="$T/host2" o_bg snapshot gc --max-store-size 1
+	i=0; while ! grep -q "waiting for a push or pull" "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+	kill -INT "$pid"; wait "$pid"; rc=$?
+	expect_rc 130
+	expect_err_has "waiting for a push or pull to finish with the blob cache"
+	expect_err_has "interrupted by SIGINT"
+	[ "$(cache_blobs)" = "$blobs" ] && [ "$(cat "$T/host2/oci/index.json")" = "$index" ] ||
+		err "the cache changed: $(cache_blobs) blobs (were $blobs), index $(cat "$T/host2/oci/index.json")"
+	[ "$(ls "$T/host2/snapshots")" = one ] || err "the snapshots changed: $(ls -A "$T/host2/snapshots")"
+	kill -CONT "$reg_pid"
+	wait "$puller" || err "the pull that held the cache failed"
+	on_host host2 snapshot gc --json
+	expect_rc 0
+	[ "$(cache_blobs)" = 0 ] || err "gc after the pull left $(cache_blobs) blobs"
+	reg_stop
+}
+
 # osrun -s REF on an empty store pulls REF (as linux+1) and runs; a -n
 # child can be made on it; the second run asks the registry nothing (it
 # is gone by then). TLS is verified unless OSRUN_REGISTRY_TLS_VERIFY=0.
@@ -291,140 +428,6 @@ t_registry_pull_progress() {
 		>"$T/tty" 2>&1 </dev/null
 	grep -q "pulling $ref:" "$T/tty" && err "progress under CI=true: $(head -c 600 "$T/tty")"
 	grep -q "pulled snapshot 'linux'" "$T/tty" || err "not pulled under CI=true: $(head -c 600 "$T/tty")"
-# Blobs of the host2 cache that manifest $1 names (itself, config,
-# layers) and its parent's do not, sorted.
-reg_own_blobs() {
-	python3 - "$T/host2/oci/blobs/sha256" "$1" <<'PY'
-import json, os, sys
-d = sys.argv[1]
-def refs(m):
-    j = json.load(open(os.path.join(d, m[7:])))
-    return j, {m, j["config"]["digest"]} | {l["digest"] for l in j["layers"]}
-kid, own = refs(sys.argv[2])
-parent = kid.get("annotations", {}).get("org.osrun.parent")
-print(" ".join(sorted(own - (refs(parent)[1] if parent else set()))))
-PY
-}
-# A list in the JSON object in $T/out, by path ("cache blobs_removed").
-json_path() { python3 -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2:]: v = v[k]
-print(" ".join(sorted(v)) if isinstance(v, list) else v)' "$T/out" "$@" 2>/dev/null; }
-cache_blobs() { ls "$T/host2/oci/blobs/sha256" | wc -l | tr -d ' '; }
-
-# gc --keep-cache removes exactly the blobs of an artifact whose snapshot
-# is gone (the child's own, not its parent's), and what it keeps is
-# enough: the parent pulled again fetches nothing. Plain gc empties the
-# cache and index.json, and the snapshots stay.
-t_registry_gc_cache() {
-	reg_start || return 0
-	reg_child
-	o snapshot push reg-child "$reg/team/linux:child" --tls-verify=false --json
-	expect_rc 0
-	child=$(json_field digest) base=$(json_field parents | cut -d' ' -f2)
-	on_host host2 snapshot pull "$reg/team/linux:child" kid --tls-verify=false
-	expect_rc 0
-	on_host host2 snapshot rm kid
-	expect_rc 0
-	before=$(cache_blobs) expected=$(reg_own_blobs "$child")
-	on_host host2 snapshot gc --keep-cache --json
-	expect_rc 0
-	removed=$(json_path cache blobs_removed)
-	[ -n "$expected" ] && [ "$removed" = "$expected" ] ||
-		err "gc removed '$removed', expected the child's own blobs '$expected'"
-	[ $((before - $(cache_blobs))) = "$(echo "$expected" | wc -w)" ] ||
-		err "the cache went from $before to $(cache_blobs) blobs, expected $(echo "$expected" | wc -w) fewer"
-	on_host host2 snapshot pull "$reg/team/linux@$base" again --tls-verify=false --json
-	expect_rc 0
-	[ "$(json_field blobs_fetched)" = 0 ] && [ "$(json_field blobs_cached)" -gt 0 ] ||
-		err "the parent pulled again fetched blobs: $(cat "$T/out")"
-	on_host host2 snapshot gc --json
-	expect_rc 0
-	[ "$(cache_blobs)" = 0 ] || err "plain gc left $(cache_blobs) blobs in the cache"
-	python3 -c 'import json,sys; assert json.load(open(sys.argv[1]))["manifests"] == []' "$T/host2/oci/index.json" ||
-		err "index.json still names manifests: $(cat "$T/host2/oci/index.json")"
-	on_host host2 snapshot list --json
-	[ "$(python3 -c 'import json,sys; print(" ".join(x["name"] for x in json.load(open(sys.argv[1]))))' "$T/out")" = \
-		"again provisioned" ] || err "the snapshots changed: $(cat "$T/out")"
-	reg_stop
-}
-
-# A size budget: the least recently used pulled snapshot goes first;
-# never a pinned one, its parent, or one a session runs; a pull applies
-# the configured budget and keeps what it pulled.
-t_registry_budget() {
-	reg_start || return 0
-	reg_child
-	o snapshot push reg-child "$reg/team/linux:child" --tls-verify=false --json
-	expect_rc 0
-	base=$(json_field parents | cut -d' ' -f2)
-	# a is pulled before b, and then run from: used more recently.
-	for n in s a b; do
-		on_host host2 snapshot pull "$reg/team/linux@$base" $n --tls-verify=false
-		expect_rc 0
-	done
-	on_host host2 snapshot pull "$reg/team/linux:child" kid --tls-verify=false
-	expect_rc 0
-	on_host host2 snapshot pin kid
-	expect_rc 0
-	on_host host2 -s a true
-	expect_rc 0
-	on_host host2 session start -s s --name gc1
-	expect_rc 0
-	on_host host2 snapshot list --json
-	python3 -c 'import json,sys; s = {x["name"]: x for x in json.load(open(sys.argv[1]))}; assert s["kid"]["pinned"] and not s["a"]["pinned"], s' \
-		"$T/out" || err "list does not show the pin: $(cat "$T/out")"
-	on_host host2 snapshot gc --max-store-size 1T --json
-	size=$(json_path budget store_bytes)
-	on_host host2 snapshot gc --max-store-size $((size - 1)) --json
-	expect_rc 0
-	[ "$(json_path budget evicted)" = b ] || err "one byte over: evicted '$(json_path budget evicted)', expected the least recently used, b"
-	OSRUN_MAX_STORE_SIZE=1 on_host host2 snapshot pull "$reg/team/linux@$base" c --tls-verify=false --json
-	expect_rc 0
-	[ "$(json_path evicted)" = a ] || err "a pull over the budget evicted '$(json_path evicted)', expected a"
-	expect_err_has "over its budget"
-	on_host host2 snapshot list --json
-	names=$(python3 -c 'import json,sys; print(" ".join(x["name"] for x in json.load(open(sys.argv[1]))))' "$T/out")
-	[ "$names" = "c kid provisioned s" ] || err "kept '$names', expected c (just pulled), kid (pinned), provisioned (its parent), s (a session's)"
-	on_host host2 session exec gc1 'echo still-here'
-	expect_out still-here
-	on_host host2 session stop gc1
-	expect_rc 0
-	on_host host2 snapshot unpin kid
-	on_host host2 snapshot gc --max-store-size 1 --json
-	[ "$(json_path budget evicted)" = "c kid provisioned s" ] ||
-		err "unpinned, the session gone: evicted '$(json_path budget evicted)'"
-	reg_stop
-}
-
-# Ctrl-C in gc while a pull holds the blob cache: gc waits for it, stops
-# at once (130), and the store is as it was; the pull then ends and the
-# next gc does its work.
-t_registry_gc_interrupted() {
-	reg_start || return 0
-	o snapshot push provisioned "$reg/team/linux:1" --tls-verify=false
-	expect_rc 0
-	on_host host2 snapshot pull "$reg/team/linux:1" one --tls-verify=false
-	expect_rc 0
-	blobs=$(cache_blobs) index=$(cat "$T/host2/oci/index.json")
-	kill -STOP "$reg_pid"
-	OSRUN_CACHE="$T/host2" "$OSRUN" snapshot pull "$reg/team/linux:1" two --tls-verify=false >/dev/null 2>&1 &
-	puller=$!
-	i=0; while ! pgrep -f "docker://$reg/team/linux:1 oci:" >/dev/null && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-	OSRUN_CACHE="$T/host2" o_bg snapshot gc --max-store-size 1
-	i=0; while ! grep -q "waiting for a push or pull" "$T/err" && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
-	kill -INT "$pid"; wait "$pid"; rc=$?
-	expect_rc 130
-	expect_err_has "waiting for a push or pull to finish with the blob cache"
-	expect_err_has "interrupted by SIGINT"
-	[ "$(cache_blobs)" = "$blobs" ] && [ "$(cat "$T/host2/oci/index.json")" = "$index" ] ||
-		err "the cache changed: $(cache_blobs) blobs (were $blobs), index $(cat "$T/host2/oci/index.json")"
-	[ "$(ls "$T/host2/snapshots")" = one ] || err "the snapshots changed: $(ls -A "$T/host2/snapshots")"
-	kill -CONT "$reg_pid"
-	wait "$puller" || err "the pull that held the cache failed"
-	on_host host2 snapshot gc --json
-	expect_rc 0
-	[ "$(cache_blobs)" = 0 ] || err "gc after the pull left $(cache_blobs) blobs"
 	reg_stop
 }
 
