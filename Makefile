@@ -11,6 +11,9 @@ BUILD ?= build
 GUEST_DIR := $(abspath $(BUILD)/guest)
 # Where provision looks for the test guest when OSRUN_GUEST_DIR is unset.
 OSRUN_GUEST_DEFAULT ?= $(GUEST_DIR)
+DEBIAN_DIR := $(abspath $(BUILD)/debian)
+# Where provision debian looks for the Debian guest when OSRUN_DEBIAN_DIR is unset.
+OSRUN_DEBIAN_DEFAULT ?= $(DEBIAN_DIR)
 # Where image build finds the Windows guest-init scripts.
 OSRUN_WINDOWS_DEFAULT ?= $(abspath guest-init/windows)
 # The loopback guard QEMU preloads under --network internet.
@@ -30,7 +33,8 @@ CFLAGS ?= -O2 -g
 # outside a git checkout).
 OSRUN_COMMIT ?= $(shell git describe --always --dirty 2>/dev/null)
 BASE_CFLAGS = -std=c11 -pipe -include runner/lib/banned.h $(JSONC_CFLAGS) \
-	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"' \
+	-DOSRUN_GUEST_DIR='"$(OSRUN_GUEST_DEFAULT)"' \
+	-DOSRUN_DEBIAN_DIR='"$(OSRUN_DEBIAN_DEFAULT)"' -DOSRUN_WINDOWS_DIR='"$(OSRUN_WINDOWS_DEFAULT)"' \
 	-DOSRUN_NETGUARD='"$(OSRUN_NETGUARD_DEFAULT)"' -DOSRUN_COMMIT='"$(OSRUN_COMMIT)"'
 DEV_CFLAGS := -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wmissing-prototypes -Wstrict-prototypes \
 	-Wpointer-arith -Wvla -Wimplicit-fallthrough -Wno-unused-parameter
@@ -66,7 +70,7 @@ GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DU
 	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
 GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-.PHONY: all install install-test deps demo guest check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
+.PHONY: all install install-test deps demo guest debian-guest check-real check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
 
@@ -132,6 +136,12 @@ $(GUEST_HELPER): $(GUEST_HELPER_SRC) $(wildcard guest-init/linux/osrun-guest/*.h
 guest: $(GUEST_DIR)/initrd.img
 $(GUEST_DIR)/initrd.img: guest-init/linux/build.sh guest-init/linux/init $(GUEST_HELPER) $(wildcard guest-init/linux/stages/*.sh)
 	sh guest-init/linux/build.sh $(GUEST_DIR) $(abspath $(GUEST_HELPER))
+
+# The Debian guest (bookworm, systemd) from Debian packages, by debootstrap
+# (root, network): not in `all`; build.sh does nothing when its inputs are
+# unchanged, and keeps the downloaded .debs in $(DEBIAN_DIR)/debs.
+debian-guest: $(GUEST_HELPER)
+	sh guest-init/debian/build.sh $(DEBIAN_DIR) $(abspath $(GUEST_HELPER))
 
 # Unit tests: one program per module, always with the sanitizers.
 UNIT_TESTS := $(patsubst tests/unit/%.c,$(BUILD)/unit/%,$(wildcard tests/unit/test-*.c))

@@ -74,10 +74,10 @@ static struct vm_plan stage_plan(const struct build *b, const struct stage *st, 
 		.machine = b->machine,
 		.kernel = b->kernel,
 		.initrd = b->initrd,
-		/* The test guest's init runs the share's stage script and
+		/* The guest's own: it runs the share's stage script and
 		 * powers off. The user's --append is for the provisioned
 		 * machine, not for the stages. */
-		.append = strcmp(b->profile->name, "linux") ? NULL : "osrun.stage=1",
+		.append = b->stage_append,
 		.disk = disk,
 		.share = share,
 		.serial_log = console,

@@ -30,6 +30,7 @@ struct build {
 	const struct profile *profile;
 	struct machine machine;		  /* what the stages boot */
 	const char *kernel, *initrd;	  /* linux */
+	const char *stage_append;	  /* linux: the stages' kernel command line */
 	const char *const *install_media; /* install stages' media */
 	const char *const *media;	  /* the other stages' media */
 	const char *base_image;		  /* image whose disk the first stage layers on; NULL: blank */

@@ -48,11 +48,11 @@ int firstrun_ensure(const char *cache, const char *snapshot, struct error *e)
 	if ((r = firstrun_refuse_windows(s, snapshot, e)) < 0)
 		return r;
 	struct provision_plan p;
-	provision_plan_init(&p);
+	provision_plan_init(&p, guest_kind_find(NULL));
 	p.cache = root;
 	p.if_missing = true;
 	struct error why = {0};
-	if (provision_check_guest(p.guest_dir, &why) < 0)
+	if (provision_check_guest(p.kind, p.guest_dir, &why) < 0)
 		return error_set(e, -ENOENT,
 				 "snapshot '%s': not found in %s, and there is no test guest to build it from in %s "
 				 "($OSRUN_GUEST_DIR): for Windows run '" IMAGE_BUILD "'; for the test guest 'make "

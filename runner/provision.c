@@ -1,4 +1,4 @@
-/* The test guest's snapshot: its stages (scripts in GUEST/stages write
+/* A Linux guest's snapshot: its stages (scripts in GUEST/stages write
  * status lines and power off), then a boot, the agent and the save. */
 #define _GNU_SOURCE
 #include "provision.h"
@@ -12,33 +12,83 @@
 
 static const char *const guest_files[] = {"vmlinuz", "initrd.img", "disk.qcow2", NULL};
 static const char *const boot_files[] = {"vmlinuz", "initrd.img", NULL};
-/* The test guest's stages, in order; their scripts are in GUEST/stages. */
+/* Each guest's stages, in order; their scripts are in GUEST/stages. */
 static const char *const stage_names[] = {"base", "finish"};
 
-void provision_plan_init(struct provision_plan *p)
+static const struct guest_kind kinds[] = {
+	{
+		.what = "test guest",
+		.snapshot = "provisioned",
+		.image_prefix = "linux",
+		.dir_env = "OSRUN_GUEST_DIR",
+		.dir_default = OSRUN_GUEST_DIR,
+		.make_target = "guest",
+		/* init runs the share's stage script and powers off. */
+		.stage_args = "osrun.stage=1",
+		.memory_mib = 256,
+		.boot_seconds = 120,
+	},
+	{
+		.name = "debian",
+		.what = "Debian guest",
+		.snapshot = "debian",
+		.image_prefix = "debian",
+		.dir_env = "OSRUN_DEBIAN_DIR",
+		.dir_default = OSRUN_DEBIAN_DIR,
+		.make_target = "debian-guest",
+		/* The root file system is the disk; Debian's initramfs mounts
+		 * it (virtio_blk is in its MODULES=most). */
+		.kernel_args = "root=/dev/vda rw",
+		/* osrun-stage.service runs the stage script, then powers off. */
+		.stage_args = "root=/dev/vda rw osrun.stage=1",
+		.memory_mib = 1024,
+		/* systemd's first boot under TCG, beside other QEMUs: ~1 min. */
+		.boot_seconds = 600,
+	},
+};
+
+const struct guest_kind *guest_kind_find(const char *name)
 {
-	*p = (struct provision_plan){.name = "provisioned", .memory_mib = 256, .cpus = 1};
-	p->boot_timeout = 120 * USEC_PER_SEC;
-	const char *g = getenv("OSRUN_GUEST_DIR");
-	p->guest_dir = g && *g ? g : OSRUN_GUEST_DIR;
+	for (size_t i = 0; i < ELEMENTSOF(kinds); i++)
+		if (name ? kinds[i].name && !strcmp(kinds[i].name, name) : !kinds[i].name)
+			return &kinds[i];
+	return NULL;
 }
 
-int provision_check_guest(const char *dir, struct error *e)
+void provision_plan_init(struct provision_plan *p, const struct guest_kind *kind)
+{
+	*p = (struct provision_plan){.kind = kind, .name = kind->snapshot, .memory_mib = kind->memory_mib, .cpus = 1};
+	p->boot_timeout = kind->boot_seconds * USEC_PER_SEC;
+	const char *g = getenv(kind->dir_env);
+	p->guest_dir = g && *g ? g : kind->dir_default;
+}
+
+int provision_check_guest(const struct guest_kind *kind, const char *dir, struct error *e)
 {
 	for (const char *const *f = guest_files; *f; f++) {
 		_cleanup_free_ char *path = path_join(dir, *f);
 		if (path && !file_exists(path))
-			return error_set(
-				e, -ENOENT,
-				"test guest: %s not found (build it with 'make guest', or name it with --guest)", path);
+			return error_set(e, -ENOENT,
+					 "%s: %s not found (build it with 'make %s', or name it with --guest)",
+					 kind->what, path, kind->make_target);
 	}
 	for (size_t i = 0; i < ELEMENTSOF(stage_names); i++) {
 		_cleanup_free_ char *path = NULL;
 		if (asprintf(&path, "%s/stages/%s.sh", dir, stage_names[i]) >= 0 && !file_exists(path))
-			return error_set(e, -ENOENT,
-					 "test guest: stage script %s not found (rebuild it with 'make guest')", path);
+			return error_set(e, -ENOENT, "%s: stage script %s not found (rebuild it with 'make %s')",
+					 kind->what, path, kind->make_target);
 	}
 	return 0;
+}
+
+/* The final boot's command line: the guest's own, then the user's. */
+static char *provision_append(const struct provision_plan *p)
+{
+	const char *k = p->kind->kernel_args, *u = p->append;
+	char *s = NULL;
+	if (asprintf(&s, "%s%s%s", k ? k : "", k && u && *u ? " " : "", u ? u : "") < 0)
+		return NULL;
+	return s;
 }
 
 static int provision_stages(const struct provision_plan *p, struct stage *stages, char ***scripts, struct error *e)
@@ -96,23 +146,25 @@ int provision_execute(const struct provision_plan *p, struct error *e)
 	if ((r = job_accel(&accel, e)) < 0)
 		return r;
 	_cleanup_free_ char *image = NULL;
-	r = store_import_image(j.store, "linux", p->guest_dir, guest_files, &image);
+	r = store_import_image(j.store, p->kind->image_prefix, p->guest_dir, guest_files, &image);
 	if (r < 0)
-		return error_errno(e, r, "importing the test guest from %s", p->guest_dir);
+		return error_errno(e, r, "importing the %s from %s", p->kind->what, p->guest_dir);
 	_cleanup_free_ char *kernel = store_image_path(j.store, image, "vmlinuz"),
-			    *initrd = store_image_path(j.store, image, "initrd.img");
+			    *initrd = store_image_path(j.store, image, "initrd.img"), *append = provision_append(p);
 	_cleanup_strv_free_ char **scripts = NULL;
 	struct stage stages[ELEMENTSOF(stage_names)];
-	if (!kernel || !initrd)
+	if (!kernel || !initrd || !append)
 		return error_errno(e, -ENOMEM, "paths");
 	if ((r = provision_stages(p, stages, &scripts, e)) < 0)
 		return r;
 	struct build b = {
 		.profile = profile_find("linux"),
-		/* The stages' own RAM size does not reach the disk: any will do. */
-		.machine = {.profile = "linux", .memory_mib = 256, .cpus = 1, .accel = accel},
+		/* The stages' own RAM size does not reach the disk: any that
+		 * boots the guest will do. */
+		.machine = {.profile = "linux", .memory_mib = p->kind->memory_mib, .cpus = 1, .accel = accel},
 		.kernel = kernel,
 		.initrd = initrd,
+		.stage_append = p->kind->stage_args,
 		.base_image = image,
 		.seed = fnv1a64(FNV1A64_INIT, image, strlen(image) + 1),
 		.stages = stages,
@@ -125,7 +177,7 @@ int provision_execute(const struct provision_plan *p, struct error *e)
 	struct build_final f = {
 		.profile = profile_find("linux"),
 		.machine = {.profile = "linux", .memory_mib = p->memory_mib, .cpus = p->cpus, .accel = accel},
-		.append = p->append,
+		.append = *append ? append : NULL,
 		.agent_timeout = p->boot_timeout,
 		.idle_window = USEC_PER_SEC,
 	};
