@@ -221,6 +221,12 @@ install-test:
 
 check: layout install-test unit fuzz-short fleet-check windows-offline windows-wine integration
 
+# The Debian guest built (debootstrap from Debian's mirror, ~2 min cold),
+# provisioned and run (~5 min more on TCG): .ci/run runs it after check.
+check-real: $(BUILD)/osrun $(NETGUARD) guest debian-guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) OSRUN_DEBIAN_DIR=$(DEBIAN_DIR) \
+		sh tests/integration/run.sh real
+
 image-test:
 	sh tests/image/run.sh
 

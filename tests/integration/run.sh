@@ -289,12 +289,14 @@ t_streams_separate() {
 }
 
 # The first lines must arrive while the command still runs.
-t_output_is_live() {
+t_output_is_live() { output_is_live; }
+# osrun "$@" COMMAND, its lines seen while it runs.
+output_is_live() {
 	# Lockstep: the command waits for a line on stdin that the test writes
 	# only after it has read the command's first lines, so output that
 	# came only at the end would stall the run into its timeout (124).
 	rm -f "$T/fi" "$T/fo" "$T/fe"; mkfifo "$T/fi" "$T/fo" "$T/fe"
-	"$OSRUN" -t 120 'echo out1; echo err1 >&2; read go; echo "out2 $go"; echo err2 >&2' \
+	"$OSRUN" "$@" -t 120 'echo out1; echo err1 >&2; read go; echo "out2 $go"; echo err2 >&2' \
 		<"$T/fi" >"$T/fo" 2>"$T/fe" &
 	pid=$!
 	exec 5>"$T/fi" 3<"$T/fo" 4<"$T/fe"
@@ -1005,13 +1007,18 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/selftest.sh"
 . "$(dirname "$0")/registry.sh"
 . "$(dirname "$0")/hostinfo.sh"
+. "$(dirname "$0")/debian.sh"
 ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
 ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY $ALL_HOSTINFO"
 
 tests=${*:-$ALL}
+# make check-real: the Debian guest's tests (not in ALL: the guest is built
+# from Debian's mirror).
+[ "$tests" = real ] && tests=$ALL_DEBIAN
 # A test defined in a file but in no list would never run in CI.
 if [ $# = 0 ]; then
-	all=" $(echo $ALL) "
+	# ALL_DEBIAN runs in CI too, by make check-real.
+	all=" $(echo $ALL $ALL_DEBIAN) "
 	for t in $(sed -n 's/^\(t_[a-z0-9_]*\)() *{.*/\1/p' "$(dirname "$0")"/*.sh); do
 		case "$all" in *" $t "*) ;; *) echo "not ok - $t is defined but in no list of run.sh"; fail=$((fail + 1)) ;; esac
 	done
