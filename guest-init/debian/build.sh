@@ -17,6 +17,7 @@ helper=${2:?usage: build.sh OUTDIR HELPER}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 suite=bookworm
 [ -x "$helper" ] || { echo "debian/build.sh: no osrun-guest at $helper" >&2; exit 1; }
+helper=$(cd "$(dirname "$helper")" && pwd)/$(basename "$helper")
 [ "$(id -u)" = 0 ] || { echo "debian/build.sh: debootstrap needs root" >&2; exit 1; }
 mkdir -p "$out/debs"
 out=$(cd "$out" && pwd)
