@@ -89,14 +89,16 @@ $(NETGUARD): runner/netguard/netguard.c runner/lib/netguard.h runner/lib/util.h
 # make install [PREFIX=/usr/local] [DESTDIR=]: osrun built for where it is
 # installed (its default guest, Windows scripts and guard are under
 # PREFIX), the guard and the GitLab driver in PREFIX/lib/osrun, guest-init
-# (with the built osrun-guest that build.sh puts in the guest) and the test
-# guest (when built) in PREFIX/share/osrun, the man page.
+# (with the built osrun-guest that build.sh puts in the guest; the Debian
+# guest's build.sh, which the installed osrun looks for the guest it builds
+# in PREFIX/share/osrun/debian) and the test guest (when built) in
+# PREFIX/share/osrun, the man page.
 PREFIX ?= /usr/local
 OSRUN_LIBDIR = $(PREFIX)/lib/osrun
 OSRUN_SHAREDIR = $(PREFIX)/share/osrun
 install: $(GUEST_EXE)
 	$(MAKE) --no-print-directory BUILD=$(BUILD)/install OSRUN_GUEST_DEFAULT=$(OSRUN_SHAREDIR)/guest \
-		OSRUN_WINDOWS_DEFAULT=$(OSRUN_SHAREDIR)/guest-init/windows \
+		OSRUN_DEBIAN_DEFAULT=$(OSRUN_SHAREDIR)/debian OSRUN_WINDOWS_DEFAULT=$(OSRUN_SHAREDIR)/guest-init/windows \
 		OSRUN_NETGUARD_DEFAULT=$(OSRUN_LIBDIR)/osrun-netguard.so $(BUILD)/install/osrun $(BUILD)/install/osrun-netguard.so \
 		$(BUILD)/install/osrun-guest
 	install -D -m 0755 $(BUILD)/install/osrun $(DESTDIR)$(PREFIX)/bin/osrun
@@ -108,6 +110,7 @@ install: $(GUEST_EXE)
 	install -m 0755 guest-init/linux/build.sh guest-init/linux/init $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
 	install -m 0755 $(BUILD)/install/osrun-guest $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/
 	install -m 0755 guest-init/linux/stages/*.sh $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/linux/stages/
+	cp -R guest-init/debian $(DESTDIR)$(OSRUN_SHAREDIR)/guest-init/
 	if [ -f $(GUEST_DIR)/initrd.img ]; then \
 		install -d $(DESTDIR)$(OSRUN_SHAREDIR)/guest/stages && \
 		install -m 0644 $(GUEST_DIR)/vmlinuz $(GUEST_DIR)/initrd.img $(GUEST_DIR)/disk.qcow2 \

@@ -56,7 +56,8 @@ fi
 osrun=$d$prefix/bin/osrun
 help=$("$osrun" --help 2>&1; "$osrun" provision --help 2>&1; "$osrun" image build --help 2>&1)
 check "the installed osrun's defaults are under PREFIX" \
-	"$(for want in $prefix/lib/osrun/osrun-netguard.so $prefix/share/osrun/guest $prefix/share/osrun/guest-init/windows; do
+	"$(for want in $prefix/lib/osrun/osrun-netguard.so $prefix/share/osrun/guest $prefix/share/osrun/debian \
+		$prefix/share/osrun/guest-init/windows; do
 		printf '%s\n' "$help" | grep -q -F "$want" || echo "its --help does not name $want"; done
 	printf '%s\n' "$help" | grep -F "$top/build" | sed 's/^/names the build tree: /')"
 
