@@ -18,6 +18,7 @@ COPY iso-builder /src/iso-builder
 COPY guest-init/linux/osrun-guest /src/guest-init/linux/osrun-guest
 WORKDIR /src
 RUN make build/osrun build/osrun-netguard.so build/osrun-guest OSRUN_GUEST_DEFAULT=/usr/local/share/osrun/guest \
+    OSRUN_DEBIAN_DEFAULT=/usr/local/share/osrun/debian \
     OSRUN_WINDOWS_DEFAULT=/usr/local/share/osrun/guest-init/windows \
     OSRUN_NETGUARD_DEFAULT=/usr/local/lib/osrun/osrun-netguard.so
 
