@@ -207,7 +207,7 @@ int cmd_run(int argc, char **argv)
 	int r = run_parse(argc, argv, &p, &no_provision, &e);
 	if (r != 0)
 		return r < 0 ? options_report(&e) : 0;
-	if (!no_provision && (r = firstrun_ensure(p.cache, p.snapshot, &e)) < 0)
+	if ((r = firstrun_ensure(p.cache, p.snapshot, no_provision, &e)) < 0)
 		return options_report(&e);
 	int status;
 	if (run_plan_poolable(&p) && (r = pool_run(&p, &status, &e)) != -EAGAIN)
