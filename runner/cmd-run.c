@@ -103,7 +103,9 @@ static void run_help_notes(void)
 	       "\n"
 	       "Environment: OSRUN_CACHE (store), OSRUN_ACCEL (kvm or tcg; default: kvm\n"
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_GUEST_DIR (the\n"
-	       "test guest, for provision and a first run), OSRUN_NO_PROVISION (as\n"
+	       "test guest, for provision and a first run), OSRUN_GUEST (windows or linux:\n"
+	       "what a first run builds; OSRUN_WINDOWS_VERSION, OSRUN_WINDOWS_LANGUAGE\n"
+	       "pick the ISO it fetches), OSRUN_NO_PROVISION (as\n"
 	       "--no-provision), OSRUN_NETGUARD (the loopback guard QEMU loads under\n"
 	       "--network internet; default: %s).\n",
 	       OSRUN_NETGUARD);
