@@ -1,5 +1,6 @@
-# osrun as a container:
-#   docker run --rm --device=/dev/kvm -v $PWD/cache:/cache osrun 'dir C:\'
+# osrun as a container; on an empty cache the first run fetches Windows 11
+# and builds its image (OSRUN_GUEST=windows; docs/windows.md):
+#   docker run --rm --device=/dev/kvm -e OSRUN_GUEST=windows -v $PWD/cache:/cache osrun 'dir C:\'
 # Build arguments: BASE (the Debian base image), WITH_TEST_GUEST=1 (include
 # the Linux test guest: a first run on an empty /cache provisions it), WITH_NOVNC=1
 # (noVNC and websockify for --novnc; they bring Node.js and NumPy along).

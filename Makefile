@@ -55,7 +55,7 @@ ENGINE_SRC := runner/plan.c runner/run.c runner/follow.c runner/copy.c runner/vo
 	runner/selftest.c runner/selftest-checks.c runner/selftest-runs.c runner/selftest-exec.c runner/selftest-judge.c \
 	runner/selftest-report.c runner/provision.c runner/firstrun.c runner/doctor.c runner/doctor-host.c runner/doctor-store.c runner/registry.c \
 	runner/registry-use.c runner/hostinfo.c runner/labels.c runner/budget.c \
-	runner/isofetch.c runner/isofetch-flow.c
+	runner/isofetch.c runner/isofetch-flow.c runner/image.c runner/image-fetch.c
 CMD_SRC := runner/osrun.c runner/options.c $(wildcard runner/cmd-*.c) $(ENGINE_SRC)
 HDRS := $(wildcard runner/*.h runner/lib/*.h snapshots/*.h iso-builder/*.h)
 

@@ -219,6 +219,18 @@ static int boot_follow(struct job *j, struct stage_run *s, struct error *e)
 	return 0;
 }
 
+/* A failure before the stage's guest ran (QEMU would not start) names
+ * the stage, as every later one does. */
+static int stage_blame(struct error *e, const char *stage, int r)
+{
+	if (r == -ECANCELED || !strncmp(e->msg, "stage ", 6))
+		return r;
+	char was[sizeof e->msg];
+	memcpy(was, e->msg, sizeof was);
+	snprintf(e->msg, sizeof e->msg, "stage %.32s: %.2000s", stage, was);
+	return r;
+}
+
 /* Boots until the stage is done. */
 static int stage_boot(struct job *j, struct stage_run *s, const char *disk, const char *share, struct error *e)
 {
@@ -226,8 +238,9 @@ static int stage_boot(struct job *j, struct stage_run *s, const char *disk, cons
 	for (unsigned boot = 1;; boot++) {
 		struct vm_plan plan = stage_plan(s->b, st, disk, share, s->console, s->vnc);
 		int r;
-		if ((r = job_start_vm(j, &plan, e)) < 0 ||
-		    (s->b->vnc && (r = job_start_debug(j, &plan, NULL, e)) < 0) || (r = boot_follow(j, s, e)) < 0)
+		if ((r = job_start_vm(j, &plan, e)) < 0 || (s->b->vnc && (r = job_start_debug(j, &plan, NULL, e)) < 0))
+			return stage_blame(e, st->name, r);
+		if ((r = boot_follow(j, s, e)) < 0)
 			return r;
 		j->vm = vm_free(j->vm);
 		if ((r = status_poll(&s->status)) < 0)

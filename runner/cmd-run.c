@@ -107,7 +107,9 @@ static void run_help_notes(void)
 	       "\n"
 	       "Environment: OSRUN_CACHE (store), OSRUN_ACCEL (kvm or tcg; default: kvm\n"
 	       "when /dev/kvm is usable), OSRUN_QEMU (QEMU binary), OSRUN_GUEST_DIR (the\n"
-	       "test guest, for provision and a first run), OSRUN_NO_PROVISION (as\n"
+	       "test guest, for provision and a first run), OSRUN_GUEST (windows or linux:\n"
+	       "what a first run builds; OSRUN_WINDOWS_VERSION, OSRUN_WINDOWS_LANGUAGE\n"
+	       "pick the ISO it fetches), OSRUN_NO_PROVISION (as\n"
 	       "--no-provision), OSRUN_NETGUARD (the loopback guard QEMU loads under\n"
 	       "--network internet; default: %s), OSRUN_REGISTRY_TLS_VERIFY (0: -s REF\n"
 	       "talks to a plain-HTTP registry).\n",
@@ -212,8 +214,7 @@ int cmd_run(int argc, char **argv)
 	int r = run_parse(argc, argv, &p, &no_provision, &e);
 	if (r != 0)
 		return r < 0 ? options_report(&e) : 0;
-	if ((r = options_snapshot_use(&p, &e)) < 0 ||
-	    (!no_provision && (r = firstrun_ensure(p.cache, p.snapshot, &e)) < 0))
+	if ((r = options_snapshot_use(&p, &e)) < 0 || (r = firstrun_ensure(p.cache, p.snapshot, no_provision, &e)) < 0)
 		return options_report(&e);
 	int status;
 	if (run_plan_poolable(&p) && (r = pool_run(&p, &status, &e)) != -EAGAIN)

@@ -10,17 +10,8 @@ int cmd_snapshot_transfer(int argc, char **argv);
 /* snapshot gc, pin and unpin (cmd-upkeep.c), likewise. */
 int cmd_snapshot_upkeep(int argc, char **argv);
 int cmd_image(int argc, char **argv);
-/* image fetch (cmd-image-fetch.c), which cmd_image hands on; and for image
- * build, the ISOs it was not given (*io_iso, *io_virtio NULL), from the
- * store or fetched there, with the fetch's progress: *io_* then point into
- * iso and virtio, which the caller releases. */
+/* image fetch (cmd-image-fetch.c), which cmd_image hands on. */
 int cmd_image_fetch(int argc, char **argv);
-struct job;
-struct isofetch_result;
-struct error;
-int image_fetch_missing(struct job *j, const char *version, const char *language, const char **io_iso,
-			const char **io_virtio, struct isofetch_result *iso, struct isofetch_result *virtio,
-			struct error *e);
 int cmd_pool(int argc, char **argv);
 int cmd_session(int argc, char **argv);
 int cmd_build(int argc, char **argv);

@@ -1,9 +1,11 @@
 /* A first `osrun COMMAND` on a store without the default snapshot builds
- * it first. Which guest a store is for: Windows when it has ROOT/windows
- * (made by `osrun image build`), whose image is never built implicitly
- * (the ISOs are the user's to name); else the Linux test guest in
- * $OSRUN_GUEST_DIR (or the built-in default), built as `osrun provision`
- * builds it. */
+ * it first. Which guest a store is for: $OSRUN_GUEST (windows or linux);
+ * else Windows when the store has ROOT/isos or ROOT/windows (made by
+ * `osrun image fetch` and `osrun image build`), built as `osrun image
+ * build` builds it (the ISOs fetched unless in the store; the version from
+ * $OSRUN_WINDOWS_VERSION, default 11, and $OSRUN_WINDOWS_LANGUAGE); else
+ * the Linux test guest in $OSRUN_GUEST_DIR (or the built-in default),
+ * built as `osrun provision` builds it. Both under ROOT/provision.lock. */
 #pragma once
 #include "lib/error.h"
 
@@ -15,5 +17,7 @@ bool firstrun_disabled_by_env(void);
 
 /* 0 when snapshot is not FIRSTRUN_SNAPSHOT, is in the store at cache
  * (NULL: the default), or has been built now (waiting for another osrun
- * building it); else e says what to run. */
-int firstrun_ensure(const char *cache, const char *snapshot, struct error *e);
+ * building it); else e says what to run. no_build (--no-provision): 0 for
+ * the Linux guest (the run says what is missing), an error naming the
+ * build for Windows. */
+int firstrun_ensure(const char *cache, const char *snapshot, bool no_build, struct error *e);

@@ -110,9 +110,8 @@ static int provision_stages(const struct provision_plan *p, struct stage *stages
 }
 
 /* One build at a time in a store: two first runs at once would both boot
- * the stages, and the later save would fail on the name taken. 1 when
- * p->if_missing and the snapshot is there once the lock is ours. */
-static int provision_lock(const struct provision_plan *p, struct job *j, int *ret_fd, struct error *e)
+ * the stages, and the later save would fail on the name taken. */
+int provision_lock(struct job *j, const char *name, bool if_missing, int *ret_fd, struct error *e)
 {
 	_cleanup_close_ int fd = -1;
 	bool waited;
@@ -127,9 +126,9 @@ static int provision_lock(const struct provision_plan *p, struct job *j, int *re
 		return error_errno(e, r, "cache '%s': locking provision.lock", j->store->root);
 	*ret_fd = TAKE_FD(fd);
 	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
-	if (!p->if_missing || snapshot_open(j->store, p->name, &sn) < 0)
+	if (!if_missing || snapshot_open(j->store, name, &sn) < 0)
 		return 0;
-	log_info("snapshot '%s' is there now: %s", p->name, waited ? "the other osrun built it" : "made meanwhile");
+	log_info("snapshot '%s' is there now: %s", name, waited ? "the other osrun built it" : "made meanwhile");
 	return 1;
 }
 
@@ -141,7 +140,7 @@ int provision_execute(const struct provision_plan *p, struct error *e)
 	int r;
 	if ((r = job_open_store(&j, p->cache, !p->dry_run, e)) < 0)
 		return r;
-	if (!p->dry_run && (r = provision_lock(p, &j, &lock, e)) != 0)
+	if (!p->dry_run && (r = provision_lock(&j, p->name, p->if_missing, &lock, e)) != 0)
 		return r < 0 ? r : 0;
 	if ((r = job_accel(&accel, e)) < 0)
 		return r;

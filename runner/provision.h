@@ -58,3 +58,10 @@ void provision_plan_init(struct provision_plan *p, const struct guest_kind *kind
  * first one missing. */
 int provision_check_guest(const struct guest_kind *kind, const char *dir, struct error *e);
 int provision_execute(const struct provision_plan *p, struct error *e);
+
+/* Takes ROOT/provision.lock, which every build of a snapshot a run may
+ * need takes (this one, osrun image build), waiting (and saying so) while
+ * another osrun holds it. 1 when if_missing and snapshot name is there
+ * once the lock is ours. *ret_fd, set on 0 and 1, is the caller's to close. */
+struct job;
+int provision_lock(struct job *j, const char *name, bool if_missing, int *ret_fd, struct error *e);

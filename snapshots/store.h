@@ -25,9 +25,10 @@
  *                NAME.log     the keeper's messages
  *   ROOT/logs/stage-NAME-TIME/ what a failed build stage left: console.log,
  *                             status.txt, screen.png (or .ppm)
- *   ROOT/provision.lock       flocked by whoever builds the test guest's
- *                             snapshot (osrun provision, a first run) or
- *                             pulls one a run needs (registry-use.h)
+ *   ROOT/provision.lock       flocked by whoever builds a snapshot runs
+ *                             start from (osrun provision, osrun image
+ *                             build, a first run) or pulls one a run
+ *                             needs (registry-use.h)
  *   ROOT/isos/NAME.iso        an ISO osrun image fetch downloaded and verified,
  *             NAME.iso.part   one being downloaded (flocked by its fetcher),
  *                             kept to resume from

@@ -33,15 +33,21 @@ t_first_run_no_provision() {
 	one_line_err
 	[ -z "$(ls -A "$c/snapshots" "$c/images" "$c/stages" | grep -v -e '^$' -e ':$')" ] ||
 		err "something was built: $(ls -AR "$c")"
-	# A store for Windows (it has windows/, as 'osrun image build' leaves):
-	# what to run, nothing built.
-	mkdir -p "$T/first-win/windows"
-	OSRUN_CACHE="$T/first-win" o 'dir'
-	expect_rc 125
-	expect_err_has "snapshot 'provisioned': not found in $T/first-win, a store for Windows"
-	expect_err_has "'osrun image build' (it fetches the ISOs; --iso FILE takes yours)"
-	one_line_err
-	[ -z "$(ls -A "$T/first-win/images")" ] || err "the Windows store got an image"
+	# A store for Windows (it has windows/, as 'osrun image build' leaves,
+	# or isos/, as 'osrun image fetch' does): a first run there fetches and
+	# installs Windows (tests/windows/fetch.sh); --no-provision names that
+	# instead, nothing fetched or built.
+	for mark in windows isos; do
+		mkdir -p "$T/first-win/$mark"
+		OSRUN_CACHE="$T/first-win" o --no-provision 'dir'
+		expect_rc 125
+		expect_err_has "snapshot 'provisioned': not found in $T/first-win, a store for Windows (it has $T/first-win/$mark)"
+		expect_err_has "refuses to fetch the ISOs and install it: build it with 'osrun image build' (--iso FILE takes your ISO)"
+		one_line_err
+		[ -z "$(ls -A "$T/first-win/images" "$T/first-win/isos" 2>/dev/null | grep -v -e '^$' -e ':$')" ] ||
+			err "the Windows store got an image or an ISO"
+		rm -rf "$T/first-win"
+	done
 	# No test guest to build from: what to run.
 	OSRUN_GUEST_DIR="$T/no-guest" OSRUN_CACHE="$T/first-noguest" o 'echo hi'
 	expect_rc 125

@@ -171,5 +171,53 @@ check "Ctrl-C stops a fetch (exit 130)" '[ $rc = 130 ] || { echo "# rc $rc"; cat
 check "... leaving only the partial file to resume from" \
 	'[ "$(ls -A "$T/c4/isos")" = "windows-11-english.iso.part" ] && [ -s "$T/c4/isos/windows-11-english.iso.part" ]'
 
+# --- a first run on an empty store for Windows: fetch, then the build ---------------
+# The fake QEMU exits at once, so the build fails at its first stage.
+mode '{}'
+n=$(downloads)
+rm -f "$T/qemu-starts"
+OSRUN_GUEST=windows OSRUN_CACHE="$T/c5" o 'dir C:\'
+check "a first run with OSRUN_GUEST=windows says it builds Windows 11 first" \
+	'has_err "snapshot .provisioned. is not in $T/c5 yet (OSRUN_GUEST=windows): building Windows 11 first"'
+check "... fetches both ISOs into the store, saying so" \
+	'has_err "fetching 11: Windows 11" && has_err "fetching virtio-win:" && cmp -s "$T/c5/isos/windows-11-english.iso" "$T/big.iso" && cmp -s "$T/c5/isos/virtio-win.iso" "$T/virtio.iso" && [ "$(downloads)" = $((n + 2)) ]'
+check "... starts the build: the medium made, QEMU started" 'has_err "setup medium: " && [ -s "$T/qemu-starts" ]'
+check "... and fails with exit 125, the error naming the failed stage" \
+	'[ $rc = 125 ] && tail -1 "$T/err" | grep -q "^osrun: stage setup: starting QEMU: QEMU exited" || { echo "# rc $rc"; cat "$T/err"; false; }'
+check "... leaving no snapshot and no run directory" \
+	'[ -z "$(ls -A "$T/c5/snapshots")" ] && [ -z "$(ls -A "$TMPDIR")" ] || { ls -AR "$T/c5/snapshots" "$TMPDIR"; false; }'
+
+n=$(downloads)
+OSRUN_GUEST=windows OSRUN_NO_PROVISION=1 OSRUN_CACHE="$T/c6" o 'dir C:\'
+check "OSRUN_NO_PROVISION=1 refuses in one line, naming osrun image build" \
+	'[ $rc = 125 ] && [ "$(wc -l <"$T/err")" = 1 ] && has_err "refuses to fetch the ISOs and install it: build it with .osrun image build."'
+check "... fetching nothing" '[ "$(downloads)" = "$n" ] && [ ! -e "$T/c6/isos" ]'
+OSRUN_GUEST=windows OSRUN_WINDOWS_VERSION=virtio-win OSRUN_CACHE="$T/c6" o 'dir C:\'
+check "OSRUN_WINDOWS_VERSION must name a Windows version" \
+	'[ $rc = 125 ] && has_err "OSRUN_WINDOWS_VERSION .virtio-win.: not a Windows version" && [ "$(downloads)" = "$n" ]'
+
+# Two first runs at once: the second waits for the first's lock, so the
+# ISOs are downloaded once; it then finds them in the store.
+mode '{"slow": true}'
+n=$(grep -c '^GET /dl/Win11' "$T/log")
+first() {
+	env -u CURL_CA_BUNDLE -u SSL_CERT_DIR SSL_CERT_FILE="$T/ca.pem" OSRUN_ISO_MIRROR="$M" OSRUN_GUEST=windows \
+		OSRUN_CACHE="$T/c7" "$OSRUN" 'dir C:\' >/dev/null 2>"$1" </dev/null
+	echo $? >"$1.rc"
+}
+first "$T/err1" &
+p1=$!
+i=0
+while [ ! -s "$T/c7/isos/windows-11-english.iso.part" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done
+first "$T/err2" &
+p2=$!
+wait $p1 $p2
+check "two first runs at once download the Windows ISO once" \
+	'[ "$(grep -c "^GET /dl/Win11" "$T/log")" = $((n + 1)) ] || { cat "$T/err1" "$T/err2"; false; }'
+check "... the second waits, saying so, then takes the ISOs from the store" \
+	'grep -q "waiting for another osrun that is building a snapshot in $T/c7" "$T/err2" && grep -q "windows-11-english.iso: in the store already" "$T/err2" || { cat "$T/err2"; false; }'
+check "... both fail on the fake QEMU with 125" '[ "$(cat "$T/err1.rc") $(cat "$T/err2.rc")" = "125 125" ]'
+mode '{}'
+
 echo "# fetch: $pass passed, $fail failed"
 [ "$fail" = 0 ]
