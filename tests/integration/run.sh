@@ -581,9 +581,15 @@ t_bad_flags() {
 	o -t soon true
 	expect_rc 125
 	expect_err_has "--timeout 'soon'"
+	o -s '..' true
+	expect_rc 125
+	expect_err_has "snapshot name '..' starts with"
+	# A '/' makes it a registry reference (pull on first use): this one
+	# is refused as one, before anything is fetched or opened.
 	o -s '../etc' true
 	expect_rc 125
-	expect_err_has "snapshot name '../etc'"
+	expect_err_has "-s ../etc: has a '/', so it is taken for a registry reference"
+	one_line_err
 	o
 	expect_rc 125
 	expect_err_has "no command given"
