@@ -108,4 +108,75 @@ t_debian_copy() {
 	[ "$("$out/src/hello" 2>&1)" = "built in the guest" ] || err "copy-out: $(ls -la "$out/src" 2>&1)"
 }
 
-ALL_DEBIAN="t_debian_provision t_debian_run t_debian_gcc t_debian_restores t_debian_layer t_debian_copy"
+# A toolchain layer from a build file (issue 35 item 2): apt installs zlib's
+# headers and pkg-config from deb.debian.org through --network internet (a
+# few MB); a program built against the layer's zlib runs a compress and
+# uncompress round trip, and its zlibVersion() is the version dpkg has
+# installed. An unchanged file boots nothing; a changed later step runs
+# alone on the cached install. Plain `debian` has no zlib.h.
+t_debian_toolchain() {
+	debian_guest || return 0
+	B="$T/debian-tc" && rm -rf "$B" && mkdir -p "$B"
+	cat >"$B/Buildfile" <<'EOF'
+FROM debian
+RUN apt-get update && apt-get install -y --no-install-recommends zlib1g-dev pkg-config
+WORKDIR /root
+RUN echo stamp-one >stamp
+EOF
+	cat >"$B/z.c" <<'EOF'
+#include <stdio.h>
+#include <string.h>
+#include <zlib.h>
+int main(void)
+{
+	unsigned char in[4096], packed[8192], out[4096];
+	uLongf np = sizeof(packed), no = sizeof(out);
+	for (size_t i = 0; i < sizeof(in); i++)
+		in[i] = (unsigned char)(i % 7);
+	if (compress(packed, &np, in, sizeof(in)) != Z_OK || uncompress(out, &no, packed, np) != Z_OK)
+		return 2;
+	if (no != sizeof(in) || memcmp(in, out, no) != 0 || np >= sizeof(in))
+		return 3;
+	printf("%s\n", zlibVersion());
+	return 0;
+}
+EOF
+	zrun='cat >/tmp/z.c && gcc -Wall -Werror -o /tmp/z /tmp/z.c $(pkg-config --cflags --libs zlib) && /tmp/z &&
+		pkg-config --modversion zlib && dpkg-query -W -f "\${Version}\n" zlib1g-dev && cat stamp'
+	o build --network internet -f "$B/Buildfile" -t deb-tc
+	expect_rc 0
+	[ "$(ran)" = 2 ] || err "cold build: $(ran) steps ran, expected 2: $(tail -c 600 "$T/err")"
+	grep -q "Setting up zlib1g-dev" "$T/out" || err "apt's output: $(tail -c 600 "$T/out")"
+	"$OSRUN" -s deb-tc "$zrun" <"$B/z.c" >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	set -- $(cat "$T/out")
+	# zlibVersion() (1.2.13) is the upstream part of dpkg's 1:1.2.13.dfsg-1
+	# (not 1.2 of it).
+	# ${N:-}: an empty output must fail the test, not end run.sh (set -u).
+	z=${1:-} v=${3:-} && v=${v#*:}
+	case "$#:$v" in "4:$z" | "4:$z"-* | "4:$z"[.+~][!0-9]*) ;; *) err "zlibVersion against dpkg's: $(cat "$T/out")" ;; esac
+	[ -n "$z" ] && [ "$z" = "${2:-}" ] && [ "${4:-}" = stamp-one ] || err "zlib in the layer: $(cat "$T/out")"
+	o -s debian 'test -e /usr/include/zlib.h'
+	expect_rc 1
+	# Unchanged: nothing boots.
+	counting_qemu
+	OSRUN_QEMU="$T/qemu-count" o build --network internet -f "$B/Buildfile" -t deb-tc
+	expect_rc 0
+	[ "$(starts)" = 0 ] || err "a fully cached build started QEMU $(starts) times"
+	expect_err_has "deb-tc: up to date"
+	# The last step changed: it runs, on the install's layer (no apt).
+	sed -i 's/stamp-one/stamp-two/' "$B/Buildfile"
+	OSRUN_QEMU="$T/qemu-count" o build --network internet -f "$B/Buildfile" -t deb-tc
+	expect_rc 0
+	[ "$(ran)" = 1 ] || err "after changing the last step: $(ran) steps ran, expected 1"
+	[ "$(starts)" = 1 ] || err "the changed step started QEMU $(starts) times, expected 1"
+	expect_err_has "\\] RUN apt-get update.*: cached (layer-"
+	"$OSRUN" -s deb-tc "$zrun" <"$B/z.c" >"$T/out" 2>"$T/err"
+	rc=$?
+	expect_rc 0
+	[ "$(tail -n 1 "$T/out")" = stamp-two ] || err "after the rebuild: $(cat "$T/out")"
+	"$OSRUN" snapshot rm deb-tc >/dev/null 2>&1
+}
+
+ALL_DEBIAN="t_debian_provision t_debian_run t_debian_gcc t_debian_restores t_debian_layer t_debian_copy t_debian_toolchain"
