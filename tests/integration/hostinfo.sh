@@ -116,6 +116,8 @@ t_host_info() {
 	hostinfo_check "$T/hi.json" tcg provisioned=1 othercpu="$T/why-tcg" >"$T/hi.check" || err "$(cat "$T/hi.check")"
 	# Under KVM (OSRUN_ACCEL says so; QEMU is never started) the CPU
 	# model decides: refused by the run, not runnable in host-info.
+	# Other tests count QEMU starts in the same file: start from none.
+	rm -f "$T/qemu-starts"
 	printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$T/qemu-starts" >"$T/qemu-never"
 	chmod +x "$T/qemu-never"
 	OSRUN_ACCEL=kvm OSRUN_QEMU="$T/qemu-never" o -s othercpu 'echo never'

@@ -646,6 +646,8 @@ t_kvm_snapshot_other_cpu() {
 	sed 's/"accel": *"tcg"/"accel":"kvm","cpu":"GenuineIntel 6\/999 Imaginary CPU"/' \
 		"$OSRUN_CACHE/snapshots/provisioned/meta.json" >"$d/meta.json"
 	grep -q Imaginary "$d/meta.json" || err "meta.json not rewritten: $(cat "$d/meta.json")"
+	# Other tests count QEMU starts in the same file: start from none.
+	rm -f "$T/qemu-starts"
 	printf '#!/bin/sh\necho started >>"%s"\nexit 1\n' "$T/qemu-starts" >"$T/qemu-never"
 	chmod +x "$T/qemu-never"
 	OSRUN_ACCEL=kvm OSRUN_QEMU="$T/qemu-never" o -s othercpu 'echo never'
