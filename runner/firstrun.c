@@ -5,6 +5,7 @@
 
 #include "image.h"
 #include "isofetch.h"
+#include "job.h"
 #include "lib/log.h"
 #include "provision.h"
 #include "../snapshots/snapshot.h"
@@ -93,14 +94,12 @@ int firstrun_ensure(const char *cache, const char *snapshot, bool no_build, stru
 {
 	if (strcmp(snapshot, FIRSTRUN_SNAPSHOT))
 		return 0;
-	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_(snapshot_freep) struct snapshot *sn = NULL;
-	if (!root)
-		return error_errno(e, -ENOMEM, "store");
-	int r = store_open(root, &s);
+	int r = job_store_open(cache, &s, e);
 	if (r < 0)
-		return error_errno(e, r, "cache '%s'", root);
+		return r;
+	const char *root = s->root;
 	/* Any other failure than a missing one is the run's to report. */
 	if (snapshot_open(s, snapshot, &sn) != -ENOENT)
 		return 0;

@@ -7,6 +7,7 @@
 #include "../snapshots/artifact.h"
 #include "../snapshots/snapshot.h"
 #include "../snapshots/storefs.h"
+#include "job.h"
 #include "labels.h"
 #include "lib/accel.h"
 #include "lib/proc.h"
@@ -147,13 +148,10 @@ static int host_pools(json_object *o, struct store *s)
 
 int hostinfo_collect(const char *cache, const char *version, json_object **ret, struct error *e)
 {
-	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
 	_cleanup_(store_freep) struct store *s = NULL;
-	if (!root)
-		return error_errno(e, -ENOMEM, "host-info");
-	int r = store_open(root, &s);
+	int r = job_store_open(cache, &s, e);
 	if (r < 0)
-		return error_errno(e, r, "store %s", root);
+		return r;
 	json_object *o = json_object_new_object(), *sessions = NULL, *labels = NULL;
 	json_object_object_add(o, "version", json_object_new_int(HOSTINFO_VERSION));
 	json_object_object_add(o, "osrun_version", json_object_new_string(version));

@@ -24,14 +24,20 @@ void job_release(struct job *j)
 	j->store = store_free(j->store);
 }
 
-int job_open_store(struct job *j, const char *cache, bool sweep, struct error *e)
+int job_store_open(const char *cache, struct store **ret, struct error *e)
 {
 	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
 	if (!root)
 		return error_errno(e, -ENOMEM, "store");
-	int r = store_open(root, &j->store);
+	int r = store_open(root, ret);
+	return r < 0 ? error_errno(e, r, "cache '%s'", root) : 0;
+}
+
+int job_open_store(struct job *j, const char *cache, bool sweep, struct error *e)
+{
+	int r = job_store_open(cache, &j->store, e);
 	if (r < 0)
-		return error_errno(e, r, "cache '%s'", root);
+		return r;
 	j->started = now_usec();
 	if (!sweep)
 		return 0;

@@ -26,6 +26,9 @@ void job_release(struct job *j);
 /* Opens the store at cache (NULL: the default); with sweep, removes
  * leftovers of killed runs first. */
 int job_open_store(struct job *j, const char *cache, bool sweep, struct error *e);
+/* The store at cache (NULL: the default one), for an engine that needs
+ * no job: the one way each of them opens it and says what failed. */
+int job_store_open(const char *cache, struct store **ret, struct error *e);
 int job_make_rundir(struct job *j, struct error *e);
 /* The accelerator for this host, warning once when KVM is missing. */
 int job_accel(enum accel *ret, struct error *e);

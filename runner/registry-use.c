@@ -6,6 +6,7 @@
 #include <sys/file.h>
 
 #include "../snapshots/source.h"
+#include "job.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 
@@ -97,16 +98,14 @@ static int source_of(struct store *s, const char *value, char **ret_name, char *
 
 int registry_use(const char *cache, const char *value, const struct registry_opts *o, char **ret_name, struct error *e)
 {
-	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root(), *name = NULL, *ref = NULL;
+	_cleanup_free_ char *name = NULL, *ref = NULL;
 	_cleanup_(store_freep) struct store *s = NULL;
 	_cleanup_close_ int lock = -1;
 	struct registry_result res = {0};
 	bool waited;
-	if (!root)
-		return error_errno(e, -ENOMEM, "store");
-	int r = store_open(root, &s);
+	int r = job_store_open(cache, &s, e);
 	if (r < 0)
-		return error_errno(e, r, "cache '%s'", root);
+		return r;
 	if ((r = source_of(s, value, &name, &ref, e)) < 0)
 		return r;
 	if (ref && (r = present(s, name, ref, !registry_is_ref(value), e)) == -ENOENT) {
@@ -117,7 +116,7 @@ int registry_use(const char *cache, const char *value, const struct registry_opt
 				 waited ? "another osrun pulled it" : "pulled meanwhile");
 	}
 	if (r == -ENOENT) {
-		log_info("snapshot '%s' is not in %s: pulling it from %s", name, root, ref);
+		log_info("snapshot '%s' is not in %s: pulling it from %s", name, s->root, ref);
 		r = registry_pull(s, ref, name, o, &res, e);
 		registry_result_release(&res);
 	}

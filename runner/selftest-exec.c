@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <string.h>
 
+#include "job.h"
 #include "lib/capture.h"
 #include "lib/log.h"
 #include "run.h"
@@ -11,18 +12,15 @@
 int st_context_open(struct st_context *t, const char *cache, const char *snapshot, int verbose, struct error *e)
 {
 	*t = (struct st_context){.cache = cache, .snapshot = snapshot, .verbose = verbose};
-	_cleanup_free_ char *root = cache ? strdup(cache) : store_default_root();
-	if (!root)
-		return error_errno(e, -ENOMEM, "store");
-	int r = store_open(root, &t->store);
+	int r = job_store_open(cache, &t->store, e);
 	if (r < 0)
-		return error_errno(e, r, "cache '%s'", root);
+		return r;
 	r = snapshot_open(t->store, snapshot, &t->sn);
 	if (r == -ENOENT)
 		return error_set(e, r,
 				 "snapshot '%s': not found in %s (make one with 'osrun provision', or 'osrun image "
 				 "build' for Windows)",
-				 snapshot, root);
+				 snapshot, t->store->root);
 	if (r < 0)
 		return error_errno(e, r, "snapshot '%s'", snapshot);
 	const char *profile = t->sn->meta.machine.profile;
