@@ -18,15 +18,13 @@
 
 static json_object *string_or_null(const char *s) { return s && *s ? json_object_new_string(s) : NULL; }
 
-/* As a run chooses (job_accel), without its warning. */
+/* As a run chooses (job_accel_detect), without its warning. */
 static int host_accel(json_object *o, enum accel *ret, struct error *e)
 {
 	_cleanup_free_ char *why = NULL;
-	int r = accel_detect(NULL, ret, &why);
-	if (r == -EINVAL)
-		return error_errno(e, r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL"));
+	int r = job_accel_detect(ret, &why, e);
 	if (r < 0)
-		return error_errno(e, r, "choosing KVM or TCG");
+		return r;
 	const char *forced = getenv("OSRUN_ACCEL");
 	bool chosen = forced && *forced;
 	json_object_object_add(o, "accelerator", json_object_new_string(accel_to_string(*ret)));

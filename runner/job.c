@@ -66,6 +66,14 @@ static char *accel_why;
 
 const char *job_accel_why(void) { return accel_why; }
 
+int job_accel_detect(enum accel *ret, char **ret_why, struct error *e)
+{
+	int r = accel_detect(NULL, ret, ret_why);
+	if (r == -EINVAL)
+		return error_errno(e, r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL"));
+	return r < 0 ? error_errno(e, r, "choosing KVM or TCG") : 0;
+}
+
 int job_accel(enum accel *ret, struct error *e)
 {
 	/* Once a process: a build boots once a step, and the probe starts a
@@ -77,11 +85,9 @@ int job_accel(enum accel *ret, struct error *e)
 		return 0;
 	}
 	_cleanup_free_ char *why = NULL;
-	int r = accel_detect(NULL, ret, &why);
-	if (r == -EINVAL)
-		return error_errno(e, r, "OSRUN_ACCEL='%s' (expected kvm or tcg)", getenv("OSRUN_ACCEL"));
+	int r = job_accel_detect(ret, &why, e);
 	if (r < 0)
-		return error_errno(e, r, "choosing KVM or TCG");
+		return r;
 	if (why)
 		log_warn("no usable /dev/kvm (%s): the guest runs under TCG, slowly (in a container: "
 			 "--device=/dev/kvm)",

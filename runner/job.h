@@ -32,6 +32,8 @@ int job_store_open(const char *cache, struct store **ret, struct error *e);
 int job_make_rundir(struct job *j, struct error *e);
 /* The accelerator for this host, warning once when KVM is missing. */
 int job_accel(enum accel *ret, struct error *e);
+/* The same choice, made anew and silent: *ret_why says why not KVM. */
+int job_accel_detect(enum accel *ret, char **ret_why, struct error *e);
 /* Why that is TCG (accel_detect's words); NULL under KVM, when OSRUN_ACCEL
  * chose, or before job_accel() ran. */
 const char *job_accel_why(void);
