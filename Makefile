@@ -70,7 +70,7 @@ GUEST_EXE_CFLAGS = -std=c11 -municode -O2 -Irunner/lib -D_WIN32_WINNT=0x0A00 -DU
 	$(if $(filter 1,$(DEVELOPER)),$(DEV_CFLAGS),-Wall)
 GUEST_EXE_LIBS := -luserenv -lwtsapi32 -lmpr -lnetapi32
 
-.PHONY: all install install-test deps demo guest debian-guest check-real check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry soak clean format
+.PHONY: all install install-test deps demo guest debian-guest check-real check check-load layout unit fuzz fuzz-short valgrind integration fleet-check windows-offline windows-wine image-test bench bench-io bench-ci bench-layers bench-registry bench-real soak clean format
 
 all: $(BUILD)/osrun $(NETGUARD) guest $(GUEST_EXE)
 
@@ -254,6 +254,12 @@ bench-layers: $(BUILD)/osrun $(NETGUARD) guest
 # Not in CI: push and pull of a 2 GiB-RAM snapshot through a local registry.
 bench-registry: $(BUILD)/osrun $(NETGUARD) guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/registry.py $(BENCH_ARGS)
+
+# Not in CI: the Debian guest against the test guest, and the real suites
+# (make check-real's) on the host, through osrun, in a session, cold.
+bench-real: $(BUILD)/osrun $(NETGUARD) guest debian-guest
+	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) OSRUN_DEBIAN_DIR=$(DEBIAN_DIR) \
+		python3 bench/real.py $(BENCH_ARGS)
 
 bench-io: $(BUILD)/osrun guest
 	OSRUN=$(abspath $(BUILD)/osrun) OSRUN_GUEST_DIR=$(GUEST_DIR) python3 bench/throughput.py

@@ -11,13 +11,15 @@
 # ntfs-3g-dev read a failed stage's disk, and ntfs-3g's mkntfs and fdisk's
 # sfdisk make the NTFS disks its tests read; skopeo and libzstd-dev for
 # snapshot push/pull, docker-registry for their tests; libcurl4-openssl-dev
-# for image fetch, openssl for its tests' throwaway CA).
+# for image fetch, openssl for its tests' throwaway CA; cmake and curl
+# build and fetch the real suites of make check-real on the host).
 set -eu
 pkgs="gcc libc6-dev make pkg-config libjson-c-dev libxml2-dev libwim-dev libarchive-dev libcurl4-openssl-dev libssl-dev libnbd-dev ntfs-3g-dev
 ntfs-3g fdisk wimtools xorriso libxml2-utils mtools xfsprogs
 qemu-system-x86 qemu-utils samba libnss-wrapper qemu-guest-agent busybox-static git kmod cpio e2fsprogs procps iproute2
 novnc websockify python3 python3-yaml openssl clang libclang-rt-14-dev clang-format valgrind gcc-mingw-w64-x86-64 wine64 libarchive-tools
-buildah podman debootstrap docker.io skopeo libzstd-dev docker-registry"
+buildah podman debootstrap docker.io skopeo libzstd-dev docker-registry
+cmake curl"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing="$missing $p"

@@ -388,6 +388,15 @@ echo built
 SH
 		git add . && git -c user.email=ci@example.com -c user.name=ci commit -qm init) || err "fixture repository"
 	git clone -q --bare "$g/src" "$g/project.git"
+	gitlab_servers
+}
+
+# GitLab as the guest sees it, for the repositories $g/*.git and the
+# uploads into $g/uploads: a git daemon ($gport) and an HTTP server that
+# keeps what is POSTed ($uport), both on $gaddr; $gguest is that address
+# from the guest.
+gitlab_servers() {
+	mkdir -p "$g/uploads"
 	gport=$(free_port) uport=$(free_port)
 	# GitLab as the guest sees it: the host's own address under the
 	# driver's default policy (internet keeps the host's loopback out), or
@@ -415,8 +424,11 @@ http.server.HTTPServer((sys.argv[3], int(sys.argv[1])), H).serve_forever()
 	for i in $(seq 1 50); do [ -f "$g/git.pid" ] && break; sleep 0.1; done
 }
 
-# One job through the driver: $1 job id, $2 extra line for step_script.
-# Sets job_rc (the step's driver status) and fills $g/job-ID.log.
+gitlab_servers_stop() {
+	kill "$(cat "$g/git.pid")" "$upid" 2>/dev/null
+	wait "$upid" 2>/dev/null
+}
+
 # The runner's JOB_RESPONSE_FILE for job $1 of project 7 ($2: extra
 # top-level JSON members, e.g. an image or services), as GitLab Runner
 # writes the job it received.
@@ -447,29 +459,39 @@ gitlab_script() {
 	} >"$1"
 }
 
+# One job through the driver: $1 job id, $2 extra line for step_script.
 gitlab_job() {
-	id=$1 extra=$2 log="$g/job-$1.log" s="$g/scripts-$1" && mkdir -p "$s"
+	id=$1 extra=$2 s="$g/scripts-$1" && mkdir -p "$s"
+	gitlab_script "$s/prepare_script" 'echo "Running on $(hostname)"'
+	gitlab_script "$s/get_sources" "$(printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://%s:%s/project.git /builds/project\necho fetched' "$gguest" "$gport")"
+	gitlab_script "$s/restore_cache" 'ls /cache'
+	gitlab_script "$s/step_script" "$(printf 'set -e\ncd /builds/project\n%s\nsh build.sh' "$extra")"
+	gitlab_script "$s/after_script" 'echo after; ls /builds/project/out 2>/dev/null'
+	gitlab_script "$s/archive_cache" 'ls /cache/downloads'
+	gitlab_script "$s/upload_artifacts_on_success" "$(printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s' "$gguest" "$uport" "$id")"
+	cp "$s/archive_cache" "$s/archive_cache_on_failure"
+	gitlab_script "$s/upload_artifacts_on_failure" "$(printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s' "$gguest" "$uport" "$id")"
+	# Every stage GitLab Runner calls run with (its build.go): the user
+	# script is build_script on runners of 2025 on, step_script before;
+	# a job's other steps are step_NAME.
+	gitlab_script "$s/download_artifacts" 'echo no artifacts to download'
+	gitlab_script "$s/step_release" 'echo release step'
+	gitlab_script "$s/cleanup_file_variables" 'rm -f /tmp/file-variables'
+	gitlab_run_job "$id"
+}
+
+# Job $1 through the driver, its stages' scripts in $g/scripts-$1 (every
+# one gitlab_job writes): config, prepare, each stage in the runner's
+# order, cleanup. Sets job_rc (the step's driver status) and fills
+# $g/job-ID.log.
+gitlab_run_job() {
+	id=$1 log="$g/job-$1.log" s="$g/scripts-$1"
 	(
 		gitlab_env "$id"
 		[ -n "${OSRUN_SNAPSHOT_VAR:-}" ] && export CUSTOM_ENV_OSRUN_SNAPSHOT="$OSRUN_SNAPSHOT_VAR"
 		[ -n "${ALLOWED_VAR:-}" ] && export OSRUN_ALLOWED_SNAPSHOTS="$ALLOWED_VAR"
 		sh "$DRIVER" config >"$g/config-$id.json" || exit 90
 		sh "$DRIVER" prepare || exit 91
-		gitlab_script "$s/prepare_script" 'echo "Running on $(hostname)"'
-		gitlab_script "$s/get_sources" "$(printf 'set -e\nrm -rf /builds/project\nmkdir -p /builds\ngit clone -q git://%s:%s/project.git /builds/project\necho fetched' "$gguest" "$gport")"
-		gitlab_script "$s/restore_cache" 'ls /cache'
-		gitlab_script "$s/step_script" "$(printf 'set -e\ncd /builds/project\n%s\nsh build.sh' "$extra")"
-		gitlab_script "$s/after_script" 'echo after; ls /builds/project/out 2>/dev/null'
-		gitlab_script "$s/archive_cache" 'ls /cache/downloads'
-		gitlab_script "$s/upload_artifacts_on_success" "$(printf 'cd /builds/project && wget -q -O /dev/null --post-file=out/result.txt http://%s:%s/job-%s' "$gguest" "$uport" "$id")"
-		cp "$s/archive_cache" "$s/archive_cache_on_failure"
-		gitlab_script "$s/upload_artifacts_on_failure" "$(printf 'echo failed >/tmp/f && wget -q -O /dev/null --post-file=/tmp/f http://%s:%s/failed-%s' "$gguest" "$uport" "$id")"
-		# Every stage GitLab Runner calls run with (its build.go): the user
-		# script is build_script on runners of 2025 on, step_script before;
-		# a job's other steps are step_NAME.
-		gitlab_script "$s/download_artifacts" 'echo no artifacts to download'
-		gitlab_script "$s/step_release" 'echo release step'
-		gitlab_script "$s/cleanup_file_variables" 'rm -f /tmp/file-variables'
 		step=0
 		for stage in prepare_script get_sources restore_cache download_artifacts step_script step_release; do
 			sh "$DRIVER" run "$s/$stage" "$stage" || { step=$?; break; }
@@ -518,8 +540,7 @@ t_gitlab_driver() {
 	grep -q "snapshot 'nosuch': not found" "$g/job-103.log" || err "job 103: $(cat "$g/job-103.log")"
 	o session list
 	grep -q "^ci-" "$T/out" && err "sessions left: $(cat "$T/out")"
-	kill "$(cat "$g/git.pid")" "$upid" 2>/dev/null
-	wait "$upid" 2>/dev/null
+	gitlab_servers_stop
 	o snapshot rm --cache-volumes ci-7-0
 	expect_rc 0
 }

@@ -1016,17 +1016,18 @@ t_pool_runs t_pool_busy_falls_back t_pool_silent_client t_pool_sigint_client t_p
 . "$(dirname "$0")/registry.sh"
 . "$(dirname "$0")/hostinfo.sh"
 . "$(dirname "$0")/debian.sh"
+. "$(dirname "$0")/real.sh"
 ALL="$ALL $ALL_CI_JOB $ALL_HOSTILE $ALL_BUILD $ALL_FIRSTRUN"
 ALL="$ALL $ALL_GITHUB $ALL_SELFTEST $ALL_REGISTRY $ALL_HOSTINFO"
 
 tests=${*:-$ALL}
 # make check-real: the Debian guest's tests (not in ALL: the guest is built
 # from Debian's mirror).
-[ "$tests" = real ] && tests=$ALL_DEBIAN
+[ "$tests" = real ] && tests="$ALL_DEBIAN $ALL_REAL"
 # A test defined in a file but in no list would never run in CI.
 if [ $# = 0 ]; then
-	# ALL_DEBIAN runs in CI too, by make check-real.
-	all=" $(echo $ALL $ALL_DEBIAN) "
+	# ALL_DEBIAN and ALL_REAL run in CI too, by make check-real.
+	all=" $(echo $ALL $ALL_DEBIAN $ALL_REAL) "
 	for t in $(sed -n 's/^\(t_[a-z0-9_]*\)() *{.*/\1/p' "$(dirname "$0")"/*.sh); do
 		case "$all" in *" $t "*) ;; *) echo "not ok - $t is defined but in no list of run.sh"; fail=$((fail + 1)) ;; esac
 	done

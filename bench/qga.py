@@ -1,0 +1,73 @@
+"""A minimal QMP and guest-agent client, for the benches' own baselines
+(QEMU started by the bench, not by osrun)."""
+import base64, json, socket, time
+
+
+class Chan:
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX)
+        self.buf = b""
+        for _ in range(500):
+            try:
+                self.s.connect(path)
+                break
+            except OSError:
+                time.sleep(0.01)
+
+    def send(self, cmd, args=None, raw=b""):
+        m = {"execute": cmd}
+        if args:
+            m["arguments"] = args
+        self.s.sendall(raw + json.dumps(m).encode() + b"\n")
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                raise EOFError
+            self.buf += chunk
+        line, _, self.buf = self.buf.partition(b"\n")
+        return line
+
+    def recv(self):
+        while True:
+            line = self.line().lstrip(b"\xff")
+            try:
+                m = json.loads(line)
+            except ValueError:
+                continue
+            if "event" not in m and "QMP" not in m:
+                return m
+
+    def call(self, cmd, args=None):
+        self.send(cmd, args)
+        return self.recv()
+
+
+def agent_sync(path, timeout=120):
+    """0xFF + guest-sync-delimited with a new id per try; only the reply to
+    the latest try counts (earlier tries may be answered late)."""
+    g = Chan(path)
+    deadline = time.monotonic() + timeout
+    attempt = 0
+    while time.monotonic() < deadline:
+        attempt += 1
+        g.s.settimeout(1)
+        g.send("guest-sync-delimited", {"id": 1000 + attempt}, raw=b"\xff")
+        try:
+            while True:
+                if g.recv().get("return") == 1000 + attempt:
+                    g.s.settimeout(300)
+                    return g
+        except socket.timeout:
+            continue
+    raise SystemExit("bench: agent never answered")
+
+
+def agent_run(g, cmd):
+    pid = g.call("guest-exec", {"path": "/bin/sh", "arg": ["-c", cmd], "capture-output": True})["return"]["pid"]
+    while True:
+        st = g.call("guest-exec-status", {"pid": pid})["return"]
+        if st["exited"]:
+            return base64.b64decode(st.get("out-data", ""))
+        time.sleep(0.005)
