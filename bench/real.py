@@ -3,7 +3,7 @@
 measured in this run, on this machine, under TCG.
 
   OSRUN=build/osrun OSRUN_GUEST_DIR=build/guest OSRUN_DEBIAN_DIR=build/debian \\
-      python3 bench/real.py [--quick] [--guests-only]      (make bench-real)
+      python3 bench/real.py [--quick] [--guests-only | --suites-only]      (make bench-real)
 
 1. The Debian guest (snapshot `debian`, 1024 MiB) against the test guest
    provisioned at the same RAM: an 'echo hi' run (restore to output), the
@@ -23,6 +23,7 @@ measured in this run, on this machine, under TCG.
 
   --quick        3 repetitions instead of 5 in part 1
   --guests-only  part 1 only
+  --suites-only  part 2 only
 """
 import os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
@@ -196,16 +197,16 @@ def boot_debian():
 def suite(name, restore):
     p = project(name)
     d = os.path.join(work, name)
-    real_sh('real_unpack "$1"', os.path.join(d, "host"))
+    real_sh('real_project "$1" && real_unpack "$2"', name, os.path.join(d, "host"))
     log(f"{name}: on the host")
-    th = run(["sh", "-c", f"cd {d}/host && {p['build']} && {p['check']} >suite.log 2>&1"], f"{name} on the host")[0]
+    th = run(["sh", "-c", f"cd {d}/host && {p['build']} && ({p['check']}) >suite.log 2>&1"], f"{name} on the host")[0]
     r = subprocess.run([sys.executable, COUNTS, p["kind"], f"{d}/host/suite.log"], capture_output=True, text=True)
     if r.returncode != 0:
         sys.exit(f"bench: {name} on the host: {r.stderr}")
     p["host_counts"] = r.stdout
     total = r.stdout.splitlines()[-1]
 
-    real_sh('real_unpack "$1"', os.path.join(d, "src"))
+    real_sh('real_project "$1" && real_unpack "$2"', name, os.path.join(d, "src"))
     log(f"{name}: osrun -s {p['snap']}")
     os.makedirs(f"{d}/plain")
     to, r = osrun("-s", p["snap"], "-t", "3600", "--copy-in", f"{d}/src:/src", "--copy-out", f"/src/suite.log:{d}/plain",
@@ -247,7 +248,10 @@ def part_suites():
 def main():
     if not os.path.exists(os.path.join(DEBIAN, "disk.qcow2")):
         sys.exit(f"bench: no Debian guest in {DEBIAN} (make debian-guest)")
-    part_guests()
+    if "--suites-only" not in sys.argv:
+        part_guests()
+    else:
+        osrun("provision", "debian")
     if "--guests-only" not in sys.argv:
         part_suites()
 

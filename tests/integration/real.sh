@@ -35,7 +35,7 @@ real_project() {
 # The archive in $REAL_SRC (downloaded once, through a .part file, kept only
 # when its SHA-256 is the pinned one), unpacked fresh into $1.
 real_unpack() {
-	mkdir -p "$REAL_SRC" || return 1
+	mkdir -p "$REAL_SRC" || { err "cannot make $REAL_SRC"; return 1; }
 	if [ ! -f "$REAL_SRC/$file" ]; then
 		curl -fsS --retry 3 -o "$REAL_SRC/$file.part" "$REAL_MIRROR/pool/main/$pool/$file" ||
 			{ err "download of $REAL_MIRROR/pool/main/$pool/$file failed"; return 1; }
@@ -49,7 +49,7 @@ real_unpack() {
 
 # The suite on the host, once per test run: $T/real/NAME/host.counts.
 real_host() {
-	real_project "$1" || return 1
+	real_project "$1" || { err "no project '$1' in real.sh"; return 1; }
 	d="$T/real/$1" && [ -s "$d/host.counts" ] && return 0
 	real_unpack "$d/host" || return 1
 	(cd "$d/host" && eval "$build") >"$d/host.build" 2>&1 || { err "$1 on the host: $(tail -c 600 "$d/host.build")"; return 1; }
@@ -135,8 +135,9 @@ real_job() {
 	gitlab_script "$s/archive_cache" 'du -sh /cache'
 	cp "$s/archive_cache" "$s/archive_cache_on_failure"
 	# Debian's minimal system has no wget or curl: python3 posts the log.
-	up='f=/builds/%s/suite.log; [ -f "$f" ] || exit 0; python3 -c "import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=open(sys.argv[2], \"rb\").read(), method=\"POST\")).read()" http://%s:%s/suite-%s "$f"'
-	gitlab_script "$s/upload_artifacts_on_success" "$(printf "$up" "$2" "$gguest" "$uport" "$1")"
+	post="'import sys, urllib.request as u; u.urlopen(u.Request(sys.argv[1], data=open(sys.argv[2], \"rb\").read(), method=\"POST\")).read()'"
+	gitlab_script "$s/upload_artifacts_on_success" "$(printf 'f=/builds/%s/suite.log; [ -f "$f" ] || exit 0; python3 -c %s http://%s:%s/suite-%s "$f"' \
+		"$2" "$post" "$gguest" "$uport" "$1")"
 	cp "$s/upload_artifacts_on_success" "$s/upload_artifacts_on_failure"
 	gitlab_script "$s/cleanup_file_variables" 'true'
 	RESPONSE_EXTRA='"image": {"name": "debian"}' ALLOWED_VAR="debian" gitlab_run_job "$1"
@@ -149,7 +150,8 @@ t_real_session() {
 	real_layer && real_host jansson && real_host zlib || return 0
 	for p in jansson zlib; do
 		real_project $p
-		d="$T/real/session-$p" && real_unpack "$d/src" && mkdir -p "$d/out" || continue
+		d="$T/real/session-$p" && real_unpack "$d/src" || continue
+		mkdir -p "$d/out" || { err "cannot make $d/out"; continue; }
 		o session start -s "$snap" --name "real-$p"
 		expect_rc 0
 		[ "$rc" = 0 ] || continue
@@ -179,7 +181,7 @@ t_real_build() {
 		o build --timeout 1800 -t "real-$p" "$d/ctx"
 		expect_rc 0
 		[ "$rc" = 0 ] || continue
-		"$OSRUN" -s "real-$p" -t 1800 "cd /src && $check" >"$d/suite.log" 2>"$T/err"
+		"$OSRUN" -s "real-$p" -t 1800 "cd /src && $check" >"$d/suite.log" 2>"$T/err" </dev/null
 		rc=$?
 		expect_rc 0
 		real_same $p "build, -s" "$d/suite.log"
