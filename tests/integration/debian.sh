@@ -45,6 +45,11 @@ t_debian_run() {
 	expect_out running
 	[ "$(grep -v warning: "$T/err")" = err ] || err "stderr: $(cat "$T/err")"
 	output_is_live -s debian
+	# The agent's warm-up of the share's hashes (its drop-in) ran before
+	# the save and succeeded: every name was one the kernel has.
+	o -s debian 'systemctl show -p ExecStartPre qemu-guest-agent.service'
+	expect_rc 0
+	grep -q "python3 .*code=exited ; status=0 }" "$T/out" || err "the hashes' warm-up: $(head -c 600 "$T/out")"
 }
 
 # gcc builds and runs a program; its exit code and output come back.
