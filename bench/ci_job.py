@@ -20,6 +20,7 @@ failure in place of the figure, and the exit status is 1.
 import os, shutil, signal, statistics, subprocess, sys, tempfile, time
 
 from poolwait import Pool, PoolError, time_served
+from workdir import remove
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -31,8 +32,7 @@ os.makedirs(env["TMPDIR"])
 
 
 def cleanup(*_):
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(work)
 
 
 QUICK = "--quick" in sys.argv

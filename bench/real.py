@@ -25,10 +25,11 @@ measured in this run, on this machine, under TCG.
   --guests-only  part 1 only
   --suites-only  part 2 only
 """
-import os, shutil, signal, statistics, subprocess, sys, tempfile, time
+import os, signal, statistics, subprocess, sys, tempfile, time
 
 from poolwait import Pool, PoolError, time_served
 from qga import agent_run, agent_sync
+from workdir import remove
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
@@ -49,13 +50,8 @@ procs = []
 
 
 def cleanup(*_):
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
     subprocess.run([OSRUN, "session", "stop", "bench-s"], env=env, capture_output=True)
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(work, procs)
 
 
 signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(143)))

@@ -20,7 +20,9 @@ child of that with a small change ("child"):
   its first output, and the same run once the snapshot is there.
 Not in CI: a 2 GiB store, and minutes on TCG.
 """
-import json, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import json, os, signal, socket, subprocess, sys, tempfile, time
+
+from workdir import remove
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 MIB = int(sys.argv[1]) if len(sys.argv) > 1 else 2048
@@ -32,11 +34,7 @@ registry = None
 
 
 def cleanup(*_):
-    if registry and registry.poll() is None:
-        registry.kill()
-        registry.wait()
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(work, [registry])
 
 
 signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(143)))

@@ -23,6 +23,7 @@ import json, os, re, shlex, shutil, signal, socket, statistics, subprocess, sys,
 
 from poolwait import Pool, PoolError, time_served
 from qga import Chan, agent_run, agent_sync
+from workdir import remove
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 GUEST = os.path.abspath(os.environ.get("OSRUN_GUEST_DIR", "build/guest"))
@@ -38,12 +39,7 @@ procs = []
 
 
 def cleanup(*_):
-    for p in procs:
-        if p.poll() is None:
-            p.kill()
-            p.wait()
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(work, procs)
 
 
 signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(143)))

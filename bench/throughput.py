@@ -24,7 +24,9 @@ guest-side ceiling under TCG). Then the wall time of a 20 MB
 checked. A run that exits other than 0 or moves other than its bytes ends
 the bench with an error, not a figure.
 """
-import os, shutil, signal, statistics, subprocess, sys, tempfile, threading, time
+import os, signal, statistics, subprocess, sys, tempfile, threading, time
+
+from workdir import remove
 
 OSRUN = os.path.abspath(os.environ.get("OSRUN", "build/osrun"))
 BASELINE = os.environ.get("OSRUN_BASELINE")
@@ -37,8 +39,7 @@ os.makedirs(env["TMPDIR"])
 
 
 def cleanup(*_):
-    subprocess.run(["pkill", "-KILL", "-f", work + "/"], stderr=subprocess.DEVNULL)
-    shutil.rmtree(work, ignore_errors=True)
+    remove(work)
 
 
 signal.signal(signal.SIGTERM, lambda *a: (cleanup(), sys.exit(143)))

@@ -391,10 +391,9 @@ SH
 	gitlab_servers
 }
 
-# GitLab as the guest sees it, for the repositories $g/*.git and the
-# uploads into $g/uploads: a git daemon ($gport) and an HTTP server that
-# keeps what is POSTed ($uport), both on $gaddr; $gguest is that address
-# from the guest.
+# The servers of GitLab for $g/*.git and $g/uploads: a git daemon ($gport)
+# and an HTTP server that keeps what is POSTed ($uport), both on $gaddr;
+# $gguest is that address from the guest.
 gitlab_servers() {
 	mkdir -p "$g/uploads"
 	gport=$(free_port) uport=$(free_port)
