@@ -15,11 +15,12 @@ chmod 0644 "$root/etc/resolv.conf" "$root/etc/hostname" "$root/etc/fstab"
 # qemu-ga's guest-set-time (every restore) runs /sbin/hwclock -w after
 # setting the kernel clock. A thrown-away VM's RTC is of no use, and
 # hwclock waits for a second boundary to set it: util-linux-extra's is
-# diverted and /sbin/hwclock is true(1), as in the test guest.
+# diverted and /sbin/hwclock is the static helper, which exits 0 when
+# called as hwclock (true(1) is dynamically linked: 50 ms more a restore).
 if [ ! -L "$root/sbin/hwclock" ]; then
 	chroot "$root" dpkg-divert --quiet --local --rename --divert /sbin/hwclock.osrun --add /sbin/hwclock
-	ln -s /bin/true "$root/sbin/hwclock"
 fi
+ln -sfn /usr/lib/osrun/osrun-guest "$root/sbin/hwclock"
 
 systemctl --root="$root" enable systemd-networkd.service osrun-stage.service >/dev/null 2>&1
 systemctl --root="$root" set-default multi-user.target >/dev/null 2>&1
