@@ -64,10 +64,25 @@ def agent_sync(path, timeout=120):
     raise SystemExit("bench: agent never answered")
 
 
-def agent_run(g, cmd):
+def agent_run(g, cmd, poll=0.005, check=False):
+    """The command's stdout; with check, a non-zero exit ends the bench."""
     pid = g.call("guest-exec", {"path": "/bin/sh", "arg": ["-c", cmd], "capture-output": True})["return"]["pid"]
     while True:
         st = g.call("guest-exec-status", {"pid": pid})["return"]
         if st["exited"]:
-            return base64.b64decode(st.get("out-data", ""))
-        time.sleep(0.005)
+            out = base64.b64decode(st.get("out-data", ""))
+            if check and st.get("exitcode") != 0:
+                err = base64.b64decode(st.get("err-data", "")).decode(errors="replace")
+                raise SystemExit(f"bench: in the guest, {cmd!r} exited {st.get('exitcode')}: {err[-600:]}")
+            return out
+        time.sleep(poll)
+
+
+def agent_put(g, path, data, chunk=48 << 10):
+    """Writes data to path in the guest through guest-file-*."""
+    h = g.call("guest-file-open", {"path": path, "mode": "wb"})["return"]
+    try:
+        for i in range(0, len(data), chunk):
+            g.call("guest-file-write", {"handle": h, "buf-b64": base64.b64encode(data[i:i + chunk]).decode()})
+    finally:
+        g.call("guest-file-close", {"handle": h})
