@@ -64,11 +64,23 @@ def agent_sync(path, timeout=120):
     raise SystemExit("bench: agent never answered")
 
 
-def agent_run(g, cmd, poll=0.005, check=False):
-    """The command's stdout; with check, a non-zero exit ends the bench."""
-    pid = g.call("guest-exec", {"path": "/bin/sh", "arg": ["-c", cmd], "capture-output": True})["return"]["pid"]
+def agent_call(g, cmd, args=None):
+    """The reply's "return"; an agent error ends the bench, naming it."""
+    r = g.call(cmd, args)
+    if "return" not in r:
+        raise SystemExit(f"bench: the guest agent's {cmd} failed: {r.get('error', r)}")
+    return r["return"]
+
+
+def agent_run(g, cmd, poll=0.005, check=False, timeout=None):
+    """The command's stdout; with check, a non-zero exit ends the bench;
+    past timeout seconds the bench ends too."""
+    pid = agent_call(g, "guest-exec", {"path": "/bin/sh", "arg": ["-c", cmd], "capture-output": True})["pid"]
+    deadline = time.monotonic() + timeout if timeout else None
     while True:
-        st = g.call("guest-exec-status", {"pid": pid})["return"]
+        if deadline and time.monotonic() > deadline:
+            raise SystemExit(f"bench: in the guest, {cmd!r} ran past {timeout} s")
+        st = agent_call(g, "guest-exec-status", {"pid": pid})
         if st["exited"]:
             out = base64.b64decode(st.get("out-data", ""))
             if check and st.get("exitcode") != 0:
@@ -80,9 +92,12 @@ def agent_run(g, cmd, poll=0.005, check=False):
 
 def agent_put(g, path, data, chunk=48 << 10):
     """Writes data to path in the guest through guest-file-*."""
-    h = g.call("guest-file-open", {"path": path, "mode": "wb"})["return"]
+    h = agent_call(g, "guest-file-open", {"path": path, "mode": "wb"})
     try:
         for i in range(0, len(data), chunk):
-            g.call("guest-file-write", {"handle": h, "buf-b64": base64.b64encode(data[i:i + chunk]).decode()})
+            part = data[i:i + chunk]
+            n = agent_call(g, "guest-file-write", {"handle": h, "buf-b64": base64.b64encode(part).decode()})["count"]
+            if n != len(part):
+                raise SystemExit(f"bench: the guest agent wrote {n} of {len(part)} bytes to {path}")
     finally:
-        g.call("guest-file-close", {"handle": h})
+        agent_call(g, "guest-file-close", {"handle": h})

@@ -181,11 +181,17 @@ def boot_debian(snap, then=None):
             "-drive", f"file={disk},if=none,id=disk0,format=qcow2,snapshot=on",
             "-device", "virtio-blk-pci,drive=disk0"]
     t0 = time.monotonic()
-    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    qerr = open(f"{d}/qemu.err", "w+")
+    p = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=qerr,
                          env=dict(env, TMPDIR=d))
     procs.append(p)
     try:
-        g = agent_sync(f"{d}/qga.sock", timeout=600)
+        try:
+            g = agent_sync(f"{d}/qga.sock", timeout=600)
+        except (SystemExit, OSError, EOFError) as e:
+            qerr.seek(0)
+            sys.exit(f"bench: booting {snap}'s disk: {e}; QEMU {'exited' if p.poll() is not None else 'ran'}: "
+                     f"{qerr.read()[-600:]}")
         if agent_run(g, "uname -r").decode().strip() != kver:
             sys.exit("bench: the cold-booted guest is not the Debian guest's kernel")
         if then:
@@ -194,6 +200,7 @@ def boot_debian(snap, then=None):
     finally:
         p.kill()
         p.wait()
+        qerr.close()
 
 
 def suite(name):
@@ -238,7 +245,7 @@ def suite(name):
     def cold(g):
         agent_put(g, "/root/src.tgz", tgz.getvalue())
         agent_run(g, f"tar -xzf /root/src.tgz -C / && cd /src && ({p['build']}) >build.log 2>&1 && "
-                  f"({p['check']}) >suite.log 2>&1", poll=0.1, check=True)
+                  f"({p['check']}) >suite.log 2>&1", poll=0.1, check=True, timeout=3600)
         with open(f"{d}/cold/suite.log", "wb") as f:
             f.write(agent_run(g, "cat /src/suite.log", check=True))
     tc = boot_debian(p["snap"], cold)

@@ -188,11 +188,15 @@ EOF
 # (the same list as on the test guest; --user is a skip with its reason).
 # Its clock check once read busybox's adjtimex, which Debian has not: it
 # failed here, "1796570715 s behind".
+# SELFTEST_LINUX: tests/integration/selftest.sh.
 t_debian_selftest() {
 	debian_guest || return 0
+	t0=$(now)
 	o selftest -s debian --json
+	echo "#   osrun selftest -s debian took $(elapsed "$t0") s"
 	expect_rc 0
-	python3 - "$T/out" "$SELFTEST_LINUX" <<'PY' || err "selftest -s debian: $(head -c 3000 "$T/out")"
+	why=$(python3 - "$T/out" "$SELFTEST_LINUX" 2>&1 <<'PY'
+
 import json, sys
 r = json.load(open(sys.argv[1]))
 c = {x["name"]: x for x in r["checks"]}
@@ -205,6 +209,7 @@ assert r["snapshot"].startswith("debian: linux guest, 1024 MiB"), r["snapshot"]
 assert (r["passed"], r["failed"], r["skipped"]) == (len(want), 0, 1), r
 assert c["restores"]["figures"]["restores"] == 20, c["restores"]
 PY
+	) || err "selftest -s debian: $(printf '%s' "$why" | tail -n 3)"
 	ls "$OSRUN_CACHE/snapshots" | grep -q osrun-selftest && err "the -n check's snapshot was left: $(ls "$OSRUN_CACHE/snapshots")"
 	return 0
 }
